@@ -1,0 +1,129 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createMemoryBus } from './bus/memory.ts';
+import type { Config } from './config.ts';
+import { createHealthRoutes, type Lifecycle, type OpsRoute } from './ops/http-routes.ts';
+import { createLogger, type Logger } from './ops/logger.ts';
+import { createMetricsTicker } from './sources/metrics-ticker.ts';
+import { createSimulatorSource } from './sources/simulator/index.ts';
+import type { EventSource } from './sources/source.ts';
+import { createStreams, type Streams } from './streams/index.ts';
+import { createChainState } from './streams/state.ts';
+import { createGraphQLHttp, GRAPHQL_PATH } from './transports/graphql-http.ts';
+import { createGraphQLWsEndpoint } from './transports/graphql-ws.ts';
+import { routeUpgrades, type WebSocketEndpoint } from './transports/upgrade.ts';
+
+export interface App {
+  readonly server: Server;
+  readonly streams: Streams;
+  readonly logger: Logger;
+  lifecycle(): Lifecycle;
+  /** Listens, then starts the event sources. Resolves with the bound address. */
+  start(): Promise<AddressInfo>;
+  /** Drains: refuses new work, completes subscriptions, closes sockets, stops sources. Bounded by SHUTDOWN_TIMEOUT_MS. */
+  stop(): Promise<void>;
+}
+
+/** Wires sources → bus → streams → transports. Nothing here has side effects until start(). */
+export function createApp(config: Config, options: { logger?: Logger } = {}): App {
+  const logger = options.logger ?? createLogger(config);
+  let lifecycle: Lifecycle = 'starting';
+
+  const bus = createMemoryBus();
+  const streams = createStreams(bus, {
+    bufferSize: config.replay.bufferSize,
+    ttlMs: config.replay.ttlMs,
+    queueLimit: config.subscriberQueueLimit,
+  });
+  const state = createChainState(streams.hubs);
+
+  const sources: EventSource[] = [];
+  if (config.sources.includes('simulator')) sources.push(createSimulatorSource(config.simulator));
+  sources.push(
+    createMetricsTicker({
+      intervalMs: config.metricsIntervalMs,
+      observeTransactions: (listener) => streams.hubs.transactions.tap(listener),
+      connections: () => streams.subscriberCount(),
+    }),
+  );
+
+  const yoga = createGraphQLHttp({ config, streams, state, logger });
+  const graphqlWs = createGraphQLWsEndpoint({ config, yoga, logger });
+  const wsEndpoints: WebSocketEndpoint[] = [graphqlWs];
+
+  const opsRoutes = new Map<string, OpsRoute>();
+  for (const route of createHealthRoutes(() => lifecycle)) opsRoutes.set(`${route.method} ${route.path}`, route);
+
+  const server = createServer((request, response) => {
+    const pathname = (request.url ?? '/').split('?', 1)[0];
+    const route = opsRoutes.get(`${request.method} ${pathname}`);
+    if (route) {
+      void Promise.resolve(route.handle(request, response)).catch((error: unknown) => {
+        logger.error({ err: error, path: pathname }, 'ops route failed');
+        if (!response.headersSent) response.writeHead(500).end();
+      });
+      return;
+    }
+    void yoga(request, response);
+  });
+  // Long-lived SSE responses must not be cut by Node's default request timeout.
+  server.requestTimeout = 0;
+
+  routeUpgrades(
+    server,
+    [{ match: (pathname) => (pathname === GRAPHQL_PATH ? graphqlWs : undefined) }],
+    { accepting: () => lifecycle === 'ready' || lifecycle === 'starting' },
+  );
+
+  let stopping: Promise<void> | undefined;
+
+  return {
+    server,
+    streams,
+    logger,
+    lifecycle: () => lifecycle,
+    async start() {
+      streams.start();
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(config.port, config.host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      for (const source of sources) await source.start(bus.publish);
+      lifecycle = 'ready';
+      const address = server.address() as AddressInfo;
+      logger.info({ port: address.port, host: address.address, sources: sources.map((s) => s.name) }, 'listening');
+      return address;
+    },
+    stop() {
+      stopping ??= (async () => {
+        lifecycle = 'draining';
+        logger.info('draining');
+        const deadline = new Promise<'timeout'>((resolve) =>
+          setTimeout(resolve, config.shutdownTimeoutMs, 'timeout').unref(),
+        );
+        const drain = (async () => {
+          for (const source of [...sources].reverse()) await source.stop();
+          // Ending every subscription makes graphql-ws send `complete` and ends SSE streams.
+          await streams.stop();
+          await Promise.all(wsEndpoints.map((endpoint) => endpoint.dispose()));
+          server.closeIdleConnections();
+          await new Promise<void>((resolve) => server.close(() => resolve()));
+        })();
+        const outcome = await Promise.race([drain.then(() => 'drained' as const), deadline]);
+        if (outcome === 'timeout') {
+          logger.warn({ timeoutMs: config.shutdownTimeoutMs }, 'drain timed out; closing remaining connections');
+          server.closeAllConnections();
+          for (const endpoint of wsEndpoints) for (const ws of endpoint.wss.clients) ws.terminate();
+        }
+        state.stop();
+        await bus.stop();
+        lifecycle = 'stopped';
+        logger.info('stopped');
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,37 @@
+import { createApp } from './app.ts';
+import { loadConfig } from './config.ts';
+import { RealtimeError } from './errors.ts';
+
+let config;
+try {
+  config = loadConfig(process.env);
+} catch (error) {
+  console.error(error instanceof RealtimeError ? error.message : error);
+  process.exit(1);
+}
+
+const app = createApp(config);
+const { logger } = app;
+
+process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection'));
+
+const shutdown = (signal: string) => {
+  logger.info({ signal }, 'shutting down');
+  app.stop().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      logger.error({ err: error }, 'shutdown failed');
+      process.exit(1);
+    },
+  );
+};
+process.once('SIGTERM', () => shutdown('SIGTERM'));
+process.once('SIGINT', () => shutdown('SIGINT'));
+
+try {
+  const address = await app.start();
+  logger.info(`GraphiQL: http://localhost:${address.port}/graphql`);
+} catch (error) {
+  logger.fatal({ err: error }, 'could not start');
+  process.exit(1);
+}

@@ -1,0 +1,36 @@
+import { CONSENSUS_STATES } from '../domain/index.ts';
+import type { StreamItem } from '../streams/index.ts';
+import { builder } from './builder.ts';
+import { StreamEvent, streamSubscription } from './stream-event.ts';
+
+export const ConsensusState = builder.enumType('ConsensusState', {
+  description: 'PENDING while a proposed block collects votes; COMMITTED once it is final.',
+  values: CONSENSUS_STATES,
+});
+
+export const ConsensusEvent = builder.objectRef<StreamItem<'consensus'>>('ConsensusEvent').implement({
+  description: 'A consensus state change: a round starts (PENDING) or its block commits (COMMITTED).',
+  interfaces: [StreamEvent],
+  fields: (t) => ({
+    leader: t.exposeString('leader', { description: '0x-prefixed address of the proposing validator.' }),
+    epoch: t.exposeInt('epoch', { description: 'Validator-set epoch.' }),
+    round: t.exposeInt('round', { description: 'Round within the epoch; increases monotonically until the epoch changes.' }),
+    term: t.exposeInt('term', { description: 'Leader term; increases whenever leadership changes.' }),
+    state: t.expose('state', { type: ConsensusState }),
+    performanceScore: t.exposeFloat('performanceScore', {
+      description: 'Share of voting power that signed the block, 0–1 (1 while PENDING).',
+    }),
+    activeValidators: t.exposeInt('activeValidators', { description: 'Validators ACTIVE in this round.' }),
+  }),
+});
+
+streamSubscription('consensus', ConsensusEvent, 'Consensus rounds: proposals and commits.');
+
+builder.queryField('consensusState', (t) =>
+  t.field({
+    type: ConsensusEvent,
+    nullable: true,
+    description: 'The latest consensus state, or null before the first round.',
+    resolve: (_root, _args, ctx) => ctx.streams.hubs.consensus.latest(),
+  }),
+);

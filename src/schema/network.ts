@@ -1,0 +1,25 @@
+import type { StreamItem } from '../streams/index.ts';
+import { builder } from './builder.ts';
+import { StreamEvent, streamSubscription } from './stream-event.ts';
+
+export const NetworkEvent = builder.objectRef<StreamItem<'network'>>('NetworkEvent').implement({
+  description: 'A peer connecting to or disconnecting from the node.',
+  interfaces: [StreamEvent],
+  fields: (t) => ({
+    peerId: t.exposeString('peerId', { description: "The peer's identity." }),
+    ip: t.exposeString('ip', { description: "The peer's IP address." }),
+    connected: t.exposeBoolean('connected', { description: 'True on connect, false on disconnect.' }),
+    latency: t.exposeFloat('latency', { description: 'Round-trip latency in ms (0 on disconnect).' }),
+    version: t.exposeString('version', { description: "The peer's client version (semver)." }),
+  }),
+});
+
+streamSubscription('network', NetworkEvent, 'Peers connecting and disconnecting.');
+
+builder.queryField('peers', (t) =>
+  t.field({
+    type: [NetworkEvent],
+    description: 'Peers connected now, each with the event that connected it.',
+    resolve: (_root, _args, ctx) => ctx.state.connectedPeers(),
+  }),
+);

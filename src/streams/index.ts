@@ -1,0 +1,66 @@
+import type { EventBus } from '../bus/bus.ts';
+import { STREAM_NAMES, type StreamName } from '../domain/index.ts';
+import { createStreamHub, type HubOptions, type StreamHub, type StreamItem, type Transport } from './hub.ts';
+
+export * from './hub.ts';
+
+export type Hubs = { [S in StreamName]: StreamHub<S> };
+
+export interface Streams {
+  readonly hubs: Hubs;
+  /** Live subscribers over every stream and transport. */
+  subscriberCount(transport?: Transport): number;
+  /** Starts pulling events from the bus into the hubs. Call before sources start publishing. */
+  start(): void;
+  stop(): Promise<void>;
+}
+
+export interface StreamsOptions {
+  bufferSize: number;
+  ttlMs: number;
+  queueLimit: number;
+  onDelivered?: (stream: StreamName, item: StreamItem, transport: Transport) => void;
+}
+
+export function createStreams(bus: EventBus, options: StreamsOptions): Streams {
+  const hubOptions = <S extends StreamName>(stream: S): HubOptions<S> => ({
+    bufferSize: options.bufferSize,
+    ttlMs: options.ttlMs,
+    queueLimit: options.queueLimit,
+    // A metrics snapshot supersedes the previous one; other streams must not silently skip events.
+    overflow: stream === 'metrics' ? 'conflate' : 'error',
+    ...(options.onDelivered && { onDelivered: (item, transport) => options.onDelivered?.(stream, item, transport) }),
+  });
+  const hubs: Hubs = {
+    metrics: createStreamHub('metrics', hubOptions('metrics')),
+    transactions: createStreamHub('transactions', hubOptions('transactions')),
+    validators: createStreamHub('validators', hubOptions('validators')),
+    consensus: createStreamHub('consensus', hubOptions('consensus')),
+    network: createStreamHub('network', hubOptions('network')),
+  };
+  const pumps: Promise<void>[] = [];
+  const iterators: AsyncIterableIterator<unknown>[] = [];
+
+  const pump = async <S extends StreamName>(stream: S) => {
+    const iterator = bus.subscribe(stream);
+    iterators.push(iterator);
+    for await (const event of iterator) hubs[stream].publish(event);
+  };
+
+  return {
+    hubs,
+    subscriberCount(transport) {
+      let total = 0;
+      for (const stream of STREAM_NAMES) total += hubs[stream].subscriberCount(transport);
+      return total;
+    },
+    start() {
+      for (const stream of STREAM_NAMES) pumps.push(pump(stream));
+    },
+    async stop() {
+      for (const stream of STREAM_NAMES) hubs[stream].endAll();
+      await Promise.all(iterators.map((it) => it.return?.()));
+      await Promise.allSettled(pumps);
+    },
+  };
+}

@@ -1,0 +1,89 @@
+import { useGraphQLSSE } from '@graphql-yoga/plugin-graphql-sse';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
+import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import type { Config } from '../config.ts';
+import type { Logger } from '../ops/logger.ts';
+import type { GraphQLContext } from '../schema/index.ts';
+import { getSchema } from '../schema/index.ts';
+import type { ChainState } from '../streams/state.ts';
+import type { Streams, Transport } from '../streams/index.ts';
+
+export const GRAPHQL_PATH = '/graphql';
+export const GRAPHQL_SSE_PATH = '/graphql/stream';
+
+/** What a new user sees first in GraphiQL: a live stream with a partial selection. */
+export const GRAPHIQL_DEFAULT_DOCUMENT = `# Live chain metrics, once a second. Select only the fields you need.
+subscription LiveMetrics {
+  metrics {
+    timestamp
+    tps
+    errorRate
+    connections
+  }
+}
+
+# Try the other streams: transactions, validators, consensus, network.
+# subscription Transactions {
+#   transactions { txHash status value }
+# }
+`;
+
+export interface ServerContext {
+  /** Set by transports that run operations outside yoga's own HTTP handling. */
+  transport?: Transport;
+}
+
+export type Yoga = YogaServerInstance<ServerContext, GraphQLContext>;
+
+/**
+ * yoga serves GraphQL over HTTP, SSE on `/graphql` (graphql-sse "distinct
+ * connections" mode) and graphql-sse single-connection mode on
+ * `/graphql/stream`. graphql-ws reuses its envelope (see graphql-ws.ts).
+ */
+export function createGraphQLHttp(deps: {
+  config: Config;
+  streams: Streams;
+  state: ChainState;
+  logger: Logger;
+}): Yoga {
+  const { config, streams, state, logger } = deps;
+  // The GraphiQL page inlines ~9 MB of assets so it works offline; render it once.
+  const graphiqlPages = new Map<string, string>();
+  return createYoga<ServerContext, GraphQLContext>({
+    schema: getSchema(),
+    graphqlEndpoint: GRAPHQL_PATH,
+    healthCheckEndpoint: '/yoga-health-unused',
+    landingPage: false,
+    logging: {
+      debug: (...args) => logger.debug({ args }, 'yoga'),
+      info: (...args) => logger.info({ args }, 'yoga'),
+      warn: (...args) => logger.warn({ args }, 'yoga'),
+      error: (...args) => logger.error({ args }, 'yoga'),
+    },
+    maskedErrors: config.nodeEnv === 'production',
+    cors: { origin: [...config.corsOrigins], credentials: true },
+    graphiql: config.graphiql
+      ? {
+          title: 'aurigraph-realtime GraphiQL',
+          subscriptionsProtocol: 'WS',
+          defaultQuery: GRAPHIQL_DEFAULT_DOCUMENT,
+        }
+      : false,
+    renderGraphiQL: (options) => {
+      const key = JSON.stringify(options ?? {});
+      let page = graphiqlPages.get(key);
+      if (!page) {
+        page = renderGraphiQL(options);
+        graphiqlPages.set(key, page);
+      }
+      return page;
+    },
+    context: (initial) => ({
+      streams,
+      state,
+      // Over plain HTTP, subscriptions can only stream as SSE (or multipart, counted alike).
+      transport: initial.transport ?? 'sse',
+    }),
+    plugins: [useGraphQLSSE({ endpoint: GRAPHQL_SSE_PATH })],
+  });
+}
