@@ -8,6 +8,7 @@ const config: CodegenConfig = {
   schema: 'schema.graphql',
   documents: ['examples/operations/**/*.graphql'],
   ignoreNoDocuments: false,
+  emitLegacyCommonJSImports: false,
   generates: {
     'examples/generated/': {
       preset: 'client',
