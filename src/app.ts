@@ -2,8 +2,11 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createMemoryBus } from './bus/memory.ts';
 import type { Config } from './config.ts';
+import { createBroadcastTracker, type BroadcastTracker } from './ops/broadcast.ts';
 import { createHealthRoutes, type Lifecycle, type OpsRoute } from './ops/http-routes.ts';
 import { createLogger, type Logger } from './ops/logger.ts';
+import { createPrometheusRoute } from './ops/prometheus.ts';
+import { createStatsRoute } from './ops/stats.ts';
 import { createMetricsTicker } from './sources/metrics-ticker.ts';
 import { createSimulatorSource } from './sources/simulator/index.ts';
 import type { EventSource } from './sources/source.ts';
@@ -11,12 +14,15 @@ import { createStreams, type Streams } from './streams/index.ts';
 import { createChainState } from './streams/state.ts';
 import { createGraphQLHttp, GRAPHQL_PATH } from './transports/graphql-http.ts';
 import { createGraphQLWsEndpoint } from './transports/graphql-ws.ts';
+import { createLegacyEndpoint, type LegacyEndpoint } from './transports/legacy-ws.ts';
 import { routeUpgrades, type WebSocketEndpoint } from './transports/upgrade.ts';
 
 export interface App {
   readonly server: Server;
   readonly streams: Streams;
   readonly logger: Logger;
+  readonly tracker: BroadcastTracker;
+  readonly legacy: LegacyEndpoint;
   lifecycle(): Lifecycle;
   /** Listens, then starts the event sources. Resolves with the bound address. */
   start(): Promise<AddressInfo>;
@@ -30,10 +36,12 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
   let lifecycle: Lifecycle = 'starting';
 
   const bus = createMemoryBus();
+  const tracker = createBroadcastTracker({ targetMs: config.broadcastLatencyTargetMs, logger });
   const streams = createStreams(bus, {
     bufferSize: config.replay.bufferSize,
     ttlMs: config.replay.ttlMs,
     queueLimit: config.subscriberQueueLimit,
+    onDelivered: tracker.delivered,
   });
   const state = createChainState(streams.hubs);
 
@@ -49,10 +57,31 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
 
   const yoga = createGraphQLHttp({ config, streams, state, logger });
   const graphqlWs = createGraphQLWsEndpoint({ config, yoga, logger });
-  const wsEndpoints: WebSocketEndpoint[] = [graphqlWs];
+  const legacy = createLegacyEndpoint({ config, hubs: streams.hubs, tracker, logger });
+  const wsEndpoints: WebSocketEndpoint[] = [graphqlWs, legacy];
 
   const opsRoutes = new Map<string, OpsRoute>();
-  for (const route of createHealthRoutes(() => lifecycle)) opsRoutes.set(`${route.method} ${route.path}`, route);
+  for (const route of [
+    ...createHealthRoutes(() => lifecycle),
+    createStatsRoute(streams, tracker),
+    createPrometheusRoute({
+      streams,
+      tracker,
+      transports: {
+        sockets: () => ({
+          'graphql-ws': graphqlWs.connections(),
+          legacy: legacy.connections(),
+          sse: streams.subscriberCount('sse'),
+        }),
+        *terminated() {
+          for (const [reason, count] of legacy.counters.terminated) yield ['legacy', reason, count];
+          for (const [reason, count] of graphqlWs.terminated) yield ['graphql-ws', reason, count];
+        },
+      },
+    }),
+  ]) {
+    opsRoutes.set(`${route.method} ${route.path}`, route);
+  }
 
   const server = createServer((request, response) => {
     const pathname = (request.url ?? '/').split('?', 1)[0];
@@ -71,7 +100,7 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
 
   routeUpgrades(
     server,
-    [{ match: (pathname) => (pathname === GRAPHQL_PATH ? graphqlWs : undefined) }],
+    [{ match: (pathname) => (pathname === GRAPHQL_PATH ? graphqlWs : undefined) }, legacy],
     { accepting: () => lifecycle === 'ready' || lifecycle === 'starting' },
   );
 
@@ -81,6 +110,8 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
     server,
     streams,
     logger,
+    tracker,
+    legacy,
     lifecycle: () => lifecycle,
     async start() {
       streams.start();
@@ -106,8 +137,10 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
         );
         const drain = (async () => {
           for (const source of [...sources].reverse()) await source.stop();
-          // Ending every subscription makes graphql-ws send `complete` and ends SSE streams.
+          // Ending every subscription makes graphql-ws send `complete` and ends SSE streams;
+          // one macrotask lets those writes reach the sockets before the 1001 closes.
           await streams.stop();
+          await new Promise((resolve) => setImmediate(resolve));
           await Promise.all(wsEndpoints.map((endpoint) => endpoint.dispose()));
           server.closeIdleConnections();
           await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -41,6 +41,7 @@ const envSchema = z.object({
   WS_PERMESSAGE_DEFLATE: bool.default(false),
   WS_DEFLATE_LEVEL: int(0, 9).default(6),
   WS_DEFLATE_THRESHOLD_BYTES: int(0).default(1024),
+  WS_MAX_BUFFERED_BYTES: int(1024).default(512 * 1024),
 
   BROADCAST_LATENCY_TARGET_MS: int(1).default(100),
   SHUTDOWN_TIMEOUT_MS: int(0).default(10_000),
@@ -65,6 +66,7 @@ export type Config = {
     perMessageDeflate: boolean;
     deflateLevel: number;
     deflateThresholdBytes: number;
+    maxBufferedBytes: number;
   };
   broadcastLatencyTargetMs: number;
   shutdownTimeoutMs: number;
@@ -105,6 +107,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       perMessageDeflate: e.WS_PERMESSAGE_DEFLATE,
       deflateLevel: e.WS_DEFLATE_LEVEL,
       deflateThresholdBytes: e.WS_DEFLATE_THRESHOLD_BYTES,
+      maxBufferedBytes: e.WS_MAX_BUFFERED_BYTES,
     },
     broadcastLatencyTargetMs: e.BROADCAST_LATENCY_TARGET_MS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,

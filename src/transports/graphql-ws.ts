@@ -16,8 +16,17 @@ interface RootValue {
  * graphql-ws (`graphql-transport-ws` subprotocol) on `/graphql`, running every
  * operation through yoga's envelope so plugins apply on WebSocket exactly as on HTTP.
  */
-export function createGraphQLWsEndpoint(deps: { config: Config; yoga: Yoga; logger: Logger }): WebSocketEndpoint {
+export interface GraphQLWsEndpoint extends WebSocketEndpoint {
+  /** Connections closed with a protocol or limit error, by close code. */
+  readonly terminated: ReadonlyMap<string, number>;
+}
+
+/** Close codes that mean the server ended the connection over the client's behaviour. */
+const isTermination = (code: number | undefined) => code !== undefined && (code === 1009 || code === 1011 || code >= 4000);
+
+export function createGraphQLWsEndpoint(deps: { config: Config; yoga: Yoga; logger: Logger }): GraphQLWsEndpoint {
   const { config, yoga, logger } = deps;
+  const terminated = new Map<string, number>();
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: config.ws.maxMessageBytes,
@@ -57,8 +66,9 @@ export function createGraphQLWsEndpoint(deps: { config: Config; yoga: Yoga; logg
         logger.debug({ transport: 'graphql-ws', remote: ctx.extra.request.socket.remoteAddress }, 'connection open');
         return true;
       },
-      onClose: (ctx, code, reason) => {
+      onClose: (_ctx, code, reason) => {
         logger.debug({ transport: 'graphql-ws', code, reason }, 'connection closed');
+        if (isTermination(code)) terminated.set(`close-${code}`, (terminated.get(`close-${code}`) ?? 0) + 1);
       },
     },
     wss,
@@ -66,6 +76,7 @@ export function createGraphQLWsEndpoint(deps: { config: Config; yoga: Yoga; logg
   );
   return {
     wss,
+    terminated,
     connections: () => wss.clients.size,
     dispose: async () => {
       await server.dispose();

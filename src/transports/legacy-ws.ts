@@ -1,0 +1,169 @@
+import type { IncomingMessage } from 'node:http';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Config } from '../config.ts';
+import { CONTRACT_FIELDS, isStreamName, type StreamName } from '../domain/index.ts';
+import type { BroadcastTracker } from '../ops/broadcast.ts';
+import type { Logger } from '../ops/logger.ts';
+import type { Hubs, StreamItem, SubscribeOptions } from '../streams/index.ts';
+import type { UpgradeRoute, WebSocketEndpoint } from './upgrade.ts';
+
+export const LEGACY_PREFIX = '/ws/';
+
+/** Close codes a legacy client may see (README, "Legacy endpoints"). */
+export const LEGACY_CLOSE = {
+  GOING_AWAY: 1001,
+  TOO_LARGE: 1009,
+  /** Fell too far behind; reconnect with `?since=<cursor>` to resume. */
+  SLOW_CONSUMER: 4008,
+} as const;
+
+export interface LegacyCounters {
+  opened: number;
+  closed: number;
+  terminated: Map<string, number>;
+}
+
+export interface LegacyEndpoint extends WebSocketEndpoint, UpgradeRoute {
+  readonly counters: Readonly<LegacyCounters>;
+}
+
+interface LegacyRequest {
+  stream: StreamName;
+  meta: boolean;
+  options: SubscribeOptions<StreamName>;
+}
+
+/** Parses `/ws/<stream>?…` into what to subscribe to; null for an unknown stream. */
+export function parseLegacyRequest(url: string): LegacyRequest | null {
+  const parsed = new URL(url, 'http://localhost');
+  const name = parsed.pathname.slice(LEGACY_PREFIX.length);
+  if (!parsed.pathname.startsWith(LEGACY_PREFIX) || !isStreamName(name)) return null;
+  const query = parsed.searchParams;
+  return {
+    stream: name,
+    meta: query.get('meta') === '1' || query.get('meta') === 'true',
+    options: { transport: 'legacy' },
+  };
+}
+
+/**
+ * Raw JSON over plain WebSocket at `/ws/<stream>`, byte-compatible with the
+ * original platform: one text frame per event with exactly the contract's
+ * fields. Each event is serialized once per stream and the same buffer is
+ * written to every socket.
+ */
+export function createLegacyEndpoint(deps: {
+  config: Config;
+  hubs: Hubs;
+  tracker: BroadcastTracker;
+  logger: Logger;
+}): LegacyEndpoint {
+  const { config, hubs, tracker, logger } = deps;
+  const wss = new WebSocketServer({
+    noServer: true,
+    // Clients have nothing to say here, so the stricter frame limit bounds whole messages too.
+    maxPayload: Math.min(config.ws.maxFrameBytes, config.ws.maxMessageBytes),
+    perMessageDeflate: config.ws.perMessageDeflate
+      ? {
+          zlibDeflateOptions: { level: config.ws.deflateLevel },
+          threshold: config.ws.deflateThresholdBytes,
+          // Without context takeover a socket keeps no zlib window between frames: far less memory per connection.
+          serverNoContextTakeover: true,
+          clientNoContextTakeover: true,
+        }
+      : false,
+  });
+  const counters: LegacyCounters = { opened: 0, closed: 0, terminated: new Map() };
+  const countTermination = (reason: string) => counters.terminated.set(reason, (counters.terminated.get(reason) ?? 0) + 1);
+
+  // One serialization per event and framing variant, shared by every socket on the stream.
+  const plainFrames = new WeakMap<StreamItem, Buffer>();
+  const metaFrames = new WeakMap<StreamItem, Buffer>();
+  const frameFor = (stream: StreamName, item: StreamItem, meta: boolean): Buffer => {
+    const cache = meta ? metaFrames : plainFrames;
+    let frame = cache.get(item);
+    if (!frame) {
+      const fields = meta ? [...CONTRACT_FIELDS[stream], 'seq', 'cursor'] : (CONTRACT_FIELDS[stream] as string[]);
+      frame = Buffer.from(JSON.stringify(item, fields as string[]));
+      cache.set(item, frame);
+    }
+    return frame;
+  };
+
+  const awaitingPong = new Set<WebSocket>();
+  const pinger = setInterval(() => {
+    for (const socket of wss.clients) {
+      if (awaitingPong.has(socket)) {
+        countTermination('missed-pong');
+        logger.warn({ transport: 'legacy' }, 'peer missed a pong; terminating');
+        socket.terminate();
+        continue;
+      }
+      awaitingPong.add(socket);
+      socket.ping();
+    }
+  }, config.ws.pingIntervalMs);
+  pinger.unref();
+
+  wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
+    const parsed = parseLegacyRequest(request.url ?? '/');
+    if (!parsed) return socket.close(1008, 'unknown stream');
+    const { stream, meta, options } = parsed;
+    counters.opened++;
+    logger.debug({ transport: 'legacy', stream, remote: request.socket.remoteAddress }, 'connection open');
+
+    const send = (item: StreamItem) => {
+      if (socket.readyState !== socket.OPEN) return;
+      if (socket.bufferedAmount > config.ws.maxBufferedBytes) {
+        // Metrics snapshots supersede each other: skip one. Other streams must not skip silently.
+        if (stream === 'metrics') {
+          tracker.dropped(stream, 'legacy', 'slow-consumer');
+          return;
+        }
+        countTermination('slow-consumer');
+        logger.warn({ transport: 'legacy', stream, buffered: socket.bufferedAmount }, 'slow consumer; closing');
+        socket.close(LEGACY_CLOSE.SLOW_CONSUMER, 'slow consumer; reconnect with ?since=<cursor>');
+        attachment.detach();
+        return;
+      }
+      socket.send(frameFor(stream, item, meta), { binary: false });
+      tracker.delivered(stream, item, 'legacy');
+    };
+
+    const hub = hubs[stream] as Hubs[StreamName];
+    const attachment = (hub.attach as (o: typeof options, d: (item: StreamItem) => void) => ReturnType<typeof hub.attach>)(
+      options,
+      send,
+    );
+    for (const item of attachment.backlog) send(item);
+
+    socket.on('pong', () => awaitingPong.delete(socket));
+    // Client frames carry no meaning here; the listener exists only so ws enforces limits and keeps reading.
+    socket.on('message', () => {});
+    socket.on('error', (error: Error & { code?: string }) => {
+      const reason = error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? 'too-large' : 'protocol-error';
+      countTermination(reason);
+      logger.warn({ transport: 'legacy', stream, reason, err: error.message }, 'client broke the protocol');
+    });
+    socket.once('close', (code) => {
+      attachment.detach();
+      awaitingPong.delete(socket);
+      counters.closed++;
+      logger.debug({ transport: 'legacy', stream, code }, 'connection closed');
+    });
+  });
+
+  const self: LegacyEndpoint = {
+    wss,
+    counters,
+    connections: () => wss.clients.size,
+    match: (pathname) =>
+      pathname.startsWith(LEGACY_PREFIX) && isStreamName(pathname.slice(LEGACY_PREFIX.length)) ? self : undefined,
+    async dispose() {
+      clearInterval(pinger);
+      for (const socket of wss.clients) socket.close(LEGACY_CLOSE.GOING_AWAY, 'server shutting down');
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+  return self;
+}
