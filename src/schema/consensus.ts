@@ -1,7 +1,7 @@
 import { CONSENSUS_STATES } from '../domain/index.ts';
 import type { StreamItem } from '../streams/index.ts';
 import { builder } from './builder.ts';
-import { StreamEvent, streamSubscription } from './stream-event.ts';
+import { defineStreamSubscription, StreamEvent } from './stream-event.ts';
 
 export const ConsensusState = builder.enumType('ConsensusState', {
   description: 'PENDING while a proposed block collects votes; COMMITTED once it is final.',
@@ -24,7 +24,19 @@ export const ConsensusEvent = builder.objectRef<StreamItem<'consensus'>>('Consen
   }),
 });
 
-streamSubscription('consensus', ConsensusEvent, 'Consensus rounds: proposals and commits.');
+export const ConsensusFilter = builder.inputType('ConsensusFilter', {
+  description: 'Values within a list combine with OR; an empty list matches nothing.',
+  fields: (t) => ({
+    state: t.field({ type: [ConsensusState], description: 'Any of these states.' }),
+  }),
+});
+
+defineStreamSubscription('consensus', {
+  type: ConsensusEvent,
+  description: 'Consensus rounds: proposals and commits.',
+  filterArgs: (arg) => ({ filter: arg({ type: ConsensusFilter, description: 'Only matching rounds.' }) }),
+  filterInput: (args) => args['filter'],
+});
 
 builder.queryField('consensusState', (t) =>
   t.field({

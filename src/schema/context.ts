@@ -7,4 +7,9 @@ export interface GraphQLContext {
   state: ChainState;
   /** The wire the operation arrived on; subscriber counts are kept per transport. */
   transport: Transport;
+  limits: { metricsIntervalMs: number; replayBufferSize: number };
+  /** SSE reconnects send the last cursor they saw as Last-Event-ID; it resumes like `after`. */
+  lastEventId?: string | undefined;
+  /** The cursor of the event being resolved, for `extensions.cursor` (transports/sse.ts). */
+  currentCursor?: string | undefined;
 }

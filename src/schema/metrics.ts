@@ -1,6 +1,6 @@
 import type { StreamItem } from '../streams/index.ts';
 import { builder } from './builder.ts';
-import { StreamEvent, streamSubscription } from './stream-event.ts';
+import { defineStreamSubscription, StreamEvent } from './stream-event.ts';
 
 export const MetricsSnapshot = builder.objectRef<StreamItem<'metrics'>>('MetricsSnapshot').implement({
   description: 'A snapshot of throughput and health, published every metrics interval (default 1 s).',
@@ -14,7 +14,17 @@ export const MetricsSnapshot = builder.objectRef<StreamItem<'metrics'>>('Metrics
   }),
 });
 
-streamSubscription('metrics', MetricsSnapshot, 'Throughput and health of this instance, every metrics interval.');
+defineStreamSubscription('metrics', {
+  type: MetricsSnapshot,
+  description: 'Throughput and health of this instance, every metrics interval.',
+  filterArgs: (arg) => ({
+    intervalMs: arg.int({
+      description:
+        'At most one snapshot per this many ms, always the newest (conflation). Values at or below the server interval get every snapshot.',
+    }),
+  }),
+  filterInput: (args) => ({ intervalMs: args['intervalMs'] }),
+});
 
 builder.queryField('latestMetrics', (t) =>
   t.field({

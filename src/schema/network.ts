@@ -1,6 +1,6 @@
 import type { StreamItem } from '../streams/index.ts';
 import { builder } from './builder.ts';
-import { StreamEvent, streamSubscription } from './stream-event.ts';
+import { defineStreamSubscription, StreamEvent } from './stream-event.ts';
 
 export const NetworkEvent = builder.objectRef<StreamItem<'network'>>('NetworkEvent').implement({
   description: 'A peer connecting to or disconnecting from the node.',
@@ -14,7 +14,20 @@ export const NetworkEvent = builder.objectRef<StreamItem<'network'>>('NetworkEve
   }),
 });
 
-streamSubscription('network', NetworkEvent, 'Peers connecting and disconnecting.');
+export const NetworkFilter = builder.inputType('NetworkFilter', {
+  description: 'Fields combine with AND; values within a list with OR; an empty list matches nothing.',
+  fields: (t) => ({
+    peerId: t.stringList({ description: 'Any of these peers.' }),
+    connected: t.boolean({ description: 'Only connects (true) or only disconnects (false).' }),
+  }),
+});
+
+defineStreamSubscription('network', {
+  type: NetworkEvent,
+  description: 'Peers connecting and disconnecting.',
+  filterArgs: (arg) => ({ filter: arg({ type: NetworkFilter, description: 'Only matching peer events.' }) }),
+  filterInput: (args) => args['filter'],
+});
 
 builder.queryField('peers', (t) =>
   t.field({

@@ -2,7 +2,7 @@ import { GraphQLError } from 'graphql';
 import { TRANSACTION_STATUSES } from '../domain/index.ts';
 import type { StreamItem } from '../streams/index.ts';
 import { builder } from './builder.ts';
-import { StreamEvent, streamSubscription } from './stream-event.ts';
+import { defineStreamSubscription, StreamEvent } from './stream-event.ts';
 
 export const TransactionStatus = builder.enumType('TransactionStatus', {
   description: 'Lifecycle of a transaction: PENDING when submitted, then exactly one of SUCCESS or FAILED.',
@@ -24,7 +24,24 @@ export const TransactionEvent = builder.objectRef<StreamItem<'transactions'>>('T
   }),
 });
 
-streamSubscription('transactions', TransactionEvent, 'Every transaction event: submissions and their outcomes.');
+export const TransactionFilter = builder.inputType('TransactionFilter', {
+  description: 'Fields combine with AND; values within a list with OR; an empty list matches nothing. Addresses compare case-insensitively.',
+  fields: (t) => ({
+    status: t.field({ type: [TransactionStatus], description: 'Any of these statuses.' }),
+    from: t.stringList({ description: 'Sent by any of these addresses.' }),
+    to: t.stringList({ description: 'Sent to any of these addresses.' }),
+    address: t.stringList({ description: 'Any of these addresses on either side.' }),
+    minValue: t.string({ description: 'Value at least this (decimal string, compared as a big integer).' }),
+    maxValue: t.string({ description: 'Value at most this (decimal string, compared as a big integer).' }),
+  }),
+});
+
+defineStreamSubscription('transactions', {
+  type: TransactionEvent,
+  description: 'Every transaction event: submissions and their outcomes.',
+  filterArgs: (arg) => ({ filter: arg({ type: TransactionFilter, description: 'Only matching transactions.' }) }),
+  filterInput: (args) => args['filter'],
+});
 
 const MAX_RECENT = 1000;
 

@@ -1,7 +1,7 @@
 import { VALIDATOR_STATUSES } from '../domain/index.ts';
 import type { StreamItem } from '../streams/index.ts';
 import { builder } from './builder.ts';
-import { StreamEvent, streamSubscription } from './stream-event.ts';
+import { defineStreamSubscription, StreamEvent } from './stream-event.ts';
 
 export const ValidatorStatus = builder.enumType('ValidatorStatus', {
   description: 'ACTIVE validators sign blocks; INACTIVE ones missed too many; JAILED ones were slashed for a while.',
@@ -22,7 +22,20 @@ export const ValidatorEvent = builder.objectRef<StreamItem<'validators'>>('Valid
   }),
 });
 
-streamSubscription('validators', ValidatorEvent, 'Validator status changes.');
+export const ValidatorFilter = builder.inputType('ValidatorFilter', {
+  description: 'Fields combine with AND; values within a list with OR; an empty list matches nothing.',
+  fields: (t) => ({
+    validator: t.stringList({ description: 'Any of these validator addresses (case-insensitive).' }),
+    status: t.field({ type: [ValidatorStatus], description: 'Any of these statuses.' }),
+  }),
+});
+
+defineStreamSubscription('validators', {
+  type: ValidatorEvent,
+  description: 'Validator status changes.',
+  filterArgs: (arg) => ({ filter: arg({ type: ValidatorFilter, description: 'Only matching validators.' }) }),
+  filterInput: (args) => args['filter'],
+});
 
 builder.queryField('validatorSet', (t) =>
   t.field({

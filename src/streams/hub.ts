@@ -20,6 +20,8 @@ export type StreamItem<S extends StreamName = StreamName> = EventOf<S> & {
 export interface StreamFilter<S extends StreamName> {
   key: string;
   matches(event: EventOf<S>): boolean;
+  /** For stateful filters (conflation): a fresh instance to judge history with, leaving live state untouched. */
+  forHistory?: () => StreamFilter<S>;
 }
 
 export interface SubscribeOptions<S extends StreamName> {
@@ -29,6 +31,15 @@ export interface SubscribeOptions<S extends StreamName> {
   after?: string | undefined;
   /** Deliver the last N retained matching events first. */
   replay?: number | undefined;
+}
+
+/** Handed to a pull subscriber first when its cursor could not be resumed without loss. */
+export interface GapNotice {
+  readonly gap: RealtimeError;
+}
+
+export function isGapNotice(value: unknown): value is GapNotice {
+  return typeof value === 'object' && value !== null && 'gap' in value;
 }
 
 export type Deliver<S extends StreamName> = (item: StreamItem<S>) => void;
@@ -68,7 +79,7 @@ export interface StreamHub<S extends StreamName> {
   /** Push-style subscription used by transports that write frames themselves. */
   attach(options: SubscribeOptions<S>, deliver: Deliver<S>): Attachment<S>;
   /** Pull-style subscription for GraphQL resolvers: backlog, then live, bounded by the overflow policy. */
-  iterate(options: SubscribeOptions<S>): AsyncIterableIterator<StreamItem<S>>;
+  iterate(options: SubscribeOptions<S>): AsyncIterableIterator<StreamItem<S> | GapNotice>;
   /** An internal observer (metrics ticker, state projection); not a subscriber, never counted. */
   tap(listener: Deliver<S>): () => void;
   /** The last `limit` retained events, oldest first. */
@@ -135,7 +146,8 @@ export function createStreamHub<S extends StreamName>(name: S, options: HubOptio
   const backlogFor = (
     opts: SubscribeOptions<S>,
   ): { backlog: StreamItem<S>[]; gap: RealtimeError | null } => {
-    const matches = (item: StreamItem<S>) => !opts.filter || opts.filter.matches(item);
+    const historyFilter = opts.filter?.forHistory?.() ?? opts.filter;
+    const matches = (item: StreamItem<S>) => !historyFilter || historyFilter.matches(item);
     const history = retained();
     if (opts.after !== undefined) {
       const position = decodeCursor(opts.after);
@@ -228,7 +240,7 @@ export function createStreamHub<S extends StreamName>(name: S, options: HubOptio
     attach,
     iterate(opts) {
       let attachment: Attachment<S> | undefined;
-      const queue = createSubscriberQueue<StreamItem<S>>({
+      const queue = createSubscriberQueue<StreamItem<S> | GapNotice>({
         limit: options.queueLimit,
         overflow: options.overflow,
         onClose: () => {
@@ -238,16 +250,23 @@ export function createStreamHub<S extends StreamName>(name: S, options: HubOptio
       });
       attachment = attach(opts, queue.push);
       pullEnders.add(queue.end);
-      queue.preload(attachment.backlog);
+      queue.preload(attachment.gap ? [{ gap: attachment.gap }, ...attachment.backlog] : attachment.backlog);
       const transport = opts.transport;
       const source = queue.iterator;
       // Counting at hand-over to the transport keeps delivery accounting in one place for every pull transport.
       const next = () =>
         source.next().then((result) => {
-          if (!result.done) options.onDelivered?.(result.value, transport);
+          if (!result.done && !isGapNotice(result.value)) options.onDelivered?.(result.value, transport);
           return result;
         });
-      return { next, return: source.return, throw: source.throw, [Symbol.asyncIterator]() { return this; } } as AsyncIterableIterator<StreamItem<S>>;
+      return {
+        next,
+        return: source.return,
+        throw: source.throw,
+        [Symbol.asyncIterator]() {
+          return this;
+        },
+      } as AsyncIterableIterator<StreamItem<S> | GapNotice>;
     },
     tap(listener) {
       taps.add(listener);

@@ -7,6 +7,7 @@ import type { GraphQLContext } from '../schema/index.ts';
 import { getSchema } from '../schema/index.ts';
 import type { ChainState } from '../streams/state.ts';
 import type { Streams, Transport } from '../streams/index.ts';
+import { useCursorExtension, useSseEventIds } from './sse.ts';
 
 export const GRAPHQL_PATH = '/graphql';
 export const GRAPHQL_SSE_PATH = '/graphql/stream';
@@ -78,12 +79,14 @@ export function createGraphQLHttp(deps: {
       }
       return page;
     },
-    context: (initial) => ({
+    context: (initial): GraphQLContext => ({
       streams,
       state,
       // Over plain HTTP, subscriptions can only stream as SSE (or multipart, counted alike).
       transport: initial.transport ?? 'sse',
+      limits: { metricsIntervalMs: config.metricsIntervalMs, replayBufferSize: config.replay.bufferSize },
+      lastEventId: initial.transport ? undefined : (initial.request.headers.get('last-event-id') ?? undefined),
     }),
-    plugins: [useGraphQLSSE({ endpoint: GRAPHQL_SSE_PATH })],
+    plugins: [useGraphQLSSE({ endpoint: GRAPHQL_SSE_PATH }), useCursorExtension(), useSseEventIds()],
   });
 }

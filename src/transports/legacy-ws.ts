@@ -5,6 +5,8 @@ import { CONTRACT_FIELDS, isStreamName, type StreamName } from '../domain/index.
 import type { BroadcastTracker } from '../ops/broadcast.ts';
 import type { Logger } from '../ops/logger.ts';
 import type { Hubs, StreamItem, SubscribeOptions } from '../streams/index.ts';
+import { RealtimeError } from '../errors.ts';
+import { filterInputFromQuery, parseFilter } from '../streams/filters.ts';
 import type { UpgradeRoute, WebSocketEndpoint } from './upgrade.ts';
 
 export const LEGACY_PREFIX = '/ws/';
@@ -33,16 +35,41 @@ interface LegacyRequest {
   options: SubscribeOptions<StreamName>;
 }
 
-/** Parses `/ws/<stream>?…` into what to subscribe to; null for an unknown stream. */
-export function parseLegacyRequest(url: string): LegacyRequest | null {
+/**
+ * Parses `/ws/<stream>?…` into what to subscribe to: filters mirror the
+ * GraphQL arguments, `replay=N` sends the last N first, `since=<cursor>`
+ * resumes, `meta=1` adds `seq` and `cursor` to frames. Returns null for an
+ * unknown stream; throws BAD_REQUEST for bad parameters.
+ */
+export function parseLegacyRequest(
+  url: string,
+  limits: { metricsIntervalMs: number; replayBufferSize: number },
+): LegacyRequest | null {
   const parsed = new URL(url, 'http://localhost');
   const name = parsed.pathname.slice(LEGACY_PREFIX.length);
   if (!parsed.pathname.startsWith(LEGACY_PREFIX) || !isStreamName(name)) return null;
   const query = parsed.searchParams;
+  const filter = parseFilter(name, filterInputFromQuery(name, query), {
+    metricsIntervalMs: limits.metricsIntervalMs,
+    argument: name === 'metrics' ? 'intervalMs' : 'query',
+  });
+  const replayText = query.get('replay');
+  let replay: number | undefined;
+  if (replayText !== null) {
+    replay = /^\d{1,9}$/.test(replayText) ? Number(replayText) : Number.NaN;
+    if (!(replay >= 0 && replay <= limits.replayBufferSize)) {
+      throw new RealtimeError('BAD_REQUEST', `replay: must be between 0 and ${limits.replayBufferSize}`, { argument: 'replay' });
+    }
+  }
+  const since = query.get('since') ?? undefined;
+  if (since !== undefined && replay !== undefined) {
+    throw new RealtimeError('BAD_REQUEST', 'since: use either since (resume) or replay (last N), not both', { argument: 'since' });
+  }
+  const meta = query.get('meta');
   return {
     stream: name,
-    meta: query.get('meta') === '1' || query.get('meta') === 'true',
-    options: { transport: 'legacy' },
+    meta: meta === '1' || meta === 'true',
+    options: { transport: 'legacy', filter, after: since, replay },
   };
 }
 
@@ -105,16 +132,20 @@ export function createLegacyEndpoint(deps: {
   }, config.ws.pingIntervalMs);
   pinger.unref();
 
+  const limits = { metricsIntervalMs: config.metricsIntervalMs, replayBufferSize: config.replay.bufferSize };
+  const requests = new WeakMap<IncomingMessage, LegacyRequest>();
+
   wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
-    const parsed = parseLegacyRequest(request.url ?? '/');
-    if (!parsed) return socket.close(1008, 'unknown stream');
+    const parsed = requests.get(request);
+    if (!parsed) return socket.close(1011, 'request was not routed');
     const { stream, meta, options } = parsed;
     counters.opened++;
     logger.debug({ transport: 'legacy', stream, remote: request.socket.remoteAddress }, 'connection open');
 
-    const send = (item: StreamItem) => {
+    const send = (item: StreamItem, history = false) => {
       if (socket.readyState !== socket.OPEN) return;
-      if (socket.bufferedAmount > config.ws.maxBufferedBytes) {
+      // History is bounded by the replay buffer, so it may exceed the live cap without risk.
+      if (!history && socket.bufferedAmount > config.ws.maxBufferedBytes) {
         // Metrics snapshots supersede each other: skip one. Other streams must not skip silently.
         if (stream === 'metrics') {
           tracker.dropped(stream, 'legacy', 'slow-consumer');
@@ -133,9 +164,14 @@ export function createLegacyEndpoint(deps: {
     const hub = hubs[stream] as Hubs[StreamName];
     const attachment = (hub.attach as (o: typeof options, d: (item: StreamItem) => void) => ReturnType<typeof hub.attach>)(
       options,
-      send,
+      (item) => send(item),
     );
-    for (const item of attachment.backlog) send(item);
+    if (attachment.gap) {
+      // Legacy frames have no error channel; resuming clients (who use meta=1) get one explicit notice.
+      const { code, message, details } = attachment.gap;
+      socket.send(JSON.stringify({ error: { code, message, ...details } }));
+    }
+    for (const item of attachment.backlog) send(item, true);
 
     socket.on('pong', () => awaitingPong.delete(socket));
     // Client frames carry no meaning here; the listener exists only so ws enforces limits and keeps reading.
@@ -157,8 +193,18 @@ export function createLegacyEndpoint(deps: {
     wss,
     counters,
     connections: () => wss.clients.size,
-    match: (pathname) =>
-      pathname.startsWith(LEGACY_PREFIX) && isStreamName(pathname.slice(LEGACY_PREFIX.length)) ? self : undefined,
+    match(pathname, request) {
+      if (!pathname.startsWith(LEGACY_PREFIX) || !isStreamName(pathname.slice(LEGACY_PREFIX.length))) return undefined;
+      try {
+        const parsed = parseLegacyRequest(request.url ?? '/', limits);
+        if (!parsed) return undefined;
+        requests.set(request, parsed);
+        return self;
+      } catch (error) {
+        if (error instanceof RealtimeError) return error;
+        throw error;
+      }
+    },
     async dispose() {
       clearInterval(pinger);
       for (const socket of wss.clients) socket.close(LEGACY_CLOSE.GOING_AWAY, 'server shutting down');

@@ -2,6 +2,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { STATUS_CODES } from 'node:http';
 import type { WebSocketServer } from 'ws';
+import { RealtimeError } from '../errors.ts';
 
 export interface WebSocketEndpoint {
   readonly wss: WebSocketServer;
@@ -10,8 +11,11 @@ export interface WebSocketEndpoint {
 }
 
 export interface UpgradeRoute {
-  /** Returns the endpoint for this request path, or undefined to try the next route. */
-  match(pathname: string, request: IncomingMessage): WebSocketEndpoint | undefined;
+  /**
+   * The endpoint for this request, an error to refuse it with (before the
+   * handshake), or undefined to try the next route.
+   */
+  match(pathname: string, request: IncomingMessage): WebSocketEndpoint | RealtimeError | undefined;
 }
 
 /** Refuses an upgrade with a plain HTTP answer before any handshake. */
@@ -45,6 +49,7 @@ export function routeUpgrades(
     }
     for (const route of routes) {
       const endpoint = route.match(pathname, request);
+      if (endpoint instanceof RealtimeError) return refuseUpgrade(socket, endpoint.httpStatus, endpoint.message);
       if (endpoint) {
         endpoint.wss.handleUpgrade(request, socket, head, (ws) => endpoint.wss.emit('connection', ws, request));
         return;
