@@ -1,6 +1,11 @@
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  resolve: {
+    // graphql@16 has no `exports`: Vite would pick its ESM build for src/ while yoga and Pothos, loaded by
+    // Node, get the CommonJS one — two `graphql` realms. Pin the build Node itself uses.
+    alias: [{ find: /^graphql$/, replacement: 'graphql/index.js' }],
+  },
   test: {
     include: ['test/**/*.test.ts'],
     // Integration tests run real servers and sockets; two workers match the 2-core machine.

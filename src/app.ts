@@ -56,7 +56,7 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
   );
 
   const yoga = createGraphQLHttp({ config, streams, state, logger });
-  const graphqlWs = createGraphQLWsEndpoint({ config, yoga, logger });
+  const graphqlWs = createGraphQLWsEndpoint({ config, yoga, logger, tracker });
   const legacy = createLegacyEndpoint({ config, hubs: streams.hubs, tracker, logger });
   const wsEndpoints: WebSocketEndpoint[] = [graphqlWs, legacy];
 

@@ -43,6 +43,7 @@ const envSchema = z.object({
   WS_DEFLATE_THRESHOLD_BYTES: int(0).default(1024),
   WS_MAX_BUFFERED_BYTES: int(1024).default(512 * 1024),
 
+  GRAPHQL_WS_ENGINE: z.enum(['shared', 'standard']).default('shared'),
   BROADCAST_LATENCY_TARGET_MS: int(1).default(100),
   SHUTDOWN_TIMEOUT_MS: int(0).default(10_000),
   CORS_ORIGINS: list.default(['http://localhost:5173']),
@@ -68,6 +69,8 @@ export type Config = {
     deflateThresholdBytes: number;
     maxBufferedBytes: number;
   };
+  /** `shared`: the fan-out engine (execute once per distinct operation per event); `standard`: graphql-ws's own loop. */
+  graphqlWsEngine: 'shared' | 'standard';
   broadcastLatencyTargetMs: number;
   shutdownTimeoutMs: number;
   corsOrigins: readonly string[];
@@ -109,6 +112,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       deflateThresholdBytes: e.WS_DEFLATE_THRESHOLD_BYTES,
       maxBufferedBytes: e.WS_MAX_BUFFERED_BYTES,
     },
+    graphqlWsEngine: e.GRAPHQL_WS_ENGINE,
     broadcastLatencyTargetMs: e.BROADCAST_LATENCY_TARGET_MS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     corsOrigins: e.CORS_ORIGINS,

@@ -1,5 +1,6 @@
 import type { ChainState } from '../streams/state.ts';
 import type { Streams, Transport } from '../streams/index.ts';
+import type { PushSink } from '../transports/shared-execution.ts';
 
 /** What every resolver sees. Built per operation by the transports. */
 export interface GraphQLContext {
@@ -10,6 +11,8 @@ export interface GraphQLContext {
   limits: { metricsIntervalMs: number; replayBufferSize: number };
   /** SSE reconnects send the last cursor they saw as Last-Event-ID; it resumes like `after`. */
   lastEventId?: string | undefined;
+  /** Set by graphql-ws when the shared-execution engine writes this subscription's frames itself. */
+  pushSink?: PushSink | undefined;
   /** The cursor of the event being resolved, for `extensions.cursor` (transports/sse.ts). */
   currentCursor?: string | undefined;
 }

@@ -53,12 +53,14 @@ export function openSubscription<S extends StreamName>(
         argument: 'after',
       });
     }
-    return ctx.streams.hubs[stream].iterate({
-      transport: ctx.transport,
-      filter,
-      after,
-      replay: replay ?? undefined,
-    });
+    const options = { transport: ctx.transport, filter, after, replay: replay ?? undefined };
+    const sink = ctx.pushSink;
+    if (sink) {
+      // The engine writes frames from the fan-out loop; the iterator only marks the subscription's lifetime.
+      sink.acquire();
+      return ctx.streams.hubs[stream].listen(options, sink.deliver as (item: StreamItem<S> | GapNotice) => void, sink.release);
+    }
+    return ctx.streams.hubs[stream].iterate(options);
   });
 }
 

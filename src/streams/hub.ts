@@ -47,6 +47,8 @@ export type Deliver<S extends StreamName> = (item: StreamItem<S>) => void;
 interface Subscriber<S extends StreamName> {
   transport: Transport;
   deliver: Deliver<S>;
+  /** The last seq already covered at attach time (history): never delivered again live. */
+  after: number;
 }
 
 interface FilterGroup<S extends StreamName> {
@@ -80,6 +82,18 @@ export interface StreamHub<S extends StreamName> {
   attach(options: SubscribeOptions<S>, deliver: Deliver<S>): Attachment<S>;
   /** Pull-style subscription for GraphQL resolvers: backlog, then live, bounded by the overflow policy. */
   iterate(options: SubscribeOptions<S>): AsyncIterableIterator<StreamItem<S> | GapNotice>;
+  /**
+   * Push-style subscription for a transport that writes frames itself from the
+   * fan-out loop (the shared-execution graphql-ws path). Delivers a gap notice
+   * and the backlog at once, then live events. The returned iterator never
+   * yields: it stands for the subscription's lifetime, ending on `return()` or
+   * drain, so protocol code that expects an iterator can hold it.
+   */
+  listen(
+    options: SubscribeOptions<S>,
+    deliver: (item: StreamItem<S> | GapNotice) => void,
+    onEnd?: () => void,
+  ): AsyncIterableIterator<never>;
   /** An internal observer (metrics ticker, state projection); not a subscriber, never counted. */
   tap(listener: Deliver<S>): () => void;
   /** The last `limit` retained events, oldest first. */
@@ -197,7 +211,8 @@ export function createStreamHub<S extends StreamName>(name: S, options: HubOptio
       group = { filter: opts.filter, subscribers: new Set() };
       groups.set(key, group);
     }
-    const subscriber: Subscriber<S> = { transport: opts.transport, deliver };
+    // An attach from inside a fan-out (a deliver callback) must not get the event being fanned out twice.
+    const subscriber: Subscriber<S> = { transport: opts.transport, deliver, after: nextSeq - 1 };
     group.subscribers.add(subscriber);
     counts[opts.transport]++;
     options.onSubscribersChanged?.();
@@ -233,7 +248,7 @@ export function createStreamHub<S extends StreamName>(name: S, options: HubOptio
           counters.filterEvaluations++;
           if (!group.filter.matches(item)) continue;
         }
-        for (const subscriber of group.subscribers) subscriber.deliver(item);
+        for (const subscriber of group.subscribers) if (item.seq > subscriber.after) subscriber.deliver(item);
       }
       return item;
     },
@@ -267,6 +282,37 @@ export function createStreamHub<S extends StreamName>(name: S, options: HubOptio
           return this;
         },
       } as AsyncIterableIterator<StreamItem<S> | GapNotice>;
+    },
+    listen(opts, deliver, onEnd) {
+      const attachment = attach(opts, deliver);
+      let finish: ((result: IteratorResult<never>) => void) | undefined;
+      let done = false;
+      const end = () => {
+        if (done) return;
+        done = true;
+        attachment.detach();
+        pullEnders.delete(end);
+        onEnd?.();
+        finish?.({ value: undefined, done: true });
+      };
+      pullEnders.add(end);
+      if (attachment.gap) deliver({ gap: attachment.gap });
+      for (const item of attachment.backlog) deliver(item);
+      return {
+        next: () =>
+          done
+            ? Promise.resolve({ value: undefined, done: true })
+            : new Promise<IteratorResult<never>>((resolve) => {
+                finish = resolve;
+              }),
+        return: () => {
+          end();
+          return Promise.resolve({ value: undefined, done: true });
+        },
+        [Symbol.asyncIterator]() {
+          return this;
+        },
+      } as AsyncIterableIterator<never>;
     },
     tap(listener) {
       taps.add(listener);

@@ -101,7 +101,7 @@ export function createSubscriberQueue<T>(options: {
   return {
     preload(items) {
       if (state !== 'open') return;
-      buffer.push(...items);
+      buffer.splice(preloaded, 0, ...items);
       preloaded += items.length;
       settle();
     },

@@ -7,6 +7,7 @@ import type { Logger } from '../ops/logger.ts';
 import type { Hubs, StreamItem, SubscribeOptions } from '../streams/index.ts';
 import { RealtimeError } from '../errors.ts';
 import { filterInputFromQuery, parseFilter } from '../streams/filters.ts';
+import { startHeartbeat } from './heartbeat.ts';
 import type { UpgradeRoute, WebSocketEndpoint } from './upgrade.ts';
 
 export const LEGACY_PREFIX = '/ws/';
@@ -117,20 +118,10 @@ export function createLegacyEndpoint(deps: {
     return frame;
   };
 
-  const awaitingPong = new Set<WebSocket>();
-  const pinger = setInterval(() => {
-    for (const socket of wss.clients) {
-      if (awaitingPong.has(socket)) {
-        countTermination('missed-pong');
-        logger.warn({ transport: 'legacy' }, 'peer missed a pong; terminating');
-        socket.terminate();
-        continue;
-      }
-      awaitingPong.add(socket);
-      socket.ping();
-    }
-  }, config.ws.pingIntervalMs);
-  pinger.unref();
+  const heartbeat = startHeartbeat(wss, config.ws.pingIntervalMs, () => {
+    countTermination('missed-pong');
+    logger.warn({ transport: 'legacy' }, 'peer missed a pong; terminating');
+  });
 
   const limits = { metricsIntervalMs: config.metricsIntervalMs, replayBufferSize: config.replay.bufferSize };
   const requests = new WeakMap<IncomingMessage, LegacyRequest>();
@@ -173,7 +164,7 @@ export function createLegacyEndpoint(deps: {
     }
     for (const item of attachment.backlog) send(item, true);
 
-    socket.on('pong', () => awaitingPong.delete(socket));
+    heartbeat.track(socket);
     // Client frames carry no meaning here; the listener exists only so ws enforces limits and keeps reading.
     socket.on('message', () => {});
     socket.on('error', (error: Error & { code?: string }) => {
@@ -183,7 +174,6 @@ export function createLegacyEndpoint(deps: {
     });
     socket.once('close', (code) => {
       attachment.detach();
-      awaitingPong.delete(socket);
       counters.closed++;
       logger.debug({ transport: 'legacy', stream, code }, 'connection closed');
     });
@@ -206,7 +196,7 @@ export function createLegacyEndpoint(deps: {
       }
     },
     async dispose() {
-      clearInterval(pinger);
+      heartbeat.stop();
       for (const socket of wss.clients) socket.close(LEGACY_CLOSE.GOING_AWAY, 'server shutting down');
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },

@@ -3,6 +3,9 @@ import { createClient as createWsClient, type Client as WsClient, type Formatted
 import WebSocket from 'ws';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print } from 'graphql';
+import { ApolloClient, InMemoryCache } from '@apollo/client';
+import { GraphQLWsLink } from '@apollo/client/link/subscriptions';
+import { Client as UrqlClient, subscriptionExchange, type ExecutionResult as UrqlExecutionResult } from '@urql/core';
 import type { TestServer } from './server.ts';
 
 /** A graphql-ws client as a portal would configure it, on the `ws` implementation. */
@@ -33,4 +36,57 @@ export function subscribe<TResult, TVariables extends Record<string, unknown>>(
   variables?: TVariables,
 ): AsyncIterableIterator<FormattedExecutionResult<TResult, unknown>> {
   return (client as WsClient).iterate<TResult>({ query: print(document), ...(variables && { variables }) });
+}
+
+/** Apollo Client 4 as a portal would set it up for subscriptions: GraphQLWsLink over graphql-ws, InMemoryCache. */
+export function apolloClient(
+  server: TestServer,
+  options: Partial<Parameters<typeof createWsClient>[0]> = {},
+): { client: ApolloClient; wsClient: WsClient; dispose(): Promise<void> } {
+  const wsClient = graphqlWsClient(server, options);
+  const client = new ApolloClient({ link: new GraphQLWsLink(wsClient), cache: new InMemoryCache() });
+  return {
+    client,
+    wsClient,
+    async dispose() {
+      client.stop();
+      await wsClient.dispose();
+    },
+  };
+}
+
+/** urql (@urql/core) with only a subscriptionExchange forwarding to graphql-ws, as urql's docs show. */
+export function urqlClient(
+  server: TestServer,
+  options: Partial<Parameters<typeof createWsClient>[0]> = {},
+): { client: UrqlClient; wsClient: WsClient; dispose(): Promise<void> } {
+  const wsClient = graphqlWsClient(server, options);
+  const client = new UrqlClient({
+    url: server.http('/graphql'),
+    exchanges: [
+      subscriptionExchange({
+        forwardSubscription(request) {
+          const input = { ...request, query: request.query ?? '' };
+          return {
+            subscribe(sink) {
+              // graphql-ws may omit `data`; urql's type wants it present (exactOptionalPropertyTypes), the value is the same.
+              const unsubscribe = wsClient.subscribe(input, {
+                next: (result) => sink.next(result as UrqlExecutionResult),
+                error: (error) => sink.error(error),
+                complete: () => sink.complete(),
+              });
+              return { unsubscribe };
+            },
+          };
+        },
+      }),
+    ],
+  });
+  return {
+    client,
+    wsClient,
+    async dispose() {
+      await wsClient.dispose();
+    },
+  };
 }

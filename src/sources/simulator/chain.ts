@@ -79,6 +79,7 @@ export class ChainModel {
   private leader: ValidatorState | undefined;
   private leaderBlocks = 0;
   private proposing = false;
+  private viewChanged = false;
 
   constructor(options: ChainModelOptions) {
     this.random = createRandom(options.seed);
@@ -146,7 +147,9 @@ export class ChainModel {
     this.proposing = false;
     const leader = this.currentLeader();
     if (this.random.chance(VIEW_CHANGE_RATE)) {
-      this.leaderBlocks = this.termBlocks; // force rotation next round
+      // The leader timed out: the view change starts a new term, even if rotation picks the same validator again.
+      this.leaderBlocks = this.termBlocks;
+      this.viewChanged = true;
       return [];
     }
     this.height++;
@@ -217,7 +220,9 @@ export class ChainModel {
     const eligible = this.validators.filter((v) => v.status === 'ACTIVE');
     const leaderStillEligible = this.leader?.status === 'ACTIVE';
     if (this.leader && leaderStillEligible && this.leaderBlocks < this.termBlocks) return;
-    const pool = eligible.length > 0 ? eligible : this.validators;
+    // After a timeout the next leader must be another validator, as in PBFT-style view changes.
+    const candidates = this.viewChanged && eligible.length > 1 ? eligible.filter((v) => v !== this.leader) : eligible;
+    const pool = candidates.length > 0 ? candidates : this.validators;
     const total = pool.reduce((sum, v) => sum + v.votingPower, 0);
     let best = pool[0] as ValidatorState;
     for (const v of pool) {
@@ -225,7 +230,8 @@ export class ChainModel {
       if (v.priority > best.priority) best = v;
     }
     best.priority -= total;
-    if (best !== this.leader) this.term++;
+    if (best !== this.leader || this.viewChanged) this.term++;
+    this.viewChanged = false;
     this.leader = best;
     this.leaderBlocks = 0;
   }

@@ -1,0 +1,34 @@
+import type { WebSocket, WebSocketServer } from 'ws';
+
+/**
+ * Server-side pings for every socket of a WebSocketServer from one timer
+ * (not a timer per socket: 10,000 sockets would mean 10,000 timers). A socket
+ * that has not answered the previous ping by the next tick is terminated.
+ */
+export function startHeartbeat(
+  wss: WebSocketServer,
+  intervalMs: number,
+  onTerminate: (socket: WebSocket) => void,
+): { track(socket: WebSocket): void; stop(): void } {
+  const awaitingPong = new WeakSet<WebSocket>();
+  const timer = setInterval(() => {
+    for (const socket of wss.clients) {
+      if (awaitingPong.has(socket)) {
+        onTerminate(socket);
+        socket.terminate();
+        continue;
+      }
+      awaitingPong.add(socket);
+      socket.ping();
+    }
+  }, intervalMs);
+  timer.unref();
+  return {
+    track(socket) {
+      socket.on('pong', () => awaitingPong.delete(socket));
+    },
+    stop() {
+      clearInterval(timer);
+    },
+  };
+}

@@ -1,0 +1,129 @@
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Browser, BrowserContext } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { browserSkipReason, launchChromium } from '../helpers/browser.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+const SCREENSHOT = fileURLToPath(new URL('../../test-output/graphiql.png', import.meta.url));
+// The page inlines ~9 MB of GraphiQL and Monaco; parsing it on a busy 2-core machine takes seconds.
+const PAGE_TIMEOUT_MS = 90_000;
+
+const skipReason = browserSkipReason();
+
+describe.skipIf(skipReason !== undefined)(
+  `GraphiQL in headless chromium${skipReason === undefined ? '' : ` (skipped: ${skipReason})`}`,
+  () => {
+    let server: TestServer | undefined;
+    let browser: Browser | undefined;
+    let context: BrowserContext | undefined;
+
+    beforeAll(async () => {
+      server = await startTestServer({ METRICS_INTERVAL_MS: '200' });
+      browser = await launchChromium();
+    }, PAGE_TIMEOUT_MS);
+
+    afterAll(async () => {
+      // Closing the browser first ends its WebSocket, so the server drains at once.
+      await context?.close();
+      await browser?.close();
+      await server?.stop();
+    }, PAGE_TIMEOUT_MS);
+
+    test(
+      'works offline and streams the default metrics subscription over WebSocket',
+      async () => {
+        if (!server || !browser) throw new Error('beforeAll did not start the server and browser');
+        const origin = new URL(server.http()).host; // 127.0.0.1:<port>
+        const isServer = (url: string) => new URL(url).host === origin;
+
+        context = await browser.newContext({ viewport: { width: 1440, height: 900 }, serviceWorkers: 'block' });
+        // Only the server may be reached: anything else (a CDN, fonts, telemetry) is aborted and recorded.
+        const offServer: string[] = [];
+        await context.route('**/*', async (route) => {
+          const url = route.request().url();
+          if (isServer(url)) return route.continue();
+          offServer.push(url);
+          return route.abort('blockedbyclient');
+        });
+        await context.routeWebSocket(
+          (url) => url.host !== origin,
+          async (ws) => {
+            offServer.push(ws.url());
+            await ws.close();
+          },
+        );
+
+        const page = await context.newPage();
+        const consoleErrors: string[] = [];
+        page.on('console', (message) => {
+          if (message.type() === 'error') consoleErrors.push(message.text());
+        });
+        page.on('pageerror', (error) => consoleErrors.push(`uncaught: ${error.message}`));
+
+        const sockets: { url: string; nextFrames: number }[] = [];
+        page.on('websocket', (ws) => {
+          const socket = { url: ws.url(), nextFrames: 0 };
+          sockets.push(socket);
+          ws.on('framereceived', ({ payload }) => {
+            if (typeof payload === 'string' && payload.includes('"type":"next"')) socket.nextFrames += 1;
+          });
+        });
+        const sseRequests: string[] = [];
+        page.on('request', (request) => {
+          if ((request.headers()['accept'] ?? '').includes('text/event-stream')) sseRequests.push(request.url());
+        });
+
+        // GraphiQL 5's editors are Monaco: text lives in `.view-lines`, with spaces rendered as U+00A0.
+        const editorText = async (editor: string) =>
+          (await page.locator(`${editor} .view-lines`).innerText()).replace(/\u00a0/g, ' ');
+
+        await page.goto(server.http('/graphql'), { waitUntil: 'load', timeout: PAGE_TIMEOUT_MS });
+        expect(await page.title()).toBe('aurigraph-realtime GraphiQL');
+
+        // GraphiQL renders, with our default document in the (Monaco) query editor.
+        await expect
+          .poll(() => editorText('.graphiql-query-editor'), { timeout: PAGE_TIMEOUT_MS })
+          .toContain('subscription LiveMetrics');
+
+        const execute = page.locator('.graphiql-execute-button');
+        await execute.click({ timeout: PAGE_TIMEOUT_MS });
+        // While a subscription runs the same button becomes "Stop query".
+        await expect.poll(() => execute.getAttribute('aria-label'), { timeout: 10_000 }).toMatch(/^Stop query/);
+
+        // GraphiQL shows the latest result only: watch it change at least twice.
+        const timestamps: string[] = [];
+        let lastText = '';
+        await waitFor(
+          async () => {
+            lastText = await editorText('.graphiql-response');
+            const timestamp = /"timestamp":\s*"([^"]+)"/.exec(lastText)?.[1];
+            if (timestamp !== undefined && timestamps.at(-1) !== timestamp) timestamps.push(timestamp);
+            return timestamps.length >= 3;
+          },
+          { timeoutMs: 20_000, intervalMs: 50, what: 'three different metrics timestamps in the response pane' },
+        );
+        expect(lastText).toContain('"metrics"');
+        expect(lastText).toContain('"tps"');
+        expect(lastText).not.toContain('"errors"');
+        for (const timestamp of timestamps) expect(timestamp).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+        expect([...timestamps].sort()).toEqual(timestamps);
+
+        await mkdir(dirname(SCREENSHOT), { recursive: true });
+        await page.screenshot({ path: SCREENSHOT });
+
+        // The results came over graphql-ws on the server's own port, not SSE.
+        const graphqlSockets = sockets.filter((socket) => socket.url === server?.ws('/graphql'));
+        expect(graphqlSockets.length).toBeGreaterThanOrEqual(1);
+        expect(graphqlSockets.reduce((sum, socket) => sum + socket.nextFrames, 0)).toBeGreaterThanOrEqual(3);
+        expect(sseRequests).toEqual([]);
+
+        expect(offServer, 'requests that left the test server').toEqual([]);
+        expect(consoleErrors, 'console errors').toEqual([]);
+      },
+      PAGE_TIMEOUT_MS * 2,
+    );
+  },
+);

@@ -1,0 +1,318 @@
+import { request as httpRequest } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { print } from 'graphql';
+import { CloseCode } from 'graphql-ws';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import { LiveMetricsDocument, LiveTransactionsDocument } from '../../examples/generated/graphql.ts';
+import { graphqlWsClient } from '../helpers/clients.ts';
+import { collect, type Collected } from '../helpers/collect.ts';
+import { messagesOfType, openRawSocket, type RawSocket } from '../helpers/raw-ws.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+const PROTOCOL = 'graphql-transport-ws';
+
+let server: TestServer;
+let controlClient: ReturnType<typeof graphqlWsClient>;
+let control: Collected<unknown>;
+
+beforeAll(async () => {
+  server = await startTestServer({ METRICS_INTERVAL_MS: '100' });
+  // A well-behaved client streaming transactions through every test: bad input must not disturb it.
+  controlClient = graphqlWsClient(server);
+  control = collect(controlClient, LiveTransactionsDocument);
+  await waitFor(() => control.results.length > 0, { what: 'the control client to stream' });
+});
+afterAll(async () => {
+  control.stop();
+  await controlClient.dispose();
+  await server.stop();
+});
+
+let controlBefore = 0;
+beforeEach(() => {
+  controlBefore = control.results.length;
+});
+afterEach(async () => {
+  // The control subscription is still alive and still receiving fresh events.
+  await waitFor(() => control.results.length >= controlBefore + 5, {
+    what: 'the control client to keep receiving transactions',
+  });
+  expect(control.error).toBeUndefined();
+  expect(control.completed).toBe(false);
+  for (const result of control.results) expect(result.errors).toBeUndefined();
+});
+
+const errorMessages = (error: unknown): string[] =>
+  Array.isArray(error) ? error.map((e: { message?: unknown }) => String(e.message)) : [String(error)];
+
+/** What a graphql-ws sink error was, readable in a failure message. */
+const describeSinkError = (error: unknown): string => {
+  if (Array.isArray(error)) return errorMessages(error).join('\n');
+  const close = error as { code?: unknown; reason?: unknown } | undefined;
+  if (close && typeof close.code === 'number') return `not GraphQL errors but a socket close ${close.code}: ${String(close.reason)}`;
+  return `not GraphQL errors but ${String(error)}`;
+};
+
+/** Opens a graphql-transport-ws socket and completes connection_init/ack. */
+async function initialisedSocket(): Promise<RawSocket> {
+  const socket = await openRawSocket(server.ws('/graphql'), PROTOCOL);
+  socket.send({ type: 'connection_init' });
+  await waitFor(() => messagesOfType(socket, 'connection_ack').length === 1, { what: 'connection_ack' });
+  return socket;
+}
+
+describe('bad GraphQL documents over graphql-ws get an error result, not a broken connection', () => {
+  let client: ReturnType<typeof graphqlWsClient>;
+  beforeEach(() => {
+    client = graphqlWsClient(server);
+  });
+  afterEach(async () => {
+    // The same client (same socket) still subscribes fine after the bad operation.
+    const good = collect(client, LiveMetricsDocument);
+    try {
+      await waitFor(() => good.results.length > 0, { what: 'a good subscription on the same client' });
+      expect(good.error).toBeUndefined();
+    } finally {
+      good.stop();
+      await client.dispose();
+    }
+  });
+
+  const cases: { name: string; query: string; operationName?: string; expected: RegExp }[] = [
+    {
+      name: 'unknown field in a subscription',
+      query: 'subscription { metrics { tps notAField } }',
+      expected: /Cannot query field "notAField" on type "MetricsSnapshot"/,
+    },
+    {
+      name: 'unknown subscription root field',
+      query: 'subscription { blocks { height } }',
+      expected: /Cannot query field "blocks" on type "Subscription"/,
+    },
+    {
+      name: 'unknown argument on a subscription field',
+      query: 'subscription { metrics(limit: 3) { tps } }',
+      expected: /Unknown argument "limit"/,
+    },
+    {
+      name: 'argument of the wrong type',
+      query: '{ recentTransactions(limit: "five") { txHash } }',
+      expected: /Int cannot represent non-integer value/,
+    },
+    {
+      name: 'syntax error',
+      query: 'subscription { metrics { tps ',
+      expected: /Syntax Error/,
+    },
+    {
+      name: 'two subscription root fields in one operation',
+      query: 'subscription { metrics { tps } transactions { txHash } }',
+      expected: /must select only one top level field/,
+    },
+    {
+      name: 'operationName that names no operation',
+      query: 'subscription A { metrics { tps } }',
+      operationName: 'B',
+      expected: /Unable to identify operation|Unknown operation named "B"/,
+    },
+  ];
+
+  for (const c of cases) {
+    test(c.name, async () => {
+      const bad = collect(client, c.query, undefined, c.operationName !== undefined ? { operationName: c.operationName } : {});
+      try {
+        await waitFor(() => bad.ended, { what: 'the bad subscription to end' });
+        expect(bad.results).toEqual([]);
+        expect(bad.completed).toBe(false);
+        // graphql-ws reports validation errors as an `error` message: an array of GraphQL errors
+        // (a socket close here would take down every other subscription on the connection).
+        expect(describeSinkError(bad.error)).toMatch(c.expected);
+        expect(Array.isArray(bad.error)).toBe(true);
+      } finally {
+        bad.stop();
+      }
+      expect(server.app.streams.subscriberCount()).toBe(1); // the control only
+    });
+  }
+
+  test('variable of the wrong type is an error result', async () => {
+    const bad = collect(client, 'query Q($n: Int!) { recentTransactions(limit: $n) { txHash } }', { n: 'five' });
+    try {
+      await waitFor(() => bad.ended, { what: 'the bad operation to end' });
+      // Variable coercion happens at execution: one result carrying the error, or an error message.
+      const messages = [...errorMessages(bad.error ?? []), ...bad.results.flatMap((r) => errorMessages(r.errors ?? []))];
+      expect(messages.join('\n')).toMatch(/Variable "\$n" got invalid value "five"/);
+      for (const r of bad.results) expect(r.data ?? null).toBeNull();
+    } finally {
+      bad.stop();
+    }
+  });
+});
+
+describe('malformed graphql-transport-ws frames close only the offending socket', () => {
+  test('non-JSON text frame → 4400', async () => {
+    const socket = await initialisedSocket();
+    socket.send('this is not json');
+    expect((await socket.closed).code).toBe(CloseCode.BadRequest);
+  });
+
+  test('JSON that is not a protocol message → 4400', async () => {
+    const socket = await initialisedSocket();
+    socket.send({ type: 'bogus', id: '1' });
+    expect((await socket.closed).code).toBe(CloseCode.BadRequest);
+  });
+
+  test('subscribe whose payload.query is not a string → 4400', async () => {
+    const socket = await initialisedSocket();
+    socket.send({ type: 'subscribe', id: '1', payload: { query: 42 } });
+    expect((await socket.closed).code).toBe(CloseCode.BadRequest);
+  });
+
+  test('non-JSON before connection_init → 4400', async () => {
+    const socket = await openRawSocket(server.ws('/graphql'), PROTOCOL);
+    socket.send('{"type":');
+    expect((await socket.closed).code).toBe(CloseCode.BadRequest);
+  });
+
+  test('subscribe before connection_init → 4401', async () => {
+    const socket = await openRawSocket(server.ws('/graphql'), PROTOCOL);
+    socket.send({ type: 'subscribe', id: '1', payload: { query: print(LiveTransactionsDocument) } });
+    expect((await socket.closed).code).toBe(CloseCode.Unauthorized);
+    expect(server.app.streams.subscriberCount()).toBe(1);
+  });
+
+  test('duplicate connection_init → 4429', async () => {
+    const socket = await initialisedSocket();
+    socket.send({ type: 'connection_init' });
+    expect((await socket.closed).code).toBe(CloseCode.TooManyInitialisationRequests);
+  });
+
+  test('duplicate subscribe id while the first is active → 4409, and the first is released', async () => {
+    const socket = await initialisedSocket();
+    const subscribeFrame = { type: 'subscribe', id: 'dup', payload: { query: print(LiveTransactionsDocument) } };
+    socket.send(subscribeFrame);
+    await waitFor(() => messagesOfType(socket, 'next').length > 0, { what: 'the first subscription to stream' });
+    expect(server.app.streams.subscriberCount()).toBe(2);
+    socket.send(subscribeFrame);
+    expect((await socket.closed).code).toBe(CloseCode.SubscriberAlreadyExists);
+    await waitFor(() => server.app.streams.subscriberCount() === 1, { what: 'the closed socket’s subscriber to be released' });
+  });
+
+  test('no connection_init within the wait timeout → 4408', async () => {
+    const socket = await openRawSocket(server.ws('/graphql'), PROTOCOL);
+    expect((await socket.closed).code).toBe(CloseCode.ConnectionInitialisationTimeout);
+  });
+
+  test('a message over the 1 MB limit → 1009 (message too big)', async () => {
+    const socket = await initialisedSocket();
+    socket.send({ type: 'ping', payload: { pad: 'x'.repeat(server.config.ws.maxMessageBytes + 1) } });
+    expect((await socket.closed).code).toBe(1009);
+  });
+
+  test('no subprotocol at all → the handshake completes, then graphql-ws closes with 4406', async () => {
+    const socket = await openRawSocket(server.ws('/graphql'), undefined);
+    expect(socket.ws.protocol).toBe('');
+    const closed = await socket.closed;
+    expect(closed.code).toBe(CloseCode.SubprotocolNotAcceptable);
+    expect(closed.reason).toBe('Subprotocol not acceptable');
+  });
+
+  for (const protocol of ['graphql-ws', 'not-a-protocol']) {
+    test(`wrong subprotocol "${protocol}" → the ws client refuses the handshake`, async () => {
+      // graphql-ws v6's handleProtocols selects no subprotocol, ws still answers 101 without
+      // Sec-WebSocket-Protocol, and a conforming client (ws) aborts: "Server sent no subprotocol".
+      await expect(openRawSocket(server.ws('/graphql'), protocol)).rejects.toThrow(/Server sent no subprotocol/);
+    });
+
+    test(`wrong subprotocol "${protocol}" on the wire: 101 without a subprotocol, then close 4406`, async () => {
+      const { status, headers, firstFrame } = await rawUpgrade(server, '/graphql', protocol);
+      expect(status).toBe(101);
+      expect(headers['sec-websocket-protocol']).toBeUndefined();
+      // The server's first frame is a close frame (opcode 8) with code 4406.
+      expect(firstFrame.opcode).toBe(0x8);
+      expect(firstFrame.code).toBe(CloseCode.SubprotocolNotAcceptable);
+    });
+  }
+});
+
+describe('bad HTTP requests', () => {
+  const post = (body: string, accept: string) =>
+    fetch(server.http('/graphql'), { method: 'POST', headers: { 'content-type': 'application/json', accept }, body });
+
+  test('syntax error with Accept: application/graphql-response+json → 400 and a GraphQL error', async () => {
+    const response = await post(JSON.stringify({ query: '{ latestMetrics { ' }), 'application/graphql-response+json');
+    expect(response.status).toBe(400);
+    const body = (await response.json()) as { data?: unknown; errors?: { message: string; extensions?: { code?: string } }[] };
+    expect(body.data).toBeUndefined();
+    expect(body.errors?.[0]?.message).toMatch(/Syntax Error/);
+    expect(body.errors?.[0]?.extensions?.code).toBe('GRAPHQL_PARSE_FAILED');
+  });
+
+  test('syntax error with Accept: application/json → a GraphQL error (200, per GraphQL over HTTP for legacy clients)', async () => {
+    const response = await post(JSON.stringify({ query: '{ latestMetrics { ' }), 'application/json');
+    expect([200, 400]).toContain(response.status);
+    const body = (await response.json()) as { data?: unknown; errors?: { message: string }[] };
+    expect(body.data).toBeUndefined();
+    expect(body.errors?.[0]?.message).toMatch(/Syntax Error/);
+  });
+
+  test('a body that is not JSON → 400 BAD_REQUEST', async () => {
+    const response = await post('not json', 'application/json');
+    expect(response.status).toBe(400);
+    const body = (await response.json()) as { errors?: { extensions?: { code?: string } }[] };
+    expect(body.errors?.[0]?.extensions?.code).toBe('BAD_REQUEST');
+  });
+
+  test('an unknown field over HTTP → validation error', async () => {
+    const response = await post(JSON.stringify({ query: '{ latestMetrics { nope } }' }), 'application/graphql-response+json');
+    expect(response.status).toBe(400);
+    const body = (await response.json()) as { errors?: { message: string; extensions?: { code?: string } }[] };
+    expect(body.errors?.[0]?.message).toMatch(/Cannot query field "nope"/);
+    expect(body.errors?.[0]?.extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
+  });
+
+  test('a WebSocket upgrade on an unknown path → 404 before the handshake', async () => {
+    await expect(openRawSocket(server.ws('/nope'), PROTOCOL)).rejects.toThrow(/Unexpected server response: 404/);
+  });
+});
+
+/** A hand-made upgrade request, to see exactly what the server answers and sends first. */
+function rawUpgrade(
+  server: TestServer,
+  path: string,
+  protocol: string,
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; firstFrame: { opcode: number; code: number } }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(server.http(path), {
+      headers: {
+        Connection: 'Upgrade',
+        Upgrade: 'websocket',
+        'Sec-WebSocket-Version': '13',
+        'Sec-WebSocket-Key': Buffer.from('0123456789abcdef').toString('base64'),
+        'Sec-WebSocket-Protocol': protocol,
+      },
+    });
+    req.on('error', reject);
+    req.on('response', (res) => reject(new Error(`expected an upgrade, got HTTP ${res.statusCode}`)));
+    req.on('upgrade', (res, socket: Duplex, head: Buffer) => {
+      let buffer = head;
+      const onData = (chunk: Buffer) => {
+        buffer = Buffer.concat([buffer, chunk]);
+        if (buffer.length < 4) return;
+        socket.off('data', onData);
+        socket.destroy();
+        // Server frames are unmasked: byte 0 = FIN|opcode, byte 1 = length, then the 2-byte close code.
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          firstFrame: { opcode: (buffer[0] as number) & 0x0f, code: buffer.readUInt16BE(2) },
+        });
+      };
+      socket.on('data', onData);
+      socket.on('error', reject);
+      onData(Buffer.alloc(0));
+    });
+    req.end();
+  });
+}
