@@ -1,4 +1,6 @@
-import { createServer, type Server } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createMemoryBus } from './bus/memory.ts';
 import type { Config } from './config.ts';
@@ -16,6 +18,9 @@ import { createGraphQLHttp, GRAPHQL_PATH } from './transports/graphql-http.ts';
 import { createGraphQLWsEndpoint } from './transports/graphql-ws.ts';
 import { createLegacyEndpoint, type LegacyEndpoint } from './transports/legacy-ws.ts';
 import { routeUpgrades, type WebSocketEndpoint } from './transports/upgrade.ts';
+import { createHttpGate } from './transports/http-gate.ts';
+import { createAdmission } from './security/admission.ts';
+import { createAuthenticator } from './security/auth.ts';
 
 export interface App {
   readonly server: Server;
@@ -55,9 +60,12 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
     }),
   );
 
-  const yoga = createGraphQLHttp({ config, streams, state, logger });
-  const graphqlWs = createGraphQLWsEndpoint({ config, yoga, logger, tracker });
-  const legacy = createLegacyEndpoint({ config, hubs: streams.hubs, tracker, logger });
+  const authenticator = createAuthenticator(config.auth);
+  const admission = createAdmission(config);
+  const gate = createHttpGate({ authenticator, admission, logger });
+  const yoga = createGraphQLHttp({ config, streams, state, logger, authRequired: authenticator.required, gate });
+  const graphqlWs = createGraphQLWsEndpoint({ config, yoga, logger, tracker, authenticator });
+  const legacy = createLegacyEndpoint({ config, hubs: streams.hubs, tracker, logger, authenticator });
   const wsEndpoints: WebSocketEndpoint[] = [graphqlWs, legacy];
 
   const opsRoutes = new Map<string, OpsRoute>();
@@ -83,7 +91,7 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
     opsRoutes.set(`${route.method} ${route.path}`, route);
   }
 
-  const server = createServer((request, response) => {
+  const handleRequest = (request: IncomingMessage, response: ServerResponse) => {
     const pathname = (request.url ?? '/').split('?', 1)[0];
     const route = opsRoutes.get(`${request.method} ${pathname}`);
     if (route) {
@@ -93,15 +101,28 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
       });
       return;
     }
-    void yoga(request, response);
-  });
-  // Long-lived SSE responses must not be cut by Node's default request timeout.
+    void gate.screen(request, response, pathname ?? '/').then(
+      (answered) => {
+        if (!answered) void yoga(request, response);
+      },
+      (error: unknown) => {
+        logger.error({ err: error, path: pathname }, 'request screening failed');
+        if (!response.headersSent) response.writeHead(500).end();
+      },
+    );
+  };
+  const server = config.tls
+    ? createHttpsServer({ cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) }, handleRequest)
+    : createServer(handleRequest);
+  // Long-lived SSE responses must not be cut by Node's default request timeout,
+  // but a client that never finishes its headers (slow loris) must be.
   server.requestTimeout = 0;
+  server.headersTimeout = 10_000;
 
   routeUpgrades(
     server,
     [{ match: (pathname) => (pathname === GRAPHQL_PATH ? graphqlWs : undefined) }, legacy],
-    { accepting: () => lifecycle === 'ready' || lifecycle === 'starting' },
+    { accepting: () => lifecycle === 'ready' || lifecycle === 'starting', admission, logger },
   );
 
   let stopping: Promise<void> | undefined;

@@ -48,6 +48,32 @@ const envSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: int(0).default(10_000),
   CORS_ORIGINS: list.default(['http://localhost:5173']),
   GRAPHIQL: bool.optional(),
+
+  AUTH_MODE: z.enum(['none', 'jwt']).default('none'),
+  AUTH_ALLOW_ANONYMOUS: bool.default(false),
+  AUTH_JWT_SECRET: z.string().min(32, 'must be at least 32 characters (HS256)').optional(),
+  AUTH_JWKS_URL: z.url().optional(),
+  AUTH_ISSUER: z.string().min(1).optional(),
+  AUTH_AUDIENCE: z.string().min(1).optional(),
+  AUTH_CLOCK_TOLERANCE_S: int(0, 3600).default(5),
+
+  MAX_CONNECTIONS: int(1).optional(),
+  MAX_CONNECTIONS_PER_IP: int(1).default(100),
+  RATE_LIMIT_PER_IP: z.coerce.number().positive().default(10),
+  RATE_LIMIT_BURST: int(1).default(20),
+  TRUST_PROXY: bool.default(false),
+  MAX_SUBSCRIPTIONS_PER_CONNECTION: int(1).default(100),
+  WS_MESSAGE_RATE: z.coerce.number().positive().default(50),
+  WS_MESSAGE_BURST: int(1).default(100),
+  CONNECTION_INIT_TIMEOUT_MS: int(100).default(3000),
+
+  GRAPHQL_MAX_DEPTH: int(1).default(10),
+  GRAPHQL_MAX_ALIASES: int(0).default(15),
+  GRAPHQL_MAX_TOKENS: int(10).default(1000),
+  GRAPHQL_INTROSPECTION: bool.optional(),
+
+  TLS_CERT_FILE: z.string().min(1).optional(),
+  TLS_KEY_FILE: z.string().min(1).optional(),
 });
 
 export type Config = {
@@ -75,6 +101,27 @@ export type Config = {
   shutdownTimeoutMs: number;
   corsOrigins: readonly string[];
   graphiql: boolean;
+  auth: {
+    mode: 'none' | 'jwt';
+    jwtSecret: string | undefined;
+    jwksUrl: string | undefined;
+    issuer: string | undefined;
+    audience: string | undefined;
+    clockToleranceS: number;
+  };
+  limits: {
+    maxConnections: number;
+    maxConnectionsPerIp: number;
+    ratePerIp: number;
+    rateBurst: number;
+    trustProxy: boolean;
+    maxSubscriptionsPerConnection: number;
+    wsMessageRate: number;
+    wsMessageBurst: number;
+    connectionInitTimeoutMs: number;
+  };
+  graphql: { maxDepth: number; maxAliases: number; maxTokens: number; introspection: boolean };
+  tls: { certFile: string; keyFile: string } | undefined;
 };
 
 /** Parses the environment once; reports every problem together so an operator fixes them in one go. */
@@ -87,6 +134,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new RealtimeError('CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`, { problems });
   }
   const e = parsed.data;
+  const production = e.NODE_ENV === 'production';
+  const problems: string[] = [];
+  if (production && e.AUTH_MODE === 'none' && !e.AUTH_ALLOW_ANONYMOUS) {
+    problems.push('AUTH_MODE: "none" is refused in production; set AUTH_MODE=jwt or AUTH_ALLOW_ANONYMOUS=true');
+  }
+  if (e.AUTH_MODE === 'jwt' && !e.AUTH_JWT_SECRET === !e.AUTH_JWKS_URL) {
+    problems.push('AUTH_MODE: jwt needs exactly one of AUTH_JWT_SECRET (HS256) or AUTH_JWKS_URL (RS256/ES256)');
+  }
+  if (!e.TLS_CERT_FILE !== !e.TLS_KEY_FILE) problems.push('TLS_CERT_FILE/TLS_KEY_FILE: set both or neither');
+  if (problems.length > 0) {
+    throw new RealtimeError('CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`, { problems });
+  }
   return {
     nodeEnv: e.NODE_ENV,
     port: e.PORT,
@@ -116,6 +175,32 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     broadcastLatencyTargetMs: e.BROADCAST_LATENCY_TARGET_MS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     corsOrigins: e.CORS_ORIGINS,
-    graphiql: e.GRAPHIQL ?? e.NODE_ENV !== 'production',
+    graphiql: e.GRAPHIQL ?? e.GRAPHQL_INTROSPECTION ?? !production,
+    auth: {
+      mode: e.AUTH_MODE,
+      jwtSecret: e.AUTH_JWT_SECRET,
+      jwksUrl: e.AUTH_JWKS_URL,
+      issuer: e.AUTH_ISSUER,
+      audience: e.AUTH_AUDIENCE,
+      clockToleranceS: e.AUTH_CLOCK_TOLERANCE_S,
+    },
+    limits: {
+      maxConnections: e.MAX_CONNECTIONS ?? (production ? 10_000 : 5_000),
+      maxConnectionsPerIp: e.MAX_CONNECTIONS_PER_IP,
+      ratePerIp: e.RATE_LIMIT_PER_IP,
+      rateBurst: e.RATE_LIMIT_BURST,
+      trustProxy: e.TRUST_PROXY,
+      maxSubscriptionsPerConnection: e.MAX_SUBSCRIPTIONS_PER_CONNECTION,
+      wsMessageRate: e.WS_MESSAGE_RATE,
+      wsMessageBurst: e.WS_MESSAGE_BURST,
+      connectionInitTimeoutMs: e.CONNECTION_INIT_TIMEOUT_MS,
+    },
+    graphql: {
+      maxDepth: e.GRAPHQL_MAX_DEPTH,
+      maxAliases: e.GRAPHQL_MAX_ALIASES,
+      maxTokens: e.GRAPHQL_MAX_TOKENS,
+      introspection: e.GRAPHQL_INTROSPECTION ?? !production,
+    },
+    tls: e.TLS_CERT_FILE && e.TLS_KEY_FILE ? { certFile: e.TLS_CERT_FILE, keyFile: e.TLS_KEY_FILE } : undefined,
   };
 }

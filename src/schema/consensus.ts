@@ -1,7 +1,7 @@
 import { CONSENSUS_STATES } from '../domain/index.ts';
 import type { StreamItem } from '../streams/index.ts';
 import { builder } from './builder.ts';
-import { defineStreamSubscription, StreamEvent } from './stream-event.ts';
+import { defineStreamSubscription, requireStream, StreamEvent } from './stream-event.ts';
 
 export const ConsensusState = builder.enumType('ConsensusState', {
   description: 'PENDING while a proposed block collects votes; COMMITTED once it is final.',
@@ -43,6 +43,9 @@ builder.queryField('consensusState', (t) =>
     type: ConsensusEvent,
     nullable: true,
     description: 'The latest consensus state, or null before the first round.',
-    resolve: (_root, _args, ctx) => ctx.streams.hubs.consensus.latest(),
+    resolve: (_root, _args, ctx) => {
+      requireStream(ctx, 'consensus');
+      return ctx.streams.hubs.consensus.latest();
+    },
   }),
 );

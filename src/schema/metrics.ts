@@ -1,6 +1,6 @@
 import type { StreamItem } from '../streams/index.ts';
 import { builder } from './builder.ts';
-import { defineStreamSubscription, StreamEvent } from './stream-event.ts';
+import { defineStreamSubscription, requireStream, StreamEvent } from './stream-event.ts';
 
 export const MetricsSnapshot = builder.objectRef<StreamItem<'metrics'>>('MetricsSnapshot').implement({
   description: 'A snapshot of throughput and health, published every metrics interval (default 1 s).',
@@ -31,6 +31,9 @@ builder.queryField('latestMetrics', (t) =>
     type: MetricsSnapshot,
     nullable: true,
     description: 'The most recent metrics snapshot, or null before the first tick.',
-    resolve: (_root, _args, ctx) => ctx.streams.hubs.metrics.latest(),
+    resolve: (_root, _args, ctx) => {
+      requireStream(ctx, 'metrics');
+      return ctx.streams.hubs.metrics.latest();
+    },
   }),
 );

@@ -1,6 +1,6 @@
 import type { StreamItem } from '../streams/index.ts';
 import { builder } from './builder.ts';
-import { defineStreamSubscription, StreamEvent } from './stream-event.ts';
+import { defineStreamSubscription, requireStream, StreamEvent } from './stream-event.ts';
 
 export const NetworkEvent = builder.objectRef<StreamItem<'network'>>('NetworkEvent').implement({
   description: 'A peer connecting to or disconnecting from the node.',
@@ -33,6 +33,9 @@ builder.queryField('peers', (t) =>
   t.field({
     type: [NetworkEvent],
     description: 'Peers connected now, each with the event that connected it.',
-    resolve: (_root, _args, ctx) => ctx.state.connectedPeers(),
+    resolve: (_root, _args, ctx) => {
+      requireStream(ctx, 'network');
+      return ctx.state.connectedPeers();
+    },
   }),
 );

@@ -2,6 +2,7 @@ import type { ObjectRef } from '@pothos/core';
 import { GraphQLError } from 'graphql';
 import type { StreamName } from '../domain/index.ts';
 import { RealtimeError } from '../errors.ts';
+import { authorizeStream } from '../security/auth.ts';
 import { parseFilter, type FilterInputs } from '../streams/filters.ts';
 import { isGapNotice, type GapNotice, type StreamItem } from '../streams/index.ts';
 import { builder } from './builder.ts';
@@ -40,6 +41,7 @@ export function openSubscription<S extends StreamName>(
   ctx: GraphQLContext,
 ): AsyncIterableIterator<StreamItem<S> | GapNotice> {
   return graphqlErrors(() => {
+    authorizeStream(ctx.principal, ctx.authRequired, stream);
     const filter = parseFilter(stream, filterInput, { metricsIntervalMs: ctx.limits.metricsIntervalMs });
     const { replay } = args;
     const after = args.after ?? ctx.lastEventId ?? undefined;
@@ -69,6 +71,11 @@ export function resolveStreamEvent<S extends StreamName>(item: StreamItem<S> | G
   if (isGapNotice(item)) throw toGraphQLError(item.gap) as GraphQLError;
   ctx.currentCursor = item.cursor;
   return item;
+}
+
+/** For Query fields: the same per-stream permission as the stream's subscription. */
+export function requireStream(ctx: GraphQLContext, stream: StreamName): void {
+  graphqlErrors(() => authorizeStream(ctx.principal, ctx.authRequired, stream));
 }
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- Pothos cannot relate a generic stream S to its refs and

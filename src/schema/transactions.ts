@@ -2,7 +2,7 @@ import { GraphQLError } from 'graphql';
 import { TRANSACTION_STATUSES } from '../domain/index.ts';
 import type { StreamItem } from '../streams/index.ts';
 import { builder } from './builder.ts';
-import { defineStreamSubscription, StreamEvent } from './stream-event.ts';
+import { defineStreamSubscription, requireStream, StreamEvent } from './stream-event.ts';
 
 export const TransactionStatus = builder.enumType('TransactionStatus', {
   description: 'Lifecycle of a transaction: PENDING when submitted, then exactly one of SUCCESS or FAILED.',
@@ -51,6 +51,7 @@ builder.queryField('recentTransactions', (t) =>
     description: `The most recent transaction events still retained, oldest first (at most ${MAX_RECENT}).`,
     args: { limit: t.arg.int({ required: true, defaultValue: 50, description: `How many, 1–${MAX_RECENT}.` }) },
     resolve: (_root, { limit }, ctx) => {
+      requireStream(ctx, 'transactions');
       if (limit < 1 || limit > MAX_RECENT) {
         throw new GraphQLError(`limit must be between 1 and ${MAX_RECENT}`, {
           extensions: { code: 'BAD_REQUEST', argument: 'limit' },

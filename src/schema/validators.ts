@@ -1,7 +1,7 @@
 import { VALIDATOR_STATUSES } from '../domain/index.ts';
 import type { StreamItem } from '../streams/index.ts';
 import { builder } from './builder.ts';
-import { defineStreamSubscription, StreamEvent } from './stream-event.ts';
+import { defineStreamSubscription, requireStream, StreamEvent } from './stream-event.ts';
 
 export const ValidatorStatus = builder.enumType('ValidatorStatus', {
   description: 'ACTIVE validators sign blocks; INACTIVE ones missed too many; JAILED ones were slashed for a while.',
@@ -41,6 +41,9 @@ builder.queryField('validatorSet', (t) =>
   t.field({
     type: [ValidatorEvent],
     description: 'The latest known state of every validator, by voting power (highest first).',
-    resolve: (_root, _args, ctx) => ctx.state.validators(),
+    resolve: (_root, _args, ctx) => {
+      requireStream(ctx, 'validators');
+      return ctx.state.validators();
+    },
   }),
 );

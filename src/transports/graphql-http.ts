@@ -8,6 +8,10 @@ import { getSchema } from '../schema/index.ts';
 import type { ChainState } from '../streams/state.ts';
 import type { Streams, Transport } from '../streams/index.ts';
 import { useCursorExtension, useSseEventIds } from './sse.ts';
+import type { HttpGate } from './http-gate.ts';
+import type { IncomingMessage } from 'node:http';
+import { graphqlLimitPlugins } from '../security/graphql-limits.ts';
+import type { Principal } from '../security/auth.ts';
 
 export const GRAPHQL_PATH = '/graphql';
 export const GRAPHQL_SSE_PATH = '/graphql/stream';
@@ -32,6 +36,10 @@ subscription LiveMetrics {
 export interface ServerContext {
   /** Set by transports that run operations outside yoga's own HTTP handling. */
   transport?: Transport;
+  /** The verified token's principal, when graphql-ws authenticated the connection. */
+  principal?: Principal | undefined;
+  /** Node's request, which yoga's Node adapter passes along for HTTP. */
+  req?: IncomingMessage;
 }
 
 export type Yoga = YogaServerInstance<ServerContext, GraphQLContext>;
@@ -46,8 +54,10 @@ export function createGraphQLHttp(deps: {
   streams: Streams;
   state: ChainState;
   logger: Logger;
+  authRequired: boolean;
+  gate: HttpGate;
 }): Yoga {
-  const { config, streams, state, logger } = deps;
+  const { config, streams, state, logger, authRequired, gate } = deps;
   // The GraphiQL page inlines ~9 MB of assets so it works offline; render it once.
   const graphiqlPages = new Map<string, string>();
   return createYoga<ServerContext, GraphQLContext>({
@@ -85,8 +95,15 @@ export function createGraphQLHttp(deps: {
       // Over plain HTTP, subscriptions can only stream as SSE (or multipart, counted alike).
       transport: initial.transport ?? 'sse',
       limits: { metricsIntervalMs: config.metricsIntervalMs, replayBufferSize: config.replay.bufferSize },
+      authRequired,
+      principal: initial.principal ?? (initial.req ? gate.principalOf(initial.req) : undefined),
       lastEventId: initial.transport ? undefined : (initial.request.headers.get('last-event-id') ?? undefined),
     }),
-    plugins: [useGraphQLSSE({ endpoint: GRAPHQL_SSE_PATH }), useCursorExtension(), useSseEventIds()],
+    plugins: [
+      ...graphqlLimitPlugins(config.graphql),
+      useGraphQLSSE({ endpoint: GRAPHQL_SSE_PATH }),
+      useCursorExtension(),
+      useSseEventIds(),
+    ],
   });
 }

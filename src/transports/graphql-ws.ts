@@ -5,6 +5,8 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Config } from '../config.ts';
 import type { BroadcastTracker } from '../ops/broadcast.ts';
 import type { Logger } from '../ops/logger.ts';
+import { RealtimeError } from '../errors.ts';
+import type { Authenticator, Principal } from '../security/auth.ts';
 import { startHeartbeat } from './heartbeat.ts';
 import { createSharedExecution, sharedStreamOf } from './shared-execution.ts';
 import type { Yoga } from './graphql-http.ts';
@@ -22,14 +24,6 @@ interface Extra {
   readonly request: IncomingMessage;
 }
 
-/**
- * graphql-ws (`graphql-transport-ws` subprotocol) on `/graphql`, running every
- * operation through yoga's envelope so plugins apply on WebSocket exactly as on
- * HTTP. A thin adapter over graphql-ws's protocol core (`makeServer`) rather
- * than its `useServer` starter: one heartbeat timer for all sockets, sends
- * without a promise per message, and client errors logged and counted instead
- * of printed to stderr.
- */
 export interface GraphQLWsEndpoint extends WebSocketEndpoint {
   /** Connections closed with a protocol or limit error, by close code. */
   readonly terminated: ReadonlyMap<string, number>;
@@ -38,14 +32,49 @@ export interface GraphQLWsEndpoint extends WebSocketEndpoint {
 /** Close codes that mean the server ended the connection over the client's behaviour. */
 const isTermination = (code: number | undefined) => code !== undefined && (code === 1009 || code === 1011 || code >= 4000);
 
+/** Documented close codes (README, Security). */
+export const GRAPHQL_WS_CLOSE = {
+  /** Missing or invalid token at connection_init, or the token expired on an open connection. */
+  FORBIDDEN: 4403,
+  /** More messages per second than WS_MESSAGE_RATE allows. */
+  TOO_MANY_MESSAGES: 4429,
+} as const;
+
+/** Per-socket state kept beside graphql-ws's own. */
+interface ConnectionState {
+  principal: Principal | undefined;
+  operations: Set<string>;
+  tokens: number;
+  refilledAt: number;
+  expiry: NodeJS.Timeout | undefined;
+}
+
+/** setTimeout holds at most 2^31 − 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * graphql-ws (`graphql-transport-ws` subprotocol) on `/graphql`, running every
+ * operation through yoga's envelope so plugins apply on WebSocket exactly as on
+ * HTTP. A thin adapter over graphql-ws's protocol core (`makeServer`) rather
+ * than its `useServer` starter: one heartbeat timer for all sockets, sends
+ * without a promise per message, client errors logged and counted instead of
+ * printed to stderr, and the connection-level rules: token at
+ * connection_init, expiry, operations per socket, message rate.
+ */
 export function createGraphQLWsEndpoint(deps: {
   config: Config;
   yoga: Yoga;
   logger: Logger;
   tracker: BroadcastTracker;
+  authenticator: Authenticator;
 }): GraphQLWsEndpoint {
-  const { config, yoga, logger, tracker } = deps;
-  const shared = config.graphqlWsEngine === 'shared' ? createSharedExecution({ config, tracker, logger }) : undefined;
+  const { config, yoga, logger, tracker, authenticator } = deps;
+  const { limits } = config;
+  const shared =
+    config.graphqlWsEngine === 'shared'
+      ? createSharedExecution({ config, tracker, logger, maskErrors: config.nodeEnv === 'production' })
+      : undefined;
+  const states = new WeakMap<WebSocket, ConnectionState>();
   const terminated = new Map<string, number>();
   const wss = new WebSocketServer({
     noServer: true,
@@ -55,15 +84,27 @@ export function createGraphQLWsEndpoint(deps: {
   const count = (reason: string) => terminated.set(reason, (terminated.get(reason) ?? 0) + 1);
   const server = makeServer<Record<string, unknown> | undefined, Extra>(
     {
+      connectionInitWaitTimeout: limits.connectionInitTimeoutMs,
       execute: (args) => (args.rootValue as RootValue).execute(args),
       subscribe: (args) => (args.rootValue as RootValue).subscribe(args),
       onSubscribe: async (ctx, id, params) => {
+        const state = states.get(ctx.extra.socket);
+        if (!state) return [new GraphQLError('connection is closing')];
+        if (state.operations.size >= limits.maxSubscriptionsPerConnection) {
+          return [
+            new GraphQLError(`at most ${limits.maxSubscriptionsPerConnection} operations per connection`, {
+              extensions: { code: 'RATE_LIMITED' },
+            }),
+          ];
+        }
+        const { principal } = state;
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
           req: ctx.extra.request,
           socket: ctx.extra.socket,
           params,
           transport: 'graphql-ws',
+          principal,
         });
         let document: ReturnType<typeof parse>;
         try {
@@ -85,7 +126,8 @@ export function createGraphQLWsEndpoint(deps: {
                   document,
                   operationName,
                   variableValues,
-                  key: `${params.query}\u0000${operationName ?? ''}\u0000${JSON.stringify(variableValues)}`,
+                  // Scope is part of the key: subscribers share results only with peers allowed the same things.
+                  key: [params.query, operationName ?? '', JSON.stringify(variableValues), scopeKey(principal)].join('\u0000'),
                 },
                 stream,
                 id,
@@ -102,10 +144,39 @@ export function createGraphQLWsEndpoint(deps: {
           contextValue,
           rootValue: { execute, subscribe } satisfies RootValue,
         };
+        state.operations.add(id);
         return args;
       },
-      onConnect: (ctx) => {
-        logger.debug({ transport: 'graphql-ws', remote: ctx.extra.request.socket.remoteAddress }, 'connection open');
+      onComplete: (ctx, id) => {
+        states.get(ctx.extra.socket)?.operations.delete(id);
+      },
+      onConnect: async (ctx) => {
+        const { socket, request } = ctx.extra;
+        const state = states.get(socket);
+        if (!state) return false;
+        const authorization = ctx.connectionParams?.['authorization'];
+        try {
+          state.principal = await authenticator.verify(typeof authorization === 'string' ? authorization : undefined);
+        } catch (error) {
+          const reason = error instanceof RealtimeError ? error.message : 'invalid token';
+          logger.debug({ transport: 'graphql-ws', reason }, 'connection_init refused');
+          count('auth');
+          socket.close(GRAPHQL_WS_CLOSE.FORBIDDEN, reason);
+          return false;
+        }
+        const expiresAt = state.principal?.expiresAt;
+        if (expiresAt !== undefined) {
+          // The client reconnects with a fresh token and resumes by cursor.
+          state.expiry = setTimeout(
+            () => {
+              count('token-expired');
+              socket.close(GRAPHQL_WS_CLOSE.FORBIDDEN, 'token expired');
+            },
+            Math.min(MAX_TIMER_MS, Math.max(0, expiresAt - Date.now())),
+          );
+          state.expiry.unref();
+        }
+        logger.debug({ transport: 'graphql-ws', remote: request.socket.remoteAddress }, 'connection open');
         return true;
       },
       onClose: (_ctx, code, reason) => {
@@ -121,6 +192,14 @@ export function createGraphQLWsEndpoint(deps: {
   });
 
   wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
+    const state: ConnectionState = {
+      principal: undefined,
+      operations: new Set(),
+      tokens: limits.wsMessageBurst,
+      refilledAt: Date.now(),
+      expiry: undefined,
+    };
+    states.set(socket, state);
     heartbeat.track(socket);
     socket.on('error', (error: Error & { code?: string }) => {
       // ws closes the socket itself (1009 for an oversized message, 1002 for a broken frame).
@@ -135,6 +214,18 @@ export function createGraphQLWsEndpoint(deps: {
         close: (code, reason) => socket.close(code, reason),
         onMessage: (handle) =>
           socket.on('message', (data) => {
+            const now = Date.now();
+            state.tokens = Math.min(limits.wsMessageBurst, state.tokens + ((now - state.refilledAt) / 1000) * limits.wsMessageRate);
+            state.refilledAt = now;
+            if (state.tokens < 1) {
+              if (socket.readyState === socket.OPEN) {
+                count('message-rate');
+                logger.warn({ transport: 'graphql-ws', remote: request.socket.remoteAddress }, 'message rate exceeded; closing');
+                socket.close(GRAPHQL_WS_CLOSE.TOO_MANY_MESSAGES, 'too many messages');
+              }
+              return;
+            }
+            state.tokens -= 1;
             handle(String(data)).catch((error: unknown) => {
               logger.error({ transport: 'graphql-ws', err: error }, 'failed to handle a message');
               socket.close(CloseCode.InternalServerError, 'Internal server error');
@@ -143,7 +234,11 @@ export function createGraphQLWsEndpoint(deps: {
       },
       { socket, request },
     );
-    socket.once('close', (code, reason) => void closed(code, String(reason)));
+    socket.once('close', (code, reason) => {
+      clearTimeout(state.expiry);
+      states.delete(socket);
+      void closed(code, String(reason));
+    });
   });
 
   return {
@@ -156,4 +251,8 @@ export function createGraphQLWsEndpoint(deps: {
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },
   };
+}
+
+function scopeKey(principal: Principal | undefined): string {
+  return principal ? [...principal.scopes].sort().join(' ') : '';
 }

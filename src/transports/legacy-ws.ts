@@ -6,6 +6,7 @@ import type { BroadcastTracker } from '../ops/broadcast.ts';
 import type { Logger } from '../ops/logger.ts';
 import type { Hubs, StreamItem, SubscribeOptions } from '../streams/index.ts';
 import { RealtimeError } from '../errors.ts';
+import { authorizeStream, type Authenticator, type Principal } from '../security/auth.ts';
 import { filterInputFromQuery, parseFilter } from '../streams/filters.ts';
 import { startHeartbeat } from './heartbeat.ts';
 import type { UpgradeRoute, WebSocketEndpoint } from './upgrade.ts';
@@ -18,6 +19,8 @@ export const LEGACY_CLOSE = {
   TOO_LARGE: 1009,
   /** Fell too far behind; reconnect with `?since=<cursor>` to resume. */
   SLOW_CONSUMER: 4008,
+  /** The token expired; reconnect with a fresh one and `?since=<cursor>`. */
+  TOKEN_EXPIRED: 4401,
 } as const;
 
 export interface LegacyCounters {
@@ -34,6 +37,7 @@ interface LegacyRequest {
   stream: StreamName;
   meta: boolean;
   options: SubscribeOptions<StreamName>;
+  principal?: Principal | undefined;
 }
 
 /**
@@ -85,8 +89,9 @@ export function createLegacyEndpoint(deps: {
   hubs: Hubs;
   tracker: BroadcastTracker;
   logger: Logger;
+  authenticator: Authenticator;
 }): LegacyEndpoint {
-  const { config, hubs, tracker, logger } = deps;
+  const { config, hubs, tracker, logger, authenticator } = deps;
   const wss = new WebSocketServer({
     noServer: true,
     // Clients have nothing to say here, so the stricter frame limit bounds whole messages too.
@@ -129,8 +134,18 @@ export function createLegacyEndpoint(deps: {
   wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
     const parsed = requests.get(request);
     if (!parsed) return socket.close(1011, 'request was not routed');
-    const { stream, meta, options } = parsed;
+    const { stream, meta, options, principal } = parsed;
     counters.opened++;
+    const expiry =
+      principal?.expiresAt === undefined
+        ? undefined
+        : setTimeout(
+            () => {
+              countTermination('token-expired');
+              socket.close(LEGACY_CLOSE.TOKEN_EXPIRED, 'token expired');
+            },
+            Math.min(2 ** 31 - 1, Math.max(0, principal.expiresAt - Date.now())),
+          ).unref();
     logger.debug({ transport: 'legacy', stream, remote: request.socket.remoteAddress }, 'connection open');
 
     const send = (item: StreamItem, history = false) => {
@@ -173,6 +188,7 @@ export function createLegacyEndpoint(deps: {
       logger.warn({ transport: 'legacy', stream, reason, err: error.message }, 'client broke the protocol');
     });
     socket.once('close', (code) => {
+      clearTimeout(expiry);
       attachment.detach();
       counters.closed++;
       logger.debug({ transport: 'legacy', stream, code }, 'connection closed');
@@ -183,11 +199,15 @@ export function createLegacyEndpoint(deps: {
     wss,
     counters,
     connections: () => wss.clients.size,
-    match(pathname, request) {
+    async match(pathname, request) {
       if (!pathname.startsWith(LEGACY_PREFIX) || !isStreamName(pathname.slice(LEGACY_PREFIX.length))) return undefined;
       try {
         const parsed = parseLegacyRequest(request.url ?? '/', limits);
         if (!parsed) return undefined;
+        // Scripts that cannot set headers may pass ?access_token= (it ends up in access logs; prefer the header).
+        const token = request.headers.authorization ?? new URL(request.url ?? '/', 'http://localhost').searchParams.get('access_token');
+        parsed.principal = await authenticator.verify(token);
+        authorizeStream(parsed.principal, authenticator.required, parsed.stream);
         requests.set(request, parsed);
         return self;
       } catch (error) {

@@ -1,4 +1,4 @@
-import { execute, getOperationAST, Kind, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
+import { execute, getOperationAST, GraphQLError, Kind, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import type { WebSocket } from 'ws';
 import type { Config } from '../config.ts';
 import { isStreamName, type StreamName } from '../domain/index.ts';
@@ -54,8 +54,23 @@ export function sharedStreamOf(document: DocumentNode, operationName: string | n
  * on the hot path. graphql-ws still owns the protocol: it holds a lifetime
  * iterator per subscription (see StreamHub.listen) and sends `complete`.
  */
-export function createSharedExecution(deps: { config: Config; tracker: BroadcastTracker; logger: Logger }) {
-  const { config, tracker, logger } = deps;
+export function createSharedExecution(deps: {
+  config: Config;
+  tracker: BroadcastTracker;
+  logger: Logger;
+  /** Production: errors without a code (bugs, not client mistakes) reach clients as "Unexpected error." only. */
+  maskErrors: boolean;
+}) {
+  const { config, tracker, logger, maskErrors } = deps;
+  const mask = (result: ExecutionResult): ExecutionResult => {
+    if (!maskErrors || !result.errors) return result;
+    return {
+      ...result,
+      errors: result.errors.map((error) =>
+        error.extensions['code'] ? error : new GraphQLError('Unexpected error.', { path: error.path ?? undefined }),
+      ),
+    };
+  };
   const groups = new Map<string, Group>();
   let warnedAsync = false;
 
@@ -69,8 +84,8 @@ export function createSharedExecution(deps: { config: Config; tracker: Broadcast
       warnedAsync = true;
       return undefined;
     }
-    if (isGapNotice(item)) return JSON.stringify(result);
-    const payload = JSON.stringify({ ...(result as ExecutionResult), extensions: { cursor: item.cursor } });
+    if (isGapNotice(item)) return JSON.stringify(mask(result));
+    const payload = JSON.stringify({ ...mask(result), extensions: { cursor: item.cursor } });
     group.lastItem = item;
     group.lastPayload = payload;
     return payload;

@@ -25,6 +25,13 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     SIM_TPS: '50',
     SIM_BLOCK_TIME_MS: '200',
     SHUTDOWN_TIMEOUT_MS: '3000',
+    // Tests open many connections from one address in a burst; the security tests set these limits explicitly.
+    RATE_LIMIT_PER_IP: '100000',
+    RATE_LIMIT_BURST: '100000',
+    MAX_CONNECTIONS_PER_IP: '100000',
+    MAX_CONNECTIONS: '100000',
+    WS_MESSAGE_RATE: '100000',
+    WS_MESSAGE_BURST: '100000',
     ...env,
   });
   const app = createApp(config);

@@ -63,6 +63,7 @@ describe('loadConfig', () => {
       WS_DEFLATE_LEVEL: '9',
       SIM_TPS: '0.5',
       NODE_ENV: 'production',
+      AUTH_ALLOW_ANONYMOUS: 'true',
     });
     expect(config).toMatchObject({
       port: 0,
@@ -75,7 +76,9 @@ describe('loadConfig', () => {
     expect(config.ws.perMessageDeflate).toBe(true);
     expect(config.ws.deflateLevel).toBe(9);
     expect(config.simulator.tps).toBe(0.5);
-    expect(loadConfig({ NODE_ENV: 'production', GRAPHIQL: 'true' }).graphiql).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'production', AUTH_ALLOW_ANONYMOUS: 'true', GRAPHIQL: 'true' }).graphiql).toBe(true);
+    expect(config.limits.maxConnections).toBe(10_000);
+    expect(loadConfig({}).limits.maxConnections).toBe(5_000);
     expect(loadConfig({ WS_PERMESSAGE_DEFLATE: 'off' }).ws.perMessageDeflate).toBe(false);
   });
 
