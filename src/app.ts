@@ -2,7 +2,11 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Publish } from './bus/bus.ts';
 import { createMemoryBus } from './bus/memory.ts';
+import { createRedisBus } from './bus/redis.ts';
+import { createIngestRoute, INGEST_PREFIX } from './sources/ingest.ts';
+import { createRedisStreamsSource } from './sources/redis-streams.ts';
 import type { Config } from './config.ts';
 import { createBroadcastTracker, type BroadcastTracker } from './ops/broadcast.ts';
 import { createHealthRoutes, type Lifecycle, type OpsRoute } from './ops/http-routes.ts';
@@ -40,7 +44,18 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
   const logger = options.logger ?? createLogger(config);
   let lifecycle: Lifecycle = 'starting';
 
-  const bus = createMemoryBus();
+  const bus =
+    config.bus === 'redis'
+      ? createRedisBus({
+          url: config.redis.url,
+          prefix: config.redis.keyPrefix,
+          bufferSize: config.replay.bufferSize,
+          dedupWindowMs: config.dedupWindowMs,
+          logger,
+          // Each instance's metrics describe that instance; chain-wide TPS comes from the shared transactions.
+          localStreams: ['metrics'],
+        })
+      : createMemoryBus({ dedupWindowMs: config.dedupWindowMs });
   const tracker = createBroadcastTracker({ targetMs: config.broadcastLatencyTargetMs, logger });
   const streams = createStreams(bus, {
     bufferSize: config.replay.bufferSize,
@@ -52,6 +67,13 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
 
   const sources: EventSource[] = [];
   if (config.sources.includes('simulator')) sources.push(createSimulatorSource(config.simulator));
+  if (config.sources.includes('redis')) {
+    sources.push(createRedisStreamsSource({ url: config.redis.url, prefix: config.redis.streamPrefix, logger }));
+  }
+  const ingest =
+    config.sources.includes('ingest') && config.ingest.token
+      ? createIngestRoute({ token: config.ingest.token, maxBodyBytes: config.ingest.maxBodyBytes, bus, logger })
+      : undefined;
   sources.push(
     createMetricsTicker({
       intervalMs: config.metricsIntervalMs,
@@ -70,7 +92,7 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
 
   const opsRoutes = new Map<string, OpsRoute>();
   for (const route of [
-    ...createHealthRoutes(() => lifecycle),
+    ...createHealthRoutes(() => (lifecycle === 'ready' && !bus.healthy() ? 'degraded' : lifecycle)),
     createStatsRoute(streams, tracker),
     createPrometheusRoute({
       streams,
@@ -93,6 +115,13 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
 
   const handleRequest = (request: IncomingMessage, response: ServerResponse) => {
     const pathname = (request.url ?? '/').split('?', 1)[0];
+    if (ingest && pathname?.startsWith(INGEST_PREFIX)) {
+      void ingest.handle(request, response, pathname).catch((error: unknown) => {
+        logger.error({ err: error, path: pathname }, 'ingest failed');
+        if (!response.headersSent) response.writeHead(500).end();
+      });
+      return;
+    }
     const route = opsRoutes.get(`${request.method} ${pathname}`);
     if (route) {
       void Promise.resolve(route.handle(request, response)).catch((error: unknown) => {
@@ -135,7 +164,8 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
     legacy,
     lifecycle: () => lifecycle,
     async start() {
-      streams.start();
+      await bus.start();
+      await streams.start();
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(config.port, config.host, () => {
@@ -143,7 +173,13 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
           resolve();
         });
       });
-      for (const source of sources) await source.start(bus.publish);
+      // Sources fire and forget; a publish that fails (bus unreachable) is logged, never an unhandled rejection.
+      const publish: Publish = (stream, event, publishOptions) =>
+        bus.publish(stream, event, publishOptions).catch((error: unknown) => {
+          logger.warn({ stream, err: (error as Error).message }, 'publish failed');
+          return false;
+        });
+      for (const source of sources) await source.start(publish);
       lifecycle = 'ready';
       const address = server.address() as AddressInfo;
       logger.info({ port: address.port, host: address.address, sources: sources.map((s) => s.name) }, 'listening');

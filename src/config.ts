@@ -22,7 +22,14 @@ const envSchema = z.object({
   HOST: z.string().min(1).default('0.0.0.0'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
-  SOURCES: list.pipe(z.array(z.enum(['simulator'])).min(1)).default(['simulator']),
+  SOURCES: list.pipe(z.array(z.enum(['simulator', 'ingest', 'redis'])).min(1)).optional(),
+  BUS: z.enum(['memory', 'redis']).default('memory'),
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'expected redis://… or rediss://…').default('redis://127.0.0.1:6379'),
+  REDIS_KEY_PREFIX: z.string().min(1).default('aurigraph'),
+  REDIS_STREAM_PREFIX: z.string().min(1).default('aurigraph:chain'),
+  INGEST_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  INGEST_MAX_BODY_BYTES: int(1024).default(1024 * 1024),
+  DEDUP_WINDOW_MS: int(0).default(300_000),
   METRICS_INTERVAL_MS: int(50, 3_600_000).default(1000),
 
   SIM_SEED: int(0, 2 ** 32 - 1).default(1),
@@ -81,7 +88,11 @@ export type Config = {
   port: number;
   host: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-  sources: readonly 'simulator'[];
+  sources: readonly ('simulator' | 'ingest' | 'redis')[];
+  bus: 'memory' | 'redis';
+  redis: { url: string; keyPrefix: string; streamPrefix: string };
+  ingest: { token: string | undefined; maxBodyBytes: number };
+  dedupWindowMs: number;
   metricsIntervalMs: number;
   simulator: { seed: number; tps: number; validators: number; blockTimeMs: number; peers: number };
   replay: { bufferSize: number; ttlMs: number };
@@ -142,6 +153,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.AUTH_MODE === 'jwt' && !e.AUTH_JWT_SECRET === !e.AUTH_JWKS_URL) {
     problems.push('AUTH_MODE: jwt needs exactly one of AUTH_JWT_SECRET (HS256) or AUTH_JWKS_URL (RS256/ES256)');
   }
+  const sources = e.SOURCES ?? (production ? ['ingest' as const] : ['simulator' as const]);
+  if (sources.includes('ingest') && !e.INGEST_TOKEN) problems.push('INGEST_TOKEN: required when SOURCES includes ingest');
   if (!e.TLS_CERT_FILE !== !e.TLS_KEY_FILE) problems.push('TLS_CERT_FILE/TLS_KEY_FILE: set both or neither');
   if (problems.length > 0) {
     throw new RealtimeError('CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`, { problems });
@@ -151,7 +164,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     port: e.PORT,
     host: e.HOST,
     logLevel: e.LOG_LEVEL,
-    sources: e.SOURCES,
+    sources,
+    bus: e.BUS,
+    redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX, streamPrefix: e.REDIS_STREAM_PREFIX },
+    ingest: { token: e.INGEST_TOKEN, maxBodyBytes: e.INGEST_MAX_BODY_BYTES },
+    dedupWindowMs: e.DEDUP_WINDOW_MS,
     metricsIntervalMs: e.METRICS_INTERVAL_MS,
     simulator: {
       seed: e.SIM_SEED,

@@ -1,15 +1,40 @@
 import type { EventOf, StreamName } from '../domain/index.ts';
 
+/** An event as the bus delivers it: with its global position when the bus assigns one (Redis). */
+export interface BusMessage<S extends StreamName = StreamName> {
+  event: EventOf<S>;
+  /** Set by buses that order events across instances; the in-process bus leaves numbering to the stream. */
+  seq?: number;
+}
+
+/** A stream's retained history as the bus keeps it, oldest first, and the history's identity. */
+export interface BusHistory<S extends StreamName = StreamName> {
+  epoch: string;
+  items: { event: EventOf<S>; seq: number }[];
+}
+
+export interface PublishOptions {
+  /** A natural key; a second publish with the same key inside the dedup window is dropped. */
+  dedupKey?: string | undefined;
+}
+
 /**
- * Carries events from sources to streams. In-process by default; a Redis
- * implementation can replace it for scale-out without touching streams or
- * resolvers.
+ * Carries events from sources to streams. In-process by default; Redis when
+ * several instances serve one chain. Swapping it changes nothing else.
  */
 export interface EventBus {
-  publish<S extends StreamName>(stream: S, event: EventOf<S>): void;
-  /** Events published on `stream` from now on, in publish order. `return()` unsubscribes. */
-  subscribe<S extends StreamName>(stream: S): AsyncIterableIterator<EventOf<S>>;
+  readonly name: string;
+  /** Connects; after this, `history` and `subscribe` work. */
+  start(): Promise<void>;
+  /** Resolves false when the event was a duplicate and was dropped. */
+  publish<S extends StreamName>(stream: S, event: EventOf<S>, options?: PublishOptions): Promise<boolean>;
+  /** Events published on `stream` from now on (after `history`, when there is one), in one global order. */
+  subscribe<S extends StreamName>(stream: S): AsyncIterableIterator<BusMessage<S>>;
+  /** The history a stream starts from, or undefined when the bus keeps none (the stream numbers events itself). */
+  history<S extends StreamName>(stream: S): Promise<BusHistory<S> | undefined>;
+  /** False while the bus cannot carry events (e.g. Redis unreachable): readiness reports it. */
+  healthy(): boolean;
   stop(): Promise<void>;
 }
 
-export type Publish = EventBus['publish'];
+export type Publish = <S extends StreamName>(stream: S, event: EventOf<S>, options?: PublishOptions) => Promise<boolean> | void;

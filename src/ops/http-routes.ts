@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 export type Lifecycle = 'starting' | 'ready' | 'draining' | 'stopped';
+/** What /ready reports: the lifecycle, or `degraded` while a dependency (Redis) is unreachable. */
+export type Readiness = Lifecycle | 'degraded';
 
 export interface OpsRoute {
   method: 'GET';
@@ -15,7 +17,7 @@ export function sendJson(response: ServerResponse, status: number, body: unknown
 }
 
 /** `/health`: the process lives. `/ready`: event sources run and we are not draining. */
-export function createHealthRoutes(lifecycle: () => Lifecycle): OpsRoute[] {
+export function createHealthRoutes(lifecycle: () => Readiness): OpsRoute[] {
   return [
     { method: 'GET', path: '/health', handle: (_req, res) => sendJson(res, 200, { status: 'ok' }) },
     {

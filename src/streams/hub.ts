@@ -77,7 +77,14 @@ export interface HubCounters {
 export interface StreamHub<S extends StreamName> {
   readonly name: S;
   readonly epoch: string;
-  publish(event: EventOf<S>): StreamItem<S>;
+  /**
+   * Appends an event. `seq` comes from a bus that orders events across
+   * instances (Redis); without it the hub numbers events itself. An event at or
+   * below the last seq is a redelivery and is dropped (returns undefined).
+   */
+  publish(event: EventOf<S>, seq?: number): StreamItem<S> | undefined;
+  /** Adopts a shared history (epoch and retained events) before any publish: cursors then work on every instance. */
+  resume(history: { epoch: string; items: { event: EventOf<S>; seq: number }[] }): void;
   /** Push-style subscription used by transports that write frames themselves. */
   attach(options: SubscribeOptions<S>, deliver: Deliver<S>): Attachment<S>;
   /** Pull-style subscription for GraphQL resolvers: backlog, then live, bounded by the overflow policy. */
@@ -123,7 +130,7 @@ export interface HubOptions<S extends StreamName> {
  */
 export function createStreamHub<S extends StreamName>(name: S, options: HubOptions<S>): StreamHub<S> {
   const now = options.now ?? Date.now;
-  const epoch = newEpoch();
+  let epoch = newEpoch();
   const ring: (Retained<S> | undefined)[] = new Array(options.bufferSize);
   let ringStart = 0; // index of the oldest retained entry
   let ringLength = 0;
@@ -134,9 +141,9 @@ export function createStreamHub<S extends StreamName>(name: S, options: HubOptio
   const counts: Record<Transport, number> = { 'graphql-ws': 0, sse: 0, legacy: 0 };
   const counters: HubCounters = { published: 0, filterEvaluations: 0 };
 
-  const retain = (item: StreamItem<S>) => {
+  const retain = (item: StreamItem<S>, receivedAt = now()) => {
     if (options.bufferSize === 0) return;
-    const entry = { item, receivedAt: now() };
+    const entry = { item, receivedAt };
     if (ringLength < options.bufferSize) {
       ring[(ringStart + ringLength) % options.bufferSize] = entry;
       ringLength++;
@@ -235,9 +242,26 @@ export function createStreamHub<S extends StreamName>(name: S, options: HubOptio
 
   return {
     name,
-    epoch,
+    get epoch() {
+      return epoch;
+    },
     counters,
-    publish(event) {
+    resume(history) {
+      epoch = history.epoch;
+      ringStart = 0;
+      ringLength = 0;
+      for (const { event, seq } of history.items) {
+        // History loaded at start ages from when it happened, not from when this instance read it.
+        const happenedAt = Date.parse(event.timestamp);
+        retain({ ...event, seq, cursor: encodeCursor({ epoch, seq }) } as StreamItem<S>, Math.min(now(), happenedAt || now()));
+        nextSeq = seq + 1;
+      }
+    },
+    publish(event, seq) {
+      if (seq !== undefined) {
+        if (seq < nextSeq) return undefined;
+        nextSeq = seq;
+      }
       const item = { ...event, seq: nextSeq, cursor: encodeCursor({ epoch, seq: nextSeq }) } as StreamItem<S>;
       nextSeq++;
       counters.published++;

@@ -1,4 +1,4 @@
-import type { EventBus } from '../bus/bus.ts';
+import type { BusMessage, EventBus } from '../bus/bus.ts';
 import { STREAM_NAMES, type StreamName } from '../domain/index.ts';
 import { createStreamHub, type HubOptions, type StreamHub, type StreamItem, type Transport } from './hub.ts';
 
@@ -10,8 +10,8 @@ export interface Streams {
   readonly hubs: Hubs;
   /** Live subscribers over every stream and transport. */
   subscriberCount(transport?: Transport): number;
-  /** Starts pulling events from the bus into the hubs. Call before sources start publishing. */
-  start(): void;
+  /** Adopts the bus's history, then pulls events from the bus into the hubs. Call before sources start publishing. */
+  start(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -41,10 +41,8 @@ export function createStreams(bus: EventBus, options: StreamsOptions): Streams {
   const pumps: Promise<void>[] = [];
   const iterators: AsyncIterableIterator<unknown>[] = [];
 
-  const pump = async <S extends StreamName>(stream: S) => {
-    const iterator = bus.subscribe(stream);
-    iterators.push(iterator);
-    for await (const event of iterator) hubs[stream].publish(event);
+  const pump = async <S extends StreamName>(stream: S, iterator: AsyncIterableIterator<BusMessage<S>>) => {
+    for await (const message of iterator) hubs[stream].publish(message.event, message.seq);
   };
 
   return {
@@ -54,8 +52,14 @@ export function createStreams(bus: EventBus, options: StreamsOptions): Streams {
       for (const stream of STREAM_NAMES) total += hubs[stream].subscriberCount(transport);
       return total;
     },
-    start() {
-      for (const stream of STREAM_NAMES) pumps.push(pump(stream));
+    async start() {
+      for (const stream of STREAM_NAMES) {
+        const history = await bus.history(stream);
+        if (history) (hubs[stream] as StreamHub<typeof stream>).resume(history as never);
+        const iterator = bus.subscribe(stream);
+        iterators.push(iterator);
+        pumps.push(pump(stream, iterator));
+      }
     },
     async stop() {
       for (const stream of STREAM_NAMES) hubs[stream].endAll();

@@ -1,0 +1,166 @@
+import { randomBytes } from 'node:crypto';
+import { createPubSub } from 'graphql-yoga';
+import { Redis } from 'ioredis';
+import type { EventOf, StreamName } from '../domain/index.ts';
+import type { Logger } from '../ops/logger.ts';
+import type { BusHistory, BusMessage, EventBus } from './bus.ts';
+import { createMemoryBus } from './memory.ts';
+
+export interface RedisBusOptions {
+  url: string;
+  /** Key prefix for everything this bus keeps in Redis. */
+  prefix: string;
+  /** Events retained per stream in Redis (XADD MAXLEN ~). */
+  bufferSize: number;
+  dedupWindowMs: number;
+  logger: Logger;
+  /** Streams that stay inside this instance (metrics describe the instance they come from). */
+  localStreams: readonly StreamName[];
+}
+
+/**
+ * Atomically: drop a duplicate (SET NX with the dedup window), take the
+ * stream's next sequence number, append the event under the id `<seq>-0`, and
+ * trim history. One script, so two instances publishing at once still get one
+ * global order and no gaps.
+ */
+const PUBLISH_SCRIPT = `
+if KEYS[3] ~= '' then
+  if not redis.call('SET', KEYS[3], '1', 'NX', 'PX', ARGV[3]) then return 0 end
+end
+local seq = redis.call('INCR', KEYS[1])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], seq .. '-0', 'e', ARGV[1])
+return seq
+`;
+
+type StreamEntries = [id: string, fields: string[]][];
+type Topics = { [S in StreamName]: [BusMessage<S>] };
+
+const READ_BLOCK_MS = 1000;
+const READ_COUNT = 1000;
+
+/**
+ * Scale-out over Redis Streams: every instance appends to and reads from the
+ * same per-stream Redis stream, so each event reaches every instance once, in
+ * one order, numbered by Redis (the `seq` of cursors) — a client can resume on
+ * any instance. History for replay is the Redis stream itself, read at start.
+ * If Redis goes away, sockets stay open, `healthy()` turns false, ioredis
+ * reconnects with backoff, and reading resumes from the last id seen.
+ */
+export function createRedisBus(options: RedisBusOptions): EventBus {
+  const { prefix, logger } = options;
+  const common = { lazyConnect: true, retryStrategy: (attempt: number) => Math.min(2000, 50 * 2 ** Math.min(attempt, 6)) };
+  const commands = new Redis(options.url, { ...common, maxRetriesPerRequest: 20 });
+  // Blocking reads need their own connection; they wait out reconnects instead of failing.
+  const reader = new Redis(options.url, { ...common, maxRetriesPerRequest: null });
+  for (const [name, client] of [['commands', commands], ['reader', reader]] as const) {
+    client.on('error', (error: Error) => logger.warn({ redis: name, err: error.message }, 'redis error'));
+    client.on('ready', () => logger.info({ redis: name }, 'redis ready'));
+  }
+  const local = createMemoryBus({ dedupWindowMs: options.dedupWindowMs });
+  const isLocal = (stream: StreamName) => options.localStreams.includes(stream);
+  const fanIn = createPubSub<Topics>();
+  // Where reading continues per stream; set once a subscriber exists so nothing is read before it listens.
+  const lastIds = new Map<StreamName, string>();
+  const historyIds = new Map<StreamName, string>();
+  const streamKey = (stream: StreamName) => `${prefix}:events:${stream}`;
+  let epoch = '';
+  let running = false;
+  let readLoop: Promise<void> | undefined;
+
+  const parseEntries = <S extends StreamName>(stream: S, entries: StreamEntries): { event: EventOf<S>; seq: number; id: string }[] =>
+    entries.flatMap(([id, fields]) => {
+      const payload = fields[fields.indexOf('e') + 1];
+      try {
+        return [{ event: JSON.parse(payload ?? '') as EventOf<S>, seq: Number(id.split('-')[0]), id }];
+      } catch {
+        logger.error({ stream, id }, 'unreadable event in redis; skipped');
+        return [];
+      }
+    });
+
+  const read = async () => {
+    let failures = 0;
+    while (running) {
+      const streams = [...lastIds.keys()];
+      if (streams.length === 0) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        continue;
+      }
+      try {
+        const result = (await reader.xread(
+          'COUNT',
+          READ_COUNT,
+          'BLOCK',
+          READ_BLOCK_MS,
+          'STREAMS',
+          ...streams.map(streamKey),
+          ...streams.map((s) => lastIds.get(s) as string),
+        )) as [key: string, entries: StreamEntries][] | null;
+        failures = 0;
+        for (const [key, entries] of result ?? []) {
+          const stream = key.slice(`${prefix}:events:`.length) as StreamName;
+          for (const { event, seq, id } of parseEntries(stream, entries)) {
+            lastIds.set(stream, id);
+            (fanIn.publish as (topic: StreamName, message: BusMessage) => void)(stream, { event, seq });
+          }
+        }
+      } catch (error) {
+        if (!running) return;
+        failures++;
+        logger.warn({ err: (error as Error).message, failures }, 'redis read failed; retrying');
+        await new Promise((resolve) => setTimeout(resolve, Math.min(2000, 100 * failures)));
+      }
+    }
+  };
+
+  commands.defineCommand('publishEvent', { numberOfKeys: 3, lua: PUBLISH_SCRIPT });
+
+  return {
+    name: 'redis',
+    async start() {
+      await Promise.all([commands.connect(), reader.connect()]);
+      // One history id per Redis dataset: cursors stay valid across instances and restarts, and change if Redis loses it.
+      await commands.set(`${prefix}:history`, randomBytes(6).toString('hex'), 'NX');
+      epoch = (await commands.get(`${prefix}:history`)) as string;
+      running = true;
+      readLoop = read();
+    },
+    async publish(stream, event, publishOptions) {
+      if (isLocal(stream)) return local.publish(stream, event, publishOptions);
+      const dedupKey = publishOptions?.dedupKey ? `${prefix}:dedup:${stream}:${publishOptions.dedupKey}` : '';
+      const seq = await (commands as unknown as {
+        publishEvent(...args: (string | number)[]): Promise<number>;
+      }).publishEvent(
+        `${prefix}:seq:${stream}`,
+        streamKey(stream),
+        dedupKey,
+        JSON.stringify(event),
+        options.bufferSize,
+        options.dedupWindowMs,
+      );
+      return seq !== 0;
+    },
+    subscribe<S extends StreamName>(stream: S) {
+      if (isLocal(stream)) return local.subscribe(stream);
+      const iterator = (fanIn.subscribe as (topic: S) => AsyncIterableIterator<BusMessage<S>>)(stream);
+      if (!lastIds.has(stream)) lastIds.set(stream, historyIds.get(stream) ?? '$');
+      return iterator;
+    },
+    async history<S extends StreamName>(stream: S): Promise<BusHistory<S> | undefined> {
+      if (isLocal(stream)) return undefined;
+      const newestFirst = (await commands.xrevrange(streamKey(stream), '+', '-', 'COUNT', options.bufferSize)) as StreamEntries;
+      const items = parseEntries(stream, newestFirst.reverse());
+      historyIds.set(stream, items.at(-1)?.id ?? '0-0');
+      return { epoch, items: items.map(({ event, seq }) => ({ event, seq })) };
+    },
+    healthy: () => running && commands.status === 'ready' && reader.status === 'ready',
+    async stop() {
+      running = false;
+      reader.disconnect();
+      await readLoop;
+      await local.stop();
+      await commands.quit().catch(() => commands.disconnect());
+    },
+  };
+}
