@@ -64,6 +64,7 @@ describe('loadConfig', () => {
       SIM_TPS: '0.5',
       NODE_ENV: 'production',
       AUTH_ALLOW_ANONYMOUS: 'true',
+      SOURCES: 'simulator',
     });
     expect(config).toMatchObject({
       port: 0,
@@ -76,7 +77,7 @@ describe('loadConfig', () => {
     expect(config.ws.perMessageDeflate).toBe(true);
     expect(config.ws.deflateLevel).toBe(9);
     expect(config.simulator.tps).toBe(0.5);
-    expect(loadConfig({ NODE_ENV: 'production', AUTH_ALLOW_ANONYMOUS: 'true', GRAPHIQL: 'true' }).graphiql).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'production', AUTH_ALLOW_ANONYMOUS: 'true', SOURCES: 'simulator', GRAPHIQL: 'true' }).graphiql).toBe(true);
     expect(config.limits.maxConnections).toBe(10_000);
     expect(loadConfig({}).limits.maxConnections).toBe(5_000);
     expect(loadConfig({ WS_PERMESSAGE_DEFLATE: 'off' }).ws.perMessageDeflate).toBe(false);
