@@ -14,9 +14,12 @@ export interface BroadcastStats {
   messagesSent: number;
   /** ms from the latest delivered event's timestamp to its write. */
   lastBroadcastLatency: number;
-  sentBy: Map<string, number>;
+  /** Frames written per stream and transport (plain objects: no allocation per delivery). */
+  sentBy: Record<StreamName, Record<Transport, number>>;
   droppedBy: Map<string, number>;
 }
+
+const perTransport = (): Record<Transport, number> => ({ 'graphql-ws': 0, sse: 0, legacy: 0 });
 
 export interface BroadcastTracker {
   /** One frame handed to a socket (or to the transport's writer, for graphql-ws and SSE). */
@@ -38,7 +41,18 @@ const WARN_EVERY_MS = 10_000;
 export function createBroadcastTracker(options: { targetMs: number; logger: Logger }): BroadcastTracker {
   const current = new Map<StreamName, FanOut>();
   const listeners: ((stream: StreamName, makespanMs: number, deliveries: number) => void)[] = [];
-  const stats: BroadcastStats = { messagesSent: 0, lastBroadcastLatency: 0, sentBy: new Map(), droppedBy: new Map() };
+  const stats: BroadcastStats = {
+    messagesSent: 0,
+    lastBroadcastLatency: 0,
+    sentBy: {
+      metrics: perTransport(),
+      transactions: perTransport(),
+      validators: perTransport(),
+      consensus: perTransport(),
+      network: perTransport(),
+    },
+    droppedBy: new Map(),
+  };
   let lastWarnAt = -Infinity;
   let suppressedWarnings = 0;
 
@@ -76,8 +90,7 @@ export function createBroadcastTracker(options: { targetMs: number; logger: Logg
     delivered(stream, item, transport) {
       const now = Date.now();
       stats.messagesSent++;
-      const key = `${stream}\u0000${transport}`;
-      stats.sentBy.set(key, (stats.sentBy.get(key) ?? 0) + 1);
+      stats.sentBy[stream][transport]++;
       let fanOut = current.get(stream);
       if (!fanOut || item.seq > fanOut.seq) {
         if (fanOut) finalize(stream, fanOut);

@@ -72,9 +72,11 @@ export function createPrometheusRoute(deps: {
     registers: [registry],
     collect() {
       this.reset();
-      for (const [key, count] of tracker.stats.sentBy) {
-        const [endpoint, transport] = key.split('\u0000') as [string, string];
-        this.inc({ endpoint, transport }, count);
+      for (const endpoint of STREAM_NAMES) {
+        for (const transport of TRANSPORTS) {
+          const count = tracker.stats.sentBy[endpoint][transport];
+          if (count > 0) this.inc({ endpoint, transport }, count);
+        }
       }
     },
   });
