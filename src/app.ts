@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Publish } from './bus/bus.ts';
 import { createMemoryBus } from './bus/memory.ts';
 import { createRedisBus } from './bus/redis.ts';
@@ -143,6 +143,18 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
   const server = config.tls
     ? createHttpsServer({ cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) }, handleRequest)
     : createServer(handleRequest);
+  // Every TCP socket, so a drain can close the ones with no response in flight.
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  const closeIdleSockets = () => {
+    for (const socket of sockets) {
+      // `_httpMessage` is the response being written on this socket; none means nobody is waiting on it.
+      if (!(socket as Socket & { _httpMessage?: unknown })._httpMessage) socket.destroy();
+    }
+  };
   // Long-lived SSE responses must not be cut by Node's default request timeout,
   // but a client that never finishes its headers (slow loris) must be.
   server.requestTimeout = 0;
@@ -199,8 +211,13 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
           await streams.stop();
           await new Promise((resolve) => setImmediate(resolve));
           await Promise.all(wsEndpoints.map((endpoint) => endpoint.dispose()));
-          server.closeIdleConnections();
-          await new Promise<void>((resolve) => server.close(() => resolve()));
+          const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+          // Node's closeIdleConnections skips sockets that never sent a request (browsers and fetch
+          // pre-open them) and those that go idle later; sweep until the server has closed.
+          const sweep = setInterval(closeIdleSockets, 50);
+          closeIdleSockets();
+          await closed;
+          clearInterval(sweep);
         })();
         const outcome = await Promise.race([drain.then(() => 'drained' as const), deadline]);
         if (outcome === 'timeout') {

@@ -186,9 +186,9 @@ export function createGraphQLWsEndpoint(deps: {
     },
   );
   wss.options.handleProtocols = handleProtocols;
-  const heartbeat = startHeartbeat(wss, config.ws.pingIntervalMs, () => {
-    count('missed-pong');
-    logger.warn({ transport: 'graphql-ws' }, 'peer missed a pong; terminating');
+  const heartbeat = startHeartbeat(wss, config.ws.pingIntervalMs, (_socket, reason) => {
+    count(reason);
+    logger.warn({ transport: 'graphql-ws', reason }, 'peer terminated');
   });
 
   wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {

@@ -8,13 +8,13 @@ import type { WebSocket, WebSocketServer } from 'ws';
 export function startHeartbeat(
   wss: WebSocketServer,
   intervalMs: number,
-  onTerminate: (socket: WebSocket) => void,
+  onTerminate: (socket: WebSocket, reason: 'missed-pong' | 'ping-flood') => void,
 ): { track(socket: WebSocket): void; stop(): void } {
   const awaitingPong = new WeakSet<WebSocket>();
   const timer = setInterval(() => {
     for (const socket of wss.clients) {
       if (awaitingPong.has(socket)) {
-        onTerminate(socket);
+        onTerminate(socket, 'missed-pong');
         socket.terminate();
         continue;
       }
@@ -26,6 +26,13 @@ export function startHeartbeat(
   return {
     track(socket) {
       socket.on('pong', () => awaitingPong.delete(socket));
+      // ws itself terminates a peer with too many unanswered pings queued, before emitting 'ping'; count it here.
+      let flooded = false;
+      socket.on('ping', () => {
+        if (flooded || socket.readyState === socket.OPEN) return;
+        flooded = true;
+        onTerminate(socket, 'ping-flood');
+      });
     },
     stop() {
       clearInterval(timer);

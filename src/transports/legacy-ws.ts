@@ -123,9 +123,9 @@ export function createLegacyEndpoint(deps: {
     return frame;
   };
 
-  const heartbeat = startHeartbeat(wss, config.ws.pingIntervalMs, () => {
-    countTermination('missed-pong');
-    logger.warn({ transport: 'legacy' }, 'peer missed a pong; terminating');
+  const heartbeat = startHeartbeat(wss, config.ws.pingIntervalMs, (_socket, reason) => {
+    countTermination(reason);
+    logger.warn({ transport: 'legacy', reason }, 'peer terminated');
   });
 
   const limits = { metricsIntervalMs: config.metricsIntervalMs, replayBufferSize: config.replay.bufferSize };

@@ -30,7 +30,7 @@ export interface ChildServer extends ServerUrls {
   waitForLog(predicate: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
   /** Sends a signal to the server process (by its pid). */
   signal(signal: NodeJS.Signals): void;
-  /** Kills the process if it still runs (SIGKILL) and waits for it to exit. Safe to call twice. */
+  /** Kills the process group if it still runs (SIGKILL) and waits for it to exit. Safe to call twice. */
   dispose(): Promise<void>;
 }
 
@@ -51,6 +51,8 @@ export async function startChildServer(env: Record<string, string> = {}, startTi
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group: tsx runs the server in a grandchild, and dispose() must reach both.
+    detached: true,
   });
   const logs: Record<string, unknown>[] = [];
   let stderr = '';
@@ -75,7 +77,14 @@ export async function startChildServer(env: Record<string, string> = {}, startTi
   });
 
   const dispose = async () => {
-    if (!exit && child.pid !== undefined) child.kill('SIGKILL');
+    if (!exit && child.pid !== undefined) {
+      // SIGKILL cannot be relayed, so kill the whole group (tsx and the server under it) by its id.
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
+    }
     await exited;
   };
 

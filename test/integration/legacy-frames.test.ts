@@ -1,0 +1,198 @@
+import { isIP } from 'node:net';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { openLegacy, refusedUpgradeStatus, seqGaps, type LegacyClient } from '../helpers/legacy-client.ts';
+import { probeStatus } from '../helpers/ops.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+/**
+ * The legacy wire format, written out from CONTRACT.md rather than imported
+ * from src/, so a change to the domain types cannot quietly change what old
+ * clients receive.
+ */
+type Check = (value: unknown) => boolean;
+const ISO_MS_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const timestamp: Check = (v) => typeof v === 'string' && ISO_MS_UTC.test(v) && new Date(v).toISOString() === v;
+const hex: Check = (v) => typeof v === 'string' && /^0x[0-9a-fA-F]+$/.test(v);
+const decimalString: Check = (v) => typeof v === 'string' && /^(0|[1-9][0-9]*)$/.test(v);
+const int: Check = (v) => Number.isSafeInteger(v) && (v as number) >= 0;
+const nonNegative: Check = (v) => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+const range = (min: number, max: number): Check => (v) => typeof v === 'number' && Number.isFinite(v) && v >= min && v <= max;
+const oneOf = (...values: string[]): Check => (v) => typeof v === 'string' && values.includes(v);
+const nonEmptyString: Check = (v) => typeof v === 'string' && v.length > 0;
+const SEMVER = /^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/;
+
+const CONTRACT: Record<string, [field: string, check: Check][]> = {
+  metrics: [
+    ['timestamp', timestamp],
+    ['tps', nonNegative],
+    ['cpu', range(0, 100)],
+    ['memory', (v) => typeof v === 'number' && v > 0],
+    // Our own client is a live subscriber, so the count can never be 0 in a frame we receive.
+    ['connections', (v) => int(v) && (v as number) >= 1],
+    ['errorRate', range(0, 1)],
+  ],
+  transactions: [
+    ['timestamp', timestamp],
+    ['txHash', hex],
+    ['from', hex],
+    ['to', hex],
+    ['value', decimalString],
+    ['status', oneOf('PENDING', 'SUCCESS', 'FAILED')],
+    ['gasUsed', int],
+  ],
+  validators: [
+    ['timestamp', timestamp],
+    ['validator', hex],
+    ['status', oneOf('ACTIVE', 'INACTIVE', 'JAILED')],
+    ['votingPower', nonNegative],
+    ['uptime', range(0, 100)],
+    ['lastBlockProposed', int],
+  ],
+  consensus: [
+    ['timestamp', timestamp],
+    ['leader', nonEmptyString],
+    ['epoch', int],
+    ['round', int],
+    ['term', int],
+    ['state', oneOf('COMMITTED', 'PENDING')],
+    ['performanceScore', range(0, 1)],
+    ['activeValidators', int],
+  ],
+  network: [
+    ['timestamp', timestamp],
+    ['peerId', nonEmptyString],
+    ['ip', (v) => typeof v === 'string' && isIP(v) !== 0],
+    ['connected', (v) => typeof v === 'boolean'],
+    ['latency', nonNegative],
+    ['version', (v) => typeof v === 'string' && SEMVER.test(v)],
+  ],
+};
+const STREAMS = Object.keys(CONTRACT);
+
+/** Every field that breaks the contract's type, as `field=value` strings (empty when the frame is fine). */
+function typeProblems(stream: string, frame: Record<string, unknown>): string[] {
+  return (CONTRACT[stream] ?? [])
+    .filter(([field, check]) => !check(frame[field]))
+    .map(([field]) => `${field}=${JSON.stringify(frame[field])}`);
+}
+
+let server: TestServer;
+const clients: LegacyClient[] = [];
+const open = async (path: string) => {
+  const client = await openLegacy(server, path);
+  clients.push(client);
+  return client;
+};
+
+// One plain and one `?meta=1` client per stream, opened together so slow streams fill up in parallel.
+const plain = new Map<string, LegacyClient>();
+const withMeta = new Map<string, LegacyClient>();
+const pick = (map: Map<string, LegacyClient>, stream: string) => {
+  const found = map.get(stream);
+  if (!found) throw new Error(`no client for ${stream}`);
+  return found;
+};
+const plainClient = (stream: string) => pick(plain, stream);
+const metaClient = (stream: string) => pick(withMeta, stream);
+
+beforeAll(async () => {
+  // Default METRICS_INTERVAL_MS (1000) so the cadence check sees the shipped cadence.
+  server = await startTestServer();
+  await Promise.all(
+    STREAMS.flatMap((stream) => [
+      open(`/ws/${stream}`).then((c) => plain.set(stream, c)),
+      open(`/ws/${stream}?meta=1`).then((c) => withMeta.set(stream, c)),
+    ]),
+  );
+});
+afterAll(async () => {
+  await Promise.all(clients.map((client) => client.close()));
+  await server.stop();
+});
+
+describe.each(STREAMS)('/ws/%s', (stream) => {
+  const fields = (CONTRACT[stream] ?? []).map(([field]) => field);
+
+  test('sends text frames of JSON objects with exactly the contract fields, in order, with the contract types', async () => {
+    const client = plainClient(stream);
+    const wanted = stream === 'metrics' || stream === 'transactions' ? 3 : 2;
+    await waitFor(() => client.frames.length >= wanted, { timeoutMs: 20_000, what: `${wanted} ${stream} frames` });
+    for (const frame of client.frames) {
+      expect(frame.binary, 'frames are text, not binary').toBe(false);
+      expect(frame.json, `frame is a JSON object: ${frame.text}`).toBeTypeOf('object');
+      expect(frame.json).not.toBeNull();
+      expect(Array.isArray(frame.json)).toBe(false);
+      const object = frame.json as Record<string, unknown>;
+      expect(Object.keys(object)).toEqual(fields);
+      expect(typeProblems(stream, object), frame.text).toEqual([]);
+    }
+    expect(client.ws.protocol, 'no subprotocol is negotiated').toBe('');
+  });
+
+  test('?meta=1 adds exactly seq and cursor, with seq counting up by one', async () => {
+    const client = metaClient(stream);
+    await waitFor(() => client.frames.length >= 2, { timeoutMs: 20_000, what: `2 ${stream} frames with meta` });
+    for (const frame of client.frames) {
+      expect(frame.binary).toBe(false);
+      const object = frame.json as Record<string, unknown>;
+      expect(Object.keys(object)).toEqual([...fields, 'seq', 'cursor']);
+      expect(typeProblems(stream, object), frame.text).toEqual([]);
+      expect(int(object.seq) && (object.seq as number) >= 1, `seq=${String(object.seq)}`).toBe(true);
+      expect(nonEmptyString(object.cursor), `cursor=${String(object.cursor)}`).toBe(true);
+    }
+    expect(seqGaps(client.frames)).toEqual([]);
+    const cursors = client.frames.map((frame) => (frame.json as { cursor: string }).cursor);
+    expect(new Set(cursors).size, 'each event has its own cursor').toBe(cursors.length);
+  });
+});
+
+test('/ws/metrics sends about one frame per second by default', async () => {
+  const client = plainClient('metrics');
+  await waitFor(() => client.frames.length >= 4, { timeoutMs: 15_000, what: '4 metrics frames' });
+  const frames = client.frames.slice(0, 4);
+  const stamps = frames.map((frame) => Date.parse((frame.json as { timestamp: string }).timestamp));
+  const arrivals = frames.map((frame) => frame.receivedAt);
+  const meanGap = (times: number[]) => ((times.at(-1) as number) - (times[0] as number)) / (times.length - 1);
+  // Generous bounds: the point is "once a second", not timer precision on a loaded machine.
+  expect(meanGap(stamps)).toBeGreaterThanOrEqual(800);
+  expect(meanGap(stamps)).toBeLessThanOrEqual(1600);
+  expect(meanGap(arrivals)).toBeGreaterThanOrEqual(500);
+  expect(meanGap(arrivals)).toBeLessThanOrEqual(2500);
+  for (let i = 1; i < stamps.length; i++) expect(stamps[i]).toBeGreaterThan(stamps[i - 1] as number);
+});
+
+test('two clients on one path receive the same frames byte for byte', async () => {
+  const [a, b] = await Promise.all([open('/ws/transactions?meta=1'), open('/ws/transactions?meta=1')]);
+  if (!a || !b) throw new Error('clients did not open');
+  // Compare from the first seq both have seen.
+  await waitFor(() => a.frames.length >= 5 && b.frames.length >= 5, { what: 'frames on both clients' });
+  const seqOf = (text: string) => (JSON.parse(text) as { seq: number }).seq;
+  const start = Math.max(seqOf((a.frames[0] as { text: string }).text), seqOf((b.frames[0] as { text: string }).text));
+  const from = (client: LegacyClient) => client.frames.map((f) => f.text).filter((text) => seqOf(text) >= start);
+  await waitFor(() => from(a).length >= 3 && from(b).length >= 3, { what: 'overlapping frames' });
+  const n = Math.min(from(a).length, from(b).length);
+  expect(from(a).slice(0, n)).toEqual(from(b).slice(0, n));
+});
+
+describe('upgrade routing', () => {
+  test.each(['/ws/nope', '/ws/', '/ws', '/ws/metrics/extra', '/ws/Metrics', '/ws//metrics', '/foo', '/', '/graphql/stream', '/health'])(
+    'an upgrade to %s is refused with HTTP 404 before the handshake',
+    async (path) => {
+      expect(await refusedUpgradeStatus(server.ws(path))).toBe(404);
+    },
+  );
+
+  test('a query string does not change routing: /ws/nope?x=1 is 404, /ws/metrics?x=1 is accepted', async () => {
+    expect(await refusedUpgradeStatus(server.ws('/ws/nope?meta=1'))).toBe(404);
+    const client = await open('/ws/metrics?x=1');
+    await waitFor(() => client.frames.length >= 1, { what: 'a metrics frame' });
+  });
+
+  test('the server keeps serving after refused upgrades', async () => {
+    await Promise.all(['/ws/nope', '/foo', '/ws/'].map((path) => refusedUpgradeStatus(server.ws(path))));
+    expect(await probeStatus(server.http('/health'))).toBe(200);
+    const client = await open('/ws/transactions');
+    await waitFor(() => client.frames.length >= 1, { what: 'a transactions frame' });
+  });
+});
