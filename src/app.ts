@@ -62,6 +62,7 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
     ttlMs: config.replay.ttlMs,
     queueLimit: config.subscriberQueueLimit,
     onDelivered: tracker.delivered,
+    onDeliverError: (stream, error) => logger.error({ stream, err: error }, 'delivery to a subscriber failed'),
   });
   const state = createChainState(streams.hubs);
 

@@ -14,6 +14,11 @@ const app = createApp(config);
 const { logger } = app;
 
 process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection'));
+// State may be corrupt after an uncaught exception: log it, drain what we can, exit non-zero for the supervisor.
+process.once('uncaughtException', (error) => {
+  logger.fatal({ err: error }, 'uncaught exception; stopping');
+  void app.stop().finally(() => process.exit(1));
+});
 
 const shutdown = (signal: string) => {
   logger.info({ signal }, 'shutting down');

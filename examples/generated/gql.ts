@@ -18,6 +18,7 @@ type Documents = {
     "query DashboardState($recent: Int! = 20) {\n  latestMetrics {\n    timestamp\n    tps\n    errorRate\n    connections\n  }\n  consensusState {\n    leader\n    epoch\n    round\n    term\n    state\n  }\n  validatorSet {\n    validator\n    status\n    votingPower\n    uptime\n  }\n  peers {\n    peerId\n    ip\n    latency\n  }\n  recentTransactions(limit: $recent) {\n    txHash\n    status\n    value\n  }\n}": typeof types.DashboardStateDocument,
     "subscription LiveMetrics {\n  metrics {\n    timestamp\n    tps\n    errorRate\n  }\n}\n\nsubscription FullMetrics {\n  metrics {\n    seq\n    cursor\n    timestamp\n    tps\n    cpu\n    memory\n    connections\n    errorRate\n  }\n}": typeof types.LiveMetricsDocument,
     "subscription PeerChurn {\n  network {\n    timestamp\n    peerId\n    connected\n    latency\n  }\n}": typeof types.PeerChurnDocument,
+    "subscription FailedTransactions($after: String, $replay: Int) {\n  transactions(filter: {status: [FAILED]}, after: $after, replay: $replay) {\n    seq\n    cursor\n    timestamp\n    txHash\n    from\n    to\n    value\n    status\n  }\n}": typeof types.FailedTransactionsDocument,
     "subscription LiveTransactions {\n  transactions {\n    seq\n    cursor\n    timestamp\n    txHash\n    status\n    value\n  }\n}": typeof types.LiveTransactionsDocument,
     "subscription ValidatorChanges {\n  validators {\n    timestamp\n    validator\n    status\n    uptime\n  }\n}": typeof types.ValidatorChangesDocument,
 };
@@ -26,6 +27,7 @@ const documents: Documents = {
     "query DashboardState($recent: Int! = 20) {\n  latestMetrics {\n    timestamp\n    tps\n    errorRate\n    connections\n  }\n  consensusState {\n    leader\n    epoch\n    round\n    term\n    state\n  }\n  validatorSet {\n    validator\n    status\n    votingPower\n    uptime\n  }\n  peers {\n    peerId\n    ip\n    latency\n  }\n  recentTransactions(limit: $recent) {\n    txHash\n    status\n    value\n  }\n}": types.DashboardStateDocument,
     "subscription LiveMetrics {\n  metrics {\n    timestamp\n    tps\n    errorRate\n  }\n}\n\nsubscription FullMetrics {\n  metrics {\n    seq\n    cursor\n    timestamp\n    tps\n    cpu\n    memory\n    connections\n    errorRate\n  }\n}": types.LiveMetricsDocument,
     "subscription PeerChurn {\n  network {\n    timestamp\n    peerId\n    connected\n    latency\n  }\n}": types.PeerChurnDocument,
+    "subscription FailedTransactions($after: String, $replay: Int) {\n  transactions(filter: {status: [FAILED]}, after: $after, replay: $replay) {\n    seq\n    cursor\n    timestamp\n    txHash\n    from\n    to\n    value\n    status\n  }\n}": types.FailedTransactionsDocument,
     "subscription LiveTransactions {\n  transactions {\n    seq\n    cursor\n    timestamp\n    txHash\n    status\n    value\n  }\n}": types.LiveTransactionsDocument,
     "subscription ValidatorChanges {\n  validators {\n    timestamp\n    validator\n    status\n    uptime\n  }\n}": types.ValidatorChangesDocument,
 };
@@ -60,6 +62,10 @@ export function graphql(source: "subscription LiveMetrics {\n  metrics {\n    ti
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "subscription PeerChurn {\n  network {\n    timestamp\n    peerId\n    connected\n    latency\n  }\n}"): (typeof documents)["subscription PeerChurn {\n  network {\n    timestamp\n    peerId\n    connected\n    latency\n  }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "subscription FailedTransactions($after: String, $replay: Int) {\n  transactions(filter: {status: [FAILED]}, after: $after, replay: $replay) {\n    seq\n    cursor\n    timestamp\n    txHash\n    from\n    to\n    value\n    status\n  }\n}"): (typeof documents)["subscription FailedTransactions($after: String, $replay: Int) {\n  transactions(filter: {status: [FAILED]}, after: $after, replay: $replay) {\n    seq\n    cursor\n    timestamp\n    txHash\n    from\n    to\n    value\n    status\n  }\n}"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

@@ -28,8 +28,11 @@ export interface EventBus {
   start(): Promise<void>;
   /** Resolves false when the event was a duplicate and was dropped. */
   publish<S extends StreamName>(stream: S, event: EventOf<S>, options?: PublishOptions): Promise<boolean>;
-  /** Events published on `stream` from now on (after `history`, when there is one), in one global order. */
-  subscribe<S extends StreamName>(stream: S): AsyncIterableIterator<BusMessage<S>>;
+  /**
+   * Calls `listener` for every event published on `stream` from now on (after `history`, when there is one),
+   * in one global order. Returns an unsubscribe function.
+   */
+  subscribe<S extends StreamName>(stream: S, listener: (message: BusMessage<S>) => void): () => void;
   /** The history a stream starts from, or undefined when the bus keeps none (the stream numbers events itself). */
   history<S extends StreamName>(stream: S): Promise<BusHistory<S> | undefined>;
   /** False while the bus cannot carry events (e.g. Redis unreachable): readiness reports it. */

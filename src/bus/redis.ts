@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { createPubSub } from 'graphql-yoga';
 import { Redis } from 'ioredis';
 import type { EventOf, StreamName } from '../domain/index.ts';
 import type { Logger } from '../ops/logger.ts';
 import type { BusHistory, BusMessage, EventBus } from './bus.ts';
+import { createListeners } from './listeners.ts';
 import { createMemoryBus } from './memory.ts';
 
 export interface RedisBusOptions {
@@ -34,7 +34,6 @@ return seq
 `;
 
 type StreamEntries = [id: string, fields: string[]][];
-type Topics = { [S in StreamName]: [BusMessage<S>] };
 
 const READ_BLOCK_MS = 1000;
 const READ_COUNT = 1000;
@@ -59,7 +58,7 @@ export function createRedisBus(options: RedisBusOptions): EventBus {
   }
   const local = createMemoryBus({ dedupWindowMs: options.dedupWindowMs });
   const isLocal = (stream: StreamName) => options.localStreams.includes(stream);
-  const fanIn = createPubSub<Topics>();
+  const fanIn = createListeners();
   // Where reading continues per stream; set once a subscriber exists so nothing is read before it listens.
   const lastIds = new Map<StreamName, string>();
   const historyIds = new Map<StreamName, string>();
@@ -102,7 +101,7 @@ export function createRedisBus(options: RedisBusOptions): EventBus {
           const stream = key.slice(`${prefix}:events:`.length) as StreamName;
           for (const { event, seq, id } of parseEntries(stream, entries)) {
             lastIds.set(stream, id);
-            (fanIn.publish as (topic: StreamName, message: BusMessage) => void)(stream, { event, seq });
+            fanIn.emit(stream, { event, seq });
           }
         }
       } catch (error) {
@@ -141,11 +140,11 @@ export function createRedisBus(options: RedisBusOptions): EventBus {
       );
       return seq !== 0;
     },
-    subscribe<S extends StreamName>(stream: S) {
-      if (isLocal(stream)) return local.subscribe(stream);
-      const iterator = (fanIn.subscribe as (topic: S) => AsyncIterableIterator<BusMessage<S>>)(stream);
+    subscribe(stream, listener) {
+      if (isLocal(stream)) return local.subscribe(stream, listener);
+      const unsubscribe = fanIn.add(stream, listener);
       if (!lastIds.has(stream)) lastIds.set(stream, historyIds.get(stream) ?? '$');
-      return iterator;
+      return unsubscribe;
     },
     async history<S extends StreamName>(stream: S): Promise<BusHistory<S> | undefined> {
       if (isLocal(stream)) return undefined;
@@ -159,6 +158,7 @@ export function createRedisBus(options: RedisBusOptions): EventBus {
       running = false;
       reader.disconnect();
       await readLoop;
+      fanIn.clear();
       await local.stop();
       await commands.quit().catch(() => commands.disconnect());
     },

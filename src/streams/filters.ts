@@ -177,15 +177,17 @@ function metricsFilter(input: MetricsFilterInput, argument: string, baseInterval
   // Never faster than the ticker; a request below the base interval simply gets every snapshot.
   const interval = Math.max(requested, baseIntervalMs);
   if (interval === baseIntervalMs) return undefined;
-  // Ticks jitter by a few ms; half a base interval of slack keeps the cadence at `interval`, not `interval + base`.
-  const slack = baseIntervalMs / 2;
+  // Snapshots come on ticks, so the cadence is the first whole number of ticks at or above the interval; half a
+  // tick of slack absorbs timer jitter without ever letting two snapshots through inside one interval.
+  const due = Math.ceil(interval / baseIntervalMs) * baseIntervalMs;
+  const threshold = due - baseIntervalMs / 2;
   const create = (): StreamFilter<'metrics'> => {
     let lastDelivered = -Infinity;
     return {
       key: `metrics:{"intervalMs":${interval}}`,
       matches(snapshot) {
         const at = Date.parse(snapshot.timestamp);
-        if (at - lastDelivered < interval - slack) return false;
+        if (at - lastDelivered < threshold) return false;
         lastDelivered = at;
         return true;
       },

@@ -72,6 +72,7 @@ export interface Attachment<S extends StreamName> {
 export interface HubCounters {
   published: number;
   filterEvaluations: number;
+  deliverErrors: number;
 }
 
 export interface StreamHub<S extends StreamName> {
@@ -98,7 +99,7 @@ export interface StreamHub<S extends StreamName> {
    */
   listen(
     options: SubscribeOptions<S>,
-    deliver: (item: StreamItem<S> | GapNotice) => void,
+    deliver: (item: StreamItem<S> | GapNotice, history?: boolean) => void,
     onEnd?: () => void,
   ): AsyncIterableIterator<never>;
   /** An internal observer (metrics ticker, state projection); not a subscriber, never counted. */
@@ -119,6 +120,7 @@ export interface HubOptions<S extends StreamName> {
   overflow: OverflowPolicy;
   now?: () => number;
   onSubscribersChanged?: () => void;
+  onDeliverError?: (error: unknown) => void;
   /** Called once per event handed to a subscriber's transport (pull transports) or written (legacy). */
   onDelivered?: (item: StreamItem<S>, transport: Transport) => void;
 }
@@ -139,7 +141,7 @@ export function createStreamHub<S extends StreamName>(name: S, options: HubOptio
   const taps = new Set<Deliver<S>>();
   const pullEnders = new Set<() => void>();
   const counts: Record<Transport, number> = { 'graphql-ws': 0, sse: 0, legacy: 0 };
-  const counters: HubCounters = { published: 0, filterEvaluations: 0 };
+  const counters: HubCounters = { published: 0, filterEvaluations: 0, deliverErrors: 0 };
 
   const retain = (item: StreamItem<S>, receivedAt = now()) => {
     if (options.bufferSize === 0) return;
@@ -272,7 +274,16 @@ export function createStreamHub<S extends StreamName>(name: S, options: HubOptio
           counters.filterEvaluations++;
           if (!group.filter.matches(item)) continue;
         }
-        for (const subscriber of group.subscribers) if (item.seq > subscriber.after) subscriber.deliver(item);
+        for (const subscriber of group.subscribers) {
+          if (item.seq <= subscriber.after) continue;
+          try {
+            subscriber.deliver(item);
+          } catch (error) {
+            // One broken subscriber must not stop the fan-out (or the source that published).
+            counters.deliverErrors++;
+            options.onDeliverError?.(error);
+          }
+        }
       }
       return item;
     },
@@ -320,8 +331,8 @@ export function createStreamHub<S extends StreamName>(name: S, options: HubOptio
         finish?.({ value: undefined, done: true });
       };
       pullEnders.add(end);
-      if (attachment.gap) deliver({ gap: attachment.gap });
-      for (const item of attachment.backlog) deliver(item);
+      if (attachment.gap) deliver({ gap: attachment.gap }, true);
+      for (const item of attachment.backlog) deliver(item, true);
       return {
         next: () =>
           done

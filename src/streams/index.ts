@@ -20,6 +20,7 @@ export interface StreamsOptions {
   ttlMs: number;
   queueLimit: number;
   onDelivered?: (stream: StreamName, item: StreamItem, transport: Transport) => void;
+  onDeliverError?: (stream: StreamName, error: unknown) => void;
 }
 
 export function createStreams(bus: EventBus, options: StreamsOptions): Streams {
@@ -30,6 +31,7 @@ export function createStreams(bus: EventBus, options: StreamsOptions): Streams {
     // A metrics snapshot supersedes the previous one; other streams must not silently skip events.
     overflow: stream === 'metrics' ? 'conflate' : 'error',
     ...(options.onDelivered && { onDelivered: (item, transport) => options.onDelivered?.(stream, item, transport) }),
+    ...(options.onDeliverError && { onDeliverError: (error) => options.onDeliverError?.(stream, error) }),
   });
   const hubs: Hubs = {
     metrics: createStreamHub('metrics', hubOptions('metrics')),
@@ -38,12 +40,7 @@ export function createStreams(bus: EventBus, options: StreamsOptions): Streams {
     consensus: createStreamHub('consensus', hubOptions('consensus')),
     network: createStreamHub('network', hubOptions('network')),
   };
-  const pumps: Promise<void>[] = [];
-  const iterators: AsyncIterableIterator<unknown>[] = [];
-
-  const pump = async <S extends StreamName>(stream: S, iterator: AsyncIterableIterator<BusMessage<S>>) => {
-    for await (const message of iterator) hubs[stream].publish(message.event, message.seq);
-  };
+  const unsubscribes: (() => void)[] = [];
 
   return {
     hubs,
@@ -56,15 +53,13 @@ export function createStreams(bus: EventBus, options: StreamsOptions): Streams {
       for (const stream of STREAM_NAMES) {
         const history = await bus.history(stream);
         if (history) (hubs[stream] as StreamHub<typeof stream>).resume(history as never);
-        const iterator = bus.subscribe(stream);
-        iterators.push(iterator);
-        pumps.push(pump(stream, iterator));
+        const hub = hubs[stream] as StreamHub<StreamName>;
+        unsubscribes.push(bus.subscribe(stream, (message: BusMessage) => hub.publish(message.event, message.seq)));
       }
     },
     async stop() {
       for (const stream of STREAM_NAMES) hubs[stream].endAll();
-      await Promise.all(iterators.map((it) => it.return?.()));
-      await Promise.allSettled(pumps);
+      for (const unsubscribe of unsubscribes.splice(0)) unsubscribe();
     },
   };
 }

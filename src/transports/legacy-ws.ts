@@ -148,10 +148,13 @@ export function createLegacyEndpoint(deps: {
           ).unref();
     logger.debug({ transport: 'legacy', stream, remote: request.socket.remoteAddress }, 'connection open');
 
+    let historyBytes = 0;
     const send = (item: StreamItem, history = false) => {
       if (socket.readyState !== socket.OPEN) return;
-      // History is bounded by the replay buffer, so it may exceed the live cap without risk.
-      if (!history && socket.bufferedAmount > config.ws.maxBufferedBytes) {
+      // History is bounded by the replay buffer, so it may exceed the live cap without risk, and what of it is
+      // still queued does not count against live events until it has drained.
+      if (!history && socket.bufferedAmount <= config.ws.maxBufferedBytes) historyBytes = 0;
+      if (!history && socket.bufferedAmount > config.ws.maxBufferedBytes + historyBytes) {
         // Metrics snapshots supersede each other: skip one. Other streams must not skip silently.
         if (stream === 'metrics') {
           tracker.dropped(stream, 'legacy', 'slow-consumer');
@@ -163,7 +166,9 @@ export function createLegacyEndpoint(deps: {
         attachment.detach();
         return;
       }
-      socket.send(frameFor(stream, item, meta), { binary: false });
+      const frame = frameFor(stream, item, meta);
+      if (history) historyBytes += frame.length;
+      socket.send(frame, { binary: false });
       tracker.delivered(stream, item, 'legacy');
     };
 

@@ -13,7 +13,8 @@ export const SLOW_CONSUMER_CLOSE = 4008;
 export interface PushSink {
   /** Joins the operation's group; called once the subscription really starts. */
   acquire(): void;
-  deliver(item: StreamItem | GapNotice): void;
+  /** `history`: a resume or replay item; exempt from the live back-pressure cap (history is bounded already). */
+  deliver(item: StreamItem | GapNotice, history?: boolean): void;
   /** Leaves the group; called when the subscription ends for any reason. */
   release(): void;
 }
@@ -97,6 +98,7 @@ export function createSharedExecution(deps: {
     open(operation: SharedOperation, stream: StreamName, id: string, socket: WebSocket, contextValue: () => unknown): PushSink {
       const prefix = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
       let joined: Group | undefined;
+      let historyBytes = 0;
       return {
         acquire() {
           if (joined) return;
@@ -108,10 +110,12 @@ export function createSharedExecution(deps: {
           group.subscribers++;
           joined = group;
         },
-        deliver(item) {
+        deliver(item, history = false) {
           if (!joined) return;
           if (socket.readyState !== socket.OPEN) return;
-          if (socket.bufferedAmount > config.ws.maxBufferedBytes) {
+          // History already queued must not count against the live cap until it has drained.
+          if (!history && socket.bufferedAmount <= config.ws.maxBufferedBytes) historyBytes = 0;
+          if (!history && socket.bufferedAmount > config.ws.maxBufferedBytes + historyBytes) {
             if (stream === 'metrics' && !isGapNotice(item)) {
               tracker.dropped(stream, 'graphql-ws', 'slow-consumer');
               return;
@@ -122,7 +126,9 @@ export function createSharedExecution(deps: {
           }
           const payload = payloadFor(joined, item, contextValue());
           if (payload === undefined) return;
-          socket.send(`${prefix}${payload}}`);
+          const frame = `${prefix}${payload}}`;
+          if (history) historyBytes += Buffer.byteLength(frame);
+          socket.send(frame);
           if (!isGapNotice(item)) tracker.delivered(stream, item, 'graphql-ws');
         },
         release() {

@@ -72,7 +72,8 @@ class Recorder {
   }
 
   feed(label: string, stop: () => void): Feed {
-    const self = this; // eslint-disable-line @typescript-eslint/no-this-alias -- getters below read live state
+    // The getters below read the recorder's live state.
+    const self = this;
     return {
       label,
       entries: this.entries,
@@ -124,7 +125,7 @@ export function streamQuery(stream: StreamName): string {
 export type FeedArgs = Record<string, unknown>;
 
 /** A subscription over a graphql-ws or graphql-sse client (both share the sink API). */
-export function clientFeed(client: WsClient | SseClient, stream: StreamName, args: FeedArgs = {}, label = stream): Feed {
+export function clientFeed(client: WsClient | SseClient<boolean>, stream: StreamName, args: FeedArgs = {}, label: string = stream): Feed {
   const recorder = new Recorder();
   const unsubscribe = (client as WsClient).subscribe(
     { query: streamQuery(stream), variables: args },
@@ -241,11 +242,9 @@ export function rawSseFeed(
     }
   })();
   const feed = recorder.feed(options.label ?? `raw-sse ${stream}`, () => controller.abort());
+  Object.defineProperty(feed, 'status', { get: () => status, enumerable: true });
   return Object.assign(feed, {
     messages,
-    get status() {
-      return status;
-    },
     lastEventId: () => messages.filter((m) => m.id !== undefined).at(-1)?.id,
   }) as RawSseFeed;
 }
@@ -347,6 +346,15 @@ export function attached(server: TestServer, stream: StreamName, count: number, 
     timeoutMs,
     what: `${count} ${stream} subscribers (have ${hub.subscriberCount()})`,
   });
+}
+
+/**
+ * Waits until the stream has exactly `count` subscribers, e.g. after earlier
+ * feeds were stopped (a server notices a dropped subscriber a moment later).
+ */
+export function settledAt(server: TestServer, stream: StreamName, count: number): Promise<true> {
+  const hub = server.app.streams.hubs[stream];
+  return waitFor(() => hub.subscriberCount() === count, { what: `${stream} subscribers to settle at ${count} (have ${hub.subscriberCount()})` });
 }
 
 /** The sequence number of the newest event the server published on a stream (0 before the first). */

@@ -1,0 +1,178 @@
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import type { Client as SseClient } from 'graphql-sse';
+import type { Client as WsClient } from 'graphql-ws';
+import { createClient as createSseClient } from 'graphql-sse';
+import { graphqlWsClient } from '../helpers/clients.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import {
+  clientFeed,
+  legacyFeed,
+  legacyQuery,
+  matchesTransaction,
+  query,
+  stopAll,
+  type Feed,
+  type Item,
+  type TransactionFilterSpec,
+} from '../helpers/stream-feeds.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+/**
+ * 1,000 subscribers with 10 distinct filters, over graphql-ws (5 clients
+ * multiplexing 100 subscriptions each), SSE single-connection mode (250
+ * subscriptions on one connection) and 250 legacy sockets. The hub must judge
+ * each distinct filter once per event, so filter evaluations per published
+ * event stay at most 10, not ~1,000. Subscribers of one filter write it in
+ * different but equivalent ways (order, case, duplicates).
+ */
+
+const SUBSCRIBERS = 1000;
+let server: TestServer;
+let filters: TransactionFilterSpec[] = [];
+/** Equivalent spellings of each filter. */
+let spellings: TransactionFilterSpec[][] = [];
+const wsClients: WsClient[] = [];
+let sseClient: SseClient<true> | undefined;
+const feeds: { filter: number; feed: Feed }[] = [];
+let measured: { published: number; evaluations: number; firstSeq: number; lastSeq: number };
+
+const upper = (address: string) => `0x${address.slice(2).toUpperCase()}`;
+
+beforeAll(async () => {
+  server = await startTestServer({ SIM_TPS: '50' });
+  const recent = await waitFor(
+    async () => {
+      const data = await query<{ recentTransactions: Item[] }>(server, '{ recentTransactions(limit: 1000) { from to value } }');
+      return data.recentTransactions.length >= 200 && data.recentTransactions;
+    },
+    { what: '200 retained transactions' },
+  );
+  // The busiest accounts, so address filters see events within the measured window.
+  const counts = new Map<string, number>();
+  for (const a of recent.flatMap((t) => [String(t['from']), String(t['to'])])) counts.set(a, (counts.get(a) ?? 0) + 1);
+  const addresses = [...counts.entries()].sort((x, y) => y[1] - x[1]).map(([a]) => a);
+  const values = recent.map((t) => BigInt(String(t['value']))).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const [a0, a1, a2, a3, a4, a5, a6, a7, a8, a9] = addresses as [string, string, string, string, string, string, string, string, string, string];
+  const high = String(values[Math.floor(values.length * 0.9)]);
+  const low = String(values[Math.floor(values.length * 0.05)]);
+  filters = [
+    { address: [a0] },
+    { address: [a1, a2] },
+    { from: [a3] },
+    { to: [a4] },
+    { status: ['FAILED'] },
+    { status: ['SUCCESS'], minValue: high },
+    { maxValue: low },
+    { address: [a5], status: ['SUCCESS', 'FAILED'] },
+    { from: [a6, a7] },
+    { to: [a8], address: [a9, a8] },
+  ];
+  spellings = [
+    [{ address: [a0] }, { address: [upper(a0)] }, { address: [a0, a0] }],
+    [{ address: [a1, a2] }, { address: [a2, a1] }, { address: [upper(a2), a1] }],
+    [{ from: [a3] }, { from: [upper(a3)] }],
+    [{ to: [a4] }],
+    [{ status: ['FAILED'] }, { status: ['FAILED', 'FAILED'] }],
+    [{ status: ['SUCCESS'], minValue: high }, { minValue: high, status: ['SUCCESS'] }],
+    [{ maxValue: low }],
+    [{ address: [a5], status: ['SUCCESS', 'FAILED'] }, { status: ['FAILED', 'SUCCESS'], address: [upper(a5)] }],
+    [{ from: [a6, a7] }, { from: [a7, a6] }],
+    [{ to: [a8], address: [a9, a8] }, { address: [a8, a9], to: [upper(a8)] }],
+  ];
+
+  const spelling = (i: number) => {
+    const f = i % 10;
+    const variants = spellings[f] as TransactionFilterSpec[];
+    return { f, filter: variants[Math.floor(i / 10) % variants.length] as TransactionFilterSpec };
+  };
+  // graphql-ws: 5 sockets × 100 subscriptions.
+  for (let c = 0; c < 5; c++) wsClients.push(graphqlWsClient(server));
+  for (let i = 0; i < 500; i++) {
+    const { f, filter } = spelling(i);
+    feeds.push({ filter: f, feed: clientFeed(wsClients[i % 5] as WsClient, 'transactions', { filter }, `ws ${i}`) });
+  }
+  // SSE: one single-connection stream carrying 250 subscriptions.
+  const sse = createSseClient({ url: server.http('/graphql/stream'), singleConnection: true, retryAttempts: 0 });
+  sseClient = sse;
+  for (let i = 500; i < 750; i++) {
+    const { f, filter } = spelling(i);
+    feeds.push({ filter: f, feed: clientFeed(sse, 'transactions', { filter }, `sse ${i}`) });
+  }
+  // Legacy: 250 sockets, in batches so the handshakes do not all land at once.
+  for (let i = 750; i < SUBSCRIBERS; i += 50) {
+    const batch = await Promise.all(
+      Array.from({ length: 50 }, (_, k) => {
+        const { f, filter } = spelling(i + k);
+        const style = (i + k) % 2 === 0 ? 'repeat' : 'comma';
+        return legacyFeed(server, `/ws/transactions?${legacyQuery(filter as Record<string, unknown>, style)}&meta=1`, `legacy ${i + k}`).then(
+          (feed) => ({ filter: f, feed }),
+        );
+      }),
+    );
+    feeds.push(...batch);
+  }
+
+  const hub = server.app.streams.hubs.transactions;
+  await waitFor(() => hub.subscriberCount() === SUBSCRIBERS, {
+    timeoutMs: 20_000,
+    what: `${SUBSCRIBERS} transactions subscribers (have ${hub.subscriberCount()})`,
+  });
+  // Measure over 500 events with everyone attached, read in one synchronous turn each.
+  const start = { published: hub.counters.published, evaluations: hub.counters.filterEvaluations, seq: hub.latest()?.seq ?? 0 };
+  const end = await waitFor(
+    () =>
+      hub.counters.published >= start.published + 500 && {
+        published: hub.counters.published,
+        evaluations: hub.counters.filterEvaluations,
+        seq: hub.latest()?.seq ?? 0,
+      },
+    { timeoutMs: 20_000, what: '500 published transactions' },
+  );
+  measured = {
+    published: end.published - start.published,
+    evaluations: end.evaluations - start.evaluations,
+    firstSeq: start.seq + 1,
+    lastSeq: end.seq,
+  };
+  expect(hub.subscriberCount()).toBe(SUBSCRIBERS);
+}, 90_000);
+
+afterAll(async () => {
+  stopAll(feeds.map((f) => f.feed));
+  sseClient?.dispose();
+  await Promise.all(wsClients.map((c) => c.dispose()));
+  await server?.stop();
+}, 30_000);
+
+test('1,000 subscribers with 10 distinct filters cost at most 10 filter evaluations per event', () => {
+  const perEvent = measured.evaluations / measured.published;
+  expect(measured.published).toBeGreaterThanOrEqual(500);
+  expect(perEvent, `${measured.evaluations} evaluations for ${measured.published} events`).toBeLessThanOrEqual(10);
+  expect(perEvent).toBeGreaterThan(0);
+});
+
+test('every subscriber of a filter got the same, matching events in the measured window', async () => {
+  // Everyone has received the measured's events once every feed moved past it or the measured's matches arrived.
+  const inWindow = (e: Item) => e.seq >= measured.firstSeq && e.seq <= measured.lastSeq;
+  const reference = new Map<number, number[]>();
+  for (let f = 0; f < filters.length; f++) {
+    const group = feeds.filter((x) => x.filter === f);
+    // The longest feed of the group is the reference; wait for every other to have the same measured.
+    await waitFor(
+      () => {
+        const lists = group.map((x) => x.feed.events.filter(inWindow).map((e) => e.seq).join(','));
+        return lists.every((l) => l === lists[0]) && lists[0] !== undefined;
+      },
+      { timeoutMs: 10_000, what: `filter ${f}: every subscriber to agree on the measured` },
+    ).catch(() => undefined);
+    const longest = group.map((x) => x.feed.events.filter(inWindow).map((e) => e.seq)).sort((a, b) => b.length - a.length)[0] ?? [];
+    reference.set(f, longest);
+    for (const { feed } of group) {
+      expect(feed.errors, feed.label).toEqual([]);
+      expect(feed.events.filter((e) => !matchesTransaction(filters[f] as TransactionFilterSpec, e)).map((e) => e.seq), `${feed.label}: non-matching`).toEqual([]);
+      expect(feed.events.filter(inWindow).map((e) => e.seq), `${feed.label} (filter ${f})`).toEqual(longest);
+    }
+  }
+  // The filters really selected something: most of them saw events in the measured.
+  expect([...reference.values()].filter((seqs) => seqs.length > 0).length).toBeGreaterThanOrEqual(6);
+});
