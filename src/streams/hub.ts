@@ -83,7 +83,8 @@ export interface StreamHub<S extends StreamName> {
    * instances (Redis); without it the hub numbers events itself. An event at or
    * below the last seq is a redelivery and is dropped (returns undefined).
    */
-  publish(event: EventOf<S>, seq?: number): StreamItem<S> | undefined;
+  publish(event: EventOf<S>): StreamItem<S>;
+  publish(event: EventOf<S>, seq: number | undefined): StreamItem<S> | undefined;
   /** Adopts a shared history (epoch and retained events) before any publish: cursors then work on every instance. */
   resume(history: { epoch: string; items: { event: EventOf<S>; seq: number }[] }): void;
   /** Push-style subscription used by transports that write frames themselves. */
@@ -259,7 +260,7 @@ export function createStreamHub<S extends StreamName>(name: S, options: HubOptio
         nextSeq = seq + 1;
       }
     },
-    publish(event, seq) {
+    publish: ((event: EventOf<S>, seq?: number) => {
       if (seq !== undefined) {
         if (seq < nextSeq) return undefined;
         nextSeq = seq;
@@ -286,7 +287,7 @@ export function createStreamHub<S extends StreamName>(name: S, options: HubOptio
         }
       }
       return item;
-    },
+    }) as StreamHub<S>['publish'],
     attach,
     iterate(opts) {
       let attachment: Attachment<S> | undefined;
