@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import type { Publish } from './bus/bus.ts';
 import { createMemoryBus } from './bus/memory.ts';
 import { createRedisBus } from './bus/redis.ts';
 import { createIngestRoute, INGEST_PREFIX } from './sources/ingest.ts';
@@ -186,13 +185,7 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
           resolve();
         });
       });
-      // Sources fire and forget; a publish that fails (bus unreachable) is logged, never an unhandled rejection.
-      const publish: Publish = (stream, event, publishOptions) =>
-        bus.publish(stream, event, publishOptions).catch((error: unknown) => {
-          logger.warn({ stream, err: (error as Error).message }, 'publish failed');
-          return false;
-        });
-      for (const source of sources) await source.start(publish);
+      for (const source of sources) await source.start(bus.publish);
       lifecycle = 'ready';
       const address = server.address() as AddressInfo;
       logger.info({ port: address.port, host: address.address, sources: sources.map((s) => s.name) }, 'listening');

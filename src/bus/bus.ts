@@ -10,7 +10,8 @@ export interface BusMessage<S extends StreamName = StreamName> {
 /** A stream's retained history as the bus keeps it, oldest first, and the history's identity. */
 export interface BusHistory<S extends StreamName = StreamName> {
   epoch: string;
-  items: { event: EventOf<S>; seq: number }[];
+  /** `receivedAt`: when the bus took the event (ms since epoch), which retention ages from. */
+  items: { event: EventOf<S>; seq: number; receivedAt?: number }[];
 }
 
 export interface PublishOptions {
@@ -35,6 +36,11 @@ export interface EventBus {
   subscribe<S extends StreamName>(stream: S, listener: (message: BusMessage<S>) => void): () => void;
   /** The history a stream starts from, or undefined when the bus keeps none (the stream numbers events itself). */
   history<S extends StreamName>(stream: S): Promise<BusHistory<S> | undefined>;
+  /**
+   * Called when the bus's shared history was lost (Redis came back empty): the stream must adopt the new,
+   * empty history so old cursors get REPLAY_GAP and numbering starts again.
+   */
+  onHistoryReset(listener: (stream: StreamName, history: BusHistory) => void): void;
   /** False while the bus cannot carry events (e.g. Redis unreachable): readiness reports it. */
   healthy(): boolean;
   stop(): Promise<void>;

@@ -18,6 +18,9 @@ export function createMemoryBus(options: { dedupWindowMs: number }): EventBus {
     async history() {
       return undefined;
     },
+    onHistoryReset() {
+      // Nothing to lose: the streams' own history is the only one.
+    },
     healthy: () => true,
     async stop() {
       listeners.clear();

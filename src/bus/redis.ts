@@ -29,7 +29,9 @@ if KEYS[3] ~= '' then
   if not redis.call('SET', KEYS[3], '1', 'NX', 'PX', ARGV[3]) then return 0 end
 end
 local seq = redis.call('INCR', KEYS[1])
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], seq .. '-0', 'e', ARGV[1])
+local now = redis.call('TIME')
+local at = now[1] * 1000 + math.floor(now[2] / 1000)
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], seq .. '-0', 'e', ARGV[1], 't', at)
 return seq
 `;
 
@@ -66,12 +68,37 @@ export function createRedisBus(options: RedisBusOptions): EventBus {
   let epoch = '';
   let running = false;
   let readLoop: Promise<void> | undefined;
+  // Bumped when history is reset; a read issued before the reset is discarded, its positions are stale.
+  let generation = 0;
+  const resetListeners: ((stream: StreamName, history: BusHistory) => void)[] = [];
 
-  const parseEntries = <S extends StreamName>(stream: S, entries: StreamEntries): { event: EventOf<S>; seq: number; id: string }[] =>
+  /** One history id per Redis dataset; a new one when Redis lost the data (restarted without persistence). */
+  const adoptHistoryId = async (): Promise<string> => {
+    await commands.set(`${prefix}:history`, randomBytes(6).toString('hex'), 'NX');
+    return (await commands.get(`${prefix}:history`)) as string;
+  };
+
+  const checkHistory = async () => {
+    const current = await commands.get(`${prefix}:history`);
+    if (current === epoch) return;
+    epoch = await adoptHistoryId();
+    generation++;
+    logger.warn({ epoch }, 'redis lost the shared history; streams start a new one');
+    for (const stream of lastIds.keys()) {
+      lastIds.set(stream, '0-0');
+      for (const listener of resetListeners) listener(stream, { epoch, items: [] });
+    }
+  };
+
+  const parseEntries = <S extends StreamName>(
+    stream: S,
+    entries: StreamEntries,
+  ): { event: EventOf<S>; seq: number; id: string; receivedAt: number }[] =>
     entries.flatMap(([id, fields]) => {
       const payload = fields[fields.indexOf('e') + 1];
+      const at = Number(fields[fields.indexOf('t') + 1]);
       try {
-        return [{ event: JSON.parse(payload ?? '') as EventOf<S>, seq: Number(id.split('-')[0]), id }];
+        return [{ event: JSON.parse(payload ?? '') as EventOf<S>, seq: Number(id.split('-')[0]), id, receivedAt: Number.isFinite(at) ? at : Date.now() }];
       } catch {
         logger.error({ stream, id }, 'unreadable event in redis; skipped');
         return [];
@@ -86,6 +113,7 @@ export function createRedisBus(options: RedisBusOptions): EventBus {
         await new Promise((resolve) => setTimeout(resolve, 50));
         continue;
       }
+      const readGeneration = generation;
       try {
         const result = (await reader.xread(
           'COUNT',
@@ -97,6 +125,7 @@ export function createRedisBus(options: RedisBusOptions): EventBus {
           ...streams.map((s) => lastIds.get(s) as string),
         )) as [key: string, entries: StreamEntries][] | null;
         failures = 0;
+        if (readGeneration !== generation) continue;
         for (const [key, entries] of result ?? []) {
           const stream = key.slice(`${prefix}:events:`.length) as StreamName;
           for (const { event, seq, id } of parseEntries(stream, entries)) {
@@ -120,14 +149,17 @@ export function createRedisBus(options: RedisBusOptions): EventBus {
     async start() {
       await Promise.all([commands.connect(), reader.connect()]);
       // One history id per Redis dataset: cursors stay valid across instances and restarts, and change if Redis loses it.
-      await commands.set(`${prefix}:history`, randomBytes(6).toString('hex'), 'NX');
-      epoch = (await commands.get(`${prefix}:history`)) as string;
+      epoch = await adoptHistoryId();
+      commands.on('ready', () => {
+        checkHistory().catch((error: unknown) => logger.warn({ err: (error as Error).message }, 'history check failed'));
+      });
       running = true;
       readLoop = read();
     },
     async publish(stream, event, publishOptions) {
       if (isLocal(stream)) return local.publish(stream, event, publishOptions);
-      const dedupKey = publishOptions?.dedupKey ? `${prefix}:dedup:${stream}:${publishOptions.dedupKey}` : '';
+      const dedupKey =
+        publishOptions?.dedupKey && options.dedupWindowMs > 0 ? `${prefix}:dedup:${stream}:${publishOptions.dedupKey}` : '';
       const seq = await (commands as unknown as {
         publishEvent(...args: (string | number)[]): Promise<number>;
       }).publishEvent(
@@ -151,7 +183,10 @@ export function createRedisBus(options: RedisBusOptions): EventBus {
       const newestFirst = (await commands.xrevrange(streamKey(stream), '+', '-', 'COUNT', options.bufferSize)) as StreamEntries;
       const items = parseEntries(stream, newestFirst.reverse());
       historyIds.set(stream, items.at(-1)?.id ?? '0-0');
-      return { epoch, items: items.map(({ event, seq }) => ({ event, seq })) };
+      return { epoch, items: items.map(({ event, seq, receivedAt }) => ({ event, seq, receivedAt })) };
+    },
+    onHistoryReset(listener) {
+      resetListeners.push(listener);
     },
     healthy: () => running && commands.status === 'ready' && reader.status === 'ready',
     async stop() {

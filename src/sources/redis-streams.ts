@@ -58,6 +58,7 @@ export function createRedisStreamsSource(options: { url: string; prefix: string;
             result = undefined;
           }
           if (result?.ok) {
+            // A failed publish throws out of here before the XACK: the entry stays pending and is read again.
             const fresh = await publish(stream, result.event as never, { dedupKey: naturalKey(stream, result.event as never) });
             if (fresh === false) counters.duplicates++;
             else counters.consumed++;
@@ -105,6 +106,8 @@ export function createRedisStreamsSource(options: { url: string; prefix: string;
           } catch (error) {
             if (!running) return;
             failures++;
+            // Re-read this consumer's pending entries (those not acknowledged) before new ones.
+            position = '0';
             logger.warn({ source: 'redis-streams', err: (error as Error).message }, 'read failed; retrying');
             await new Promise((resolve) => setTimeout(resolve, Math.min(2000, 100 * failures)));
           }

@@ -86,7 +86,7 @@ export interface StreamHub<S extends StreamName> {
   publish(event: EventOf<S>): StreamItem<S>;
   publish(event: EventOf<S>, seq: number | undefined): StreamItem<S> | undefined;
   /** Adopts a shared history (epoch and retained events) before any publish: cursors then work on every instance. */
-  resume(history: { epoch: string; items: { event: EventOf<S>; seq: number }[] }): void;
+  resume(history: { epoch: string; items: { event: EventOf<S>; seq: number; receivedAt?: number }[] }): void;
   /** Push-style subscription used by transports that write frames themselves. */
   attach(options: SubscribeOptions<S>, deliver: Deliver<S>): Attachment<S>;
   /** Pull-style subscription for GraphQL resolvers: backlog, then live, bounded by the overflow policy. */
@@ -253,10 +253,10 @@ export function createStreamHub<S extends StreamName>(name: S, options: HubOptio
       epoch = history.epoch;
       ringStart = 0;
       ringLength = 0;
-      for (const { event, seq } of history.items) {
-        // History loaded at start ages from when it happened, not from when this instance read it.
-        const happenedAt = Date.parse(event.timestamp);
-        retain({ ...event, seq, cursor: encodeCursor({ epoch, seq }) } as StreamItem<S>, Math.min(now(), happenedAt || now()));
+      nextSeq = 1;
+      for (const { event, seq, receivedAt } of history.items) {
+        // History ages from when the bus took each event, as live events do, not from when this instance read it.
+        retain({ ...event, seq, cursor: encodeCursor({ epoch, seq }) } as StreamItem<S>, Math.min(now(), receivedAt ?? now()));
         nextSeq = seq + 1;
       }
     },

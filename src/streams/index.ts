@@ -50,6 +50,7 @@ export function createStreams(bus: EventBus, options: StreamsOptions): Streams {
       return total;
     },
     async start() {
+      bus.onHistoryReset((stream, history) => (hubs[stream] as StreamHub<StreamName>).resume(history as never));
       for (const stream of STREAM_NAMES) {
         const history = await bus.history(stream);
         if (history) (hubs[stream] as StreamHub<typeof stream>).resume(history as never);

@@ -16,7 +16,10 @@ import type { Principal } from '../security/auth.ts';
 export const GRAPHQL_PATH = '/graphql';
 export const GRAPHQL_SSE_PATH = '/graphql/stream';
 
-/** What a new user sees first in GraphiQL: a live stream with a partial selection. */
+/**
+ * What a new user sees first in GraphiQL: two live streams, each selecting only the fields it needs. ▶ offers both;
+ * the second shows a server-side filter and resume by cursor (`after`), the way the client kit resumes.
+ */
 export const GRAPHIQL_DEFAULT_DOCUMENT = `# Live chain metrics, once a second. Select only the fields you need.
 subscription LiveMetrics {
   metrics {
@@ -27,10 +30,24 @@ subscription LiveMetrics {
   }
 }
 
-# Try the other streams: transactions, validators, consensus, network.
-# subscription Transactions {
-#   transactions { txHash status value }
-# }
+# Only FAILED transactions: the filter runs on the server. Every event has a cursor.
+# Resume: copy a cursor into Variables as {"after": "<cursor>"} and run this again:
+# first every event after it (nothing missed while you were away), then live ones.
+# Try also filter: {address: ["0x…"]} or {minValue: "1000000"}, and replay: 20.
+subscription FailedTransactions($after: String) {
+  transactions(filter: { status: [FAILED] }, after: $after) {
+    seq
+    cursor
+    timestamp
+    txHash
+    from
+    to
+    value
+    status
+  }
+}
+
+# The other streams: validators, consensus, network. Press Ctrl-Space for fields.
 `;
 
 export interface ServerContext {

@@ -1,5 +1,5 @@
 import type { Publish } from '../../bus/bus.ts';
-import type { EventSource } from '../source.ts';
+import { publishAndForget, type EventSource } from '../source.ts';
 import { ChainModel, type Emitted } from './chain.ts';
 
 export interface SimulatorOptions {
@@ -23,7 +23,7 @@ export function createSimulatorSource(options: SimulatorOptions): EventSource & 
   let commitTimer: NodeJS.Timeout | undefined;
   let publish: Publish | undefined;
   const emit = (items: Emitted[]) => {
-    for (const { stream, event } of items) (publish as Publish)(stream, event as never);
+    for (const { stream, event } of items) publishAndForget((publish as Publish)(stream, event as never));
   };
 
   return {
@@ -48,13 +48,13 @@ export function createSimulatorSource(options: SimulatorOptions): EventSource & 
             // Accumulate fractional transactions so low rates (e.g. 0.5/s) still come out right over time.
             due += ((now - last) / 1000) * options.tps;
             last = now;
-            for (; due >= 1; due--) p('transactions', model.submitTransaction(now));
+            for (; due >= 1; due--) publishAndForget(p('transactions', model.submitTransaction(now)));
           }, TX_TICK_MS),
         );
       }
       timers.push(
         setInterval(() => {
-          if (model.chance(PEER_CHURN_PER_TICK)) p('network', model.churnPeer(Date.now()));
+          if (model.chance(PEER_CHURN_PER_TICK)) publishAndForget(p('network', model.churnPeer(Date.now())));
         }, PEER_TICK_MS),
       );
       for (const t of timers) t.unref();

@@ -1,0 +1,214 @@
+import { createClient, type Client } from 'graphql-ws';
+import WebSocket from 'ws';
+import type { StreamName } from '../../src/domain/index.ts';
+import { openLegacy, type LegacyClient, type ServerUrls } from './legacy-client.ts';
+import { waitFor } from './wait.ts';
+
+/**
+ * Subscribers for tests that run several server instances (child processes on
+ * one Redis): the same record over graphql-ws and legacy `?meta=1`, so a test
+ * can compare what each instance delivered by seq and by natural key. Works
+ * with any `ServerUrls` (ChildServer or in-process TestServer).
+ */
+
+export type SeqItem = Record<string, unknown> & { seq: number; cursor: string };
+
+export interface SeqFeed {
+  readonly label: string;
+  readonly events: SeqItem[];
+  /** GraphQL error results, or legacy `{"error": …}` frames. */
+  readonly errors: unknown[];
+  /** Socket closes seen by the client (graphql-ws `closed` events, the legacy close). */
+  readonly closes: { code: number; reason: string }[];
+  /** Set when the subscription ended (complete, error or close). */
+  readonly ended: boolean;
+  lastCursor(): string | undefined;
+  seqs(): number[];
+  /** Values of one field, in arrival order. */
+  field(name: string): unknown[];
+  /** Unsubscribes / closes as the client would; resolves once the socket is closed. */
+  stop(): Promise<void>;
+}
+
+const SELECTION: { [S in StreamName]: string } = {
+  metrics: 'seq cursor timestamp tps cpu memory connections errorRate',
+  transactions: 'seq cursor timestamp txHash from to value status gasUsed',
+  validators: 'seq cursor timestamp validator status votingPower uptime lastBlockProposed',
+  consensus: 'seq cursor timestamp leader epoch round term state performanceScore activeValidators',
+  network: 'seq cursor timestamp peerId ip connected latency version',
+};
+
+function subscriptionDocument(stream: StreamName): string {
+  return `subscription Feed($after: String, $replay: Int) { ${stream}(after: $after, replay: $replay) { ${SELECTION[stream]} } }`;
+}
+
+/** A graphql-ws subscription on its own connection (as one browser tab would have). */
+export async function graphqlWsFeed(
+  server: ServerUrls,
+  stream: StreamName,
+  args: { after?: string; replay?: number } = {},
+  label = `graphql-ws ${stream}`,
+): Promise<SeqFeed> {
+  const events: SeqItem[] = [];
+  const errors: unknown[] = [];
+  const closes: { code: number; reason: string }[] = [];
+  let ended = false;
+  let connected = false;
+  const client: Client = createClient({
+    url: server.ws('/graphql'),
+    webSocketImpl: WebSocket,
+    retryAttempts: 0,
+    lazy: false,
+    on: {
+      connected: () => {
+        connected = true;
+      },
+      closed: (event) => {
+        const e = event as { code?: number; reason?: string };
+        closes.push({ code: e.code ?? 0, reason: String(e.reason ?? '') });
+      },
+    },
+  });
+  const unsubscribe = client.subscribe<Record<string, unknown>>(
+    { query: subscriptionDocument(stream), variables: args },
+    {
+      next: (result) => {
+        if (result.errors) errors.push(...result.errors);
+        const item = result.data?.[stream] as SeqItem | undefined;
+        if (item) events.push(item);
+      },
+      error: (error) => {
+        errors.push(error);
+        ended = true;
+      },
+      complete: () => {
+        ended = true;
+      },
+    },
+  );
+  await waitFor(() => connected || ended, { timeoutMs: 15_000, what: `${label} to connect` });
+  return {
+    label,
+    events,
+    errors,
+    closes,
+    get ended() {
+      return ended;
+    },
+    lastCursor: () => events.at(-1)?.cursor,
+    seqs: () => events.map((e) => e.seq),
+    field: (name) => events.map((e) => e[name]),
+    async stop() {
+      unsubscribe();
+      await client.dispose();
+    },
+  };
+}
+
+/** A legacy `/ws/<stream>?meta=1` socket (plus any extra query, e.g. `since=`). */
+export async function legacyMetaFeed(
+  server: ServerUrls,
+  stream: StreamName,
+  query: Record<string, string> = {},
+  label = `legacy ${stream}`,
+): Promise<SeqFeed & { readonly client: LegacyClient; terminate(): void }> {
+  const params = new URLSearchParams({ ...query, meta: '1' });
+  const client = await openLegacy(server, `/ws/${stream}?${params.toString()}`);
+  const closes: { code: number; reason: string }[] = [];
+  let ended = false;
+  // Derived from openLegacy's record on every read: frames that arrive in the same chunk as the handshake count too.
+  const items = () => client.frames.map((f) => f.json as (SeqItem & { error?: unknown }) | undefined).filter((j) => j !== undefined);
+  const events = () => items().filter((j) => !('error' in j));
+  void client.closed.then((info) => {
+    closes.push(info);
+    ended = true;
+  });
+  return {
+    label,
+    client,
+    get events() {
+      return events();
+    },
+    get errors() {
+      return items()
+        .filter((j) => 'error' in j)
+        .map((j) => j.error);
+    },
+    closes,
+    get ended() {
+      return ended;
+    },
+    lastCursor: () => events().at(-1)?.cursor,
+    seqs: () => events().map((e) => e.seq),
+    field: (name) => events().map((e) => e[name]),
+    async stop() {
+      await client.close();
+    },
+    terminate() {
+      client.ws.terminate();
+    },
+  };
+}
+
+/** Sequence numbers that are not previous + 1, as `[previous, next]`. */
+export function seqBreaks(seqs: readonly number[]): [number, number][] {
+  const out: [number, number][] = [];
+  for (let i = 1; i < seqs.length; i++) {
+    if (seqs[i] !== (seqs[i - 1] as number) + 1) out.push([seqs[i - 1] as number, seqs[i] as number]);
+  }
+  return out;
+}
+
+/** Values that occur more than once. */
+export function repeated<T>(values: readonly T[]): T[] {
+  const seen = new Set<T>();
+  const out = new Set<T>();
+  for (const v of values) (seen.has(v) ? out : seen).add(v);
+  return [...out];
+}
+
+export interface WsStats {
+  metricsConnections: number;
+  transactionConnections: number;
+  validatorConnections: number;
+  consensusConnections: number;
+  networkConnections: number;
+  totalConnections: number;
+  messagesSent: number;
+  lastBroadcastLatency: number;
+}
+
+export async function getStats(server: ServerUrls): Promise<WsStats> {
+  const response = await fetch(server.http('/api/v11/websocket/stats'));
+  return (await response.json()) as WsStats;
+}
+
+/** `/ready`: status code and the reported status. */
+export async function getReady(server: ServerUrls): Promise<{ status: number; body: { status?: string } }> {
+  const response = await fetch(server.http('/ready'));
+  return { status: response.status, body: (await response.json().catch(() => ({}))) as { status?: string } };
+}
+
+/**
+ * The attach barrier: waits until the instance counts exactly `count`
+ * subscribers of `transactions`. Exact, so run it from a known state (see
+ * `noSubscribers`): a subscriber of a previous test still detaching would
+ * otherwise stand in for one not yet attached.
+ */
+export function transactionSubscribers(server: ServerUrls, count: number, timeoutMs = 15_000): Promise<number> {
+  return waitFor(
+    async () => {
+      const stats = await getStats(server);
+      return stats.transactionConnections === count && count + 1;
+    },
+    { timeoutMs, what: `exactly ${count} transactions subscribers on ${server.http()}` },
+  );
+}
+
+/** Waits until the instance has no subscriber on any stream (a test's feeds are gone). */
+export function noSubscribers(server: ServerUrls, timeoutMs = 15_000): Promise<true> {
+  return waitFor(async () => (await getStats(server)).totalConnections === 0, {
+    timeoutMs,
+    what: `no subscribers left on ${server.http()}`,
+  });
+}
