@@ -24,6 +24,7 @@ import { routeUpgrades, type WebSocketEndpoint } from './transports/upgrade.ts';
 import { createHttpGate } from './transports/http-gate.ts';
 import { createAdmission } from './security/admission.ts';
 import { createAuthenticator } from './security/auth.ts';
+import { createStatusPageRoutes } from './status-page/routes.ts';
 
 export interface App {
   readonly server: Server;
@@ -94,6 +95,7 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
   for (const route of [
     ...createHealthRoutes(() => (lifecycle === 'ready' && !bus.healthy() ? 'degraded' : lifecycle)),
     createStatsRoute(streams, tracker),
+    ...createStatusPageRoutes({ logger }),
     createPrometheusRoute({
       streams,
       tracker,

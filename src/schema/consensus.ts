@@ -16,7 +16,7 @@ export const ConsensusEvent = builder.objectRef<StreamItem<'consensus'>>('Consen
     epoch: t.exposeInt('epoch', { description: 'Validator-set epoch.' }),
     round: t.exposeInt('round', { description: 'Round within the epoch; increases monotonically until the epoch changes.' }),
     term: t.exposeInt('term', { description: 'Leader term; increases whenever leadership changes.' }),
-    state: t.expose('state', { type: ConsensusState }),
+    state: t.expose('state', { type: ConsensusState, description: 'PENDING when the round starts; COMMITTED when its block is final.' }),
     performanceScore: t.exposeFloat('performanceScore', {
       description: 'Share of voting power that signed the block, 0–1 (1 while PENDING).',
     }),

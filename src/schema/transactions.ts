@@ -19,7 +19,7 @@ export const TransactionEvent = builder.objectRef<StreamItem<'transactions'>>('T
     value: t.exposeString('value', {
       description: 'Amount in the smallest unit, as a decimal string (amounts exceed 2^53).',
     }),
-    status: t.expose('status', { type: TransactionStatus }),
+    status: t.expose('status', { type: TransactionStatus, description: 'PENDING when submitted; SUCCESS or FAILED once a committed block finished it.' }),
     gasUsed: t.exposeInt('gasUsed', { description: 'Gas used; 0 while PENDING.' }),
   }),
 });

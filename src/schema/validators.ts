@@ -13,7 +13,7 @@ export const ValidatorEvent = builder.objectRef<StreamItem<'validators'>>('Valid
   interfaces: [StreamEvent],
   fields: (t) => ({
     validator: t.exposeString('validator', { description: "0x-prefixed validator address." }),
-    status: t.expose('status', { type: ValidatorStatus }),
+    status: t.expose('status', { type: ValidatorStatus, description: 'The status the validator changed to.' }),
     votingPower: t.exposeFloat('votingPower', { description: 'Stake-weighted voting power.' }),
     uptime: t.exposeFloat('uptime', { description: 'Percent of blocks signed, 0–100.' }),
     lastBlockProposed: t.exposeInt('lastBlockProposed', {

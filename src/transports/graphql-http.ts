@@ -20,7 +20,8 @@ export const GRAPHQL_SSE_PATH = '/graphql/stream';
  * What a new user sees first in GraphiQL: two live streams, each selecting only the fields it needs. ▶ offers both;
  * the second shows a server-side filter and resume by cursor (`after`), the way the client kit resumes.
  */
-export const GRAPHIQL_DEFAULT_DOCUMENT = `# Live chain metrics, once a second. Select only the fields you need.
+export const GRAPHIQL_DEFAULT_DOCUMENT = `# Live chain metrics, once a second.
+# Select only the fields you need.
 subscription LiveMetrics {
   metrics {
     timestamp
@@ -30,12 +31,17 @@ subscription LiveMetrics {
   }
 }
 
-# Only FAILED transactions: the filter runs on the server. Every event has a cursor.
-# Resume: copy a cursor into Variables as {"after": "<cursor>"} and run this again:
-# first every event after it (nothing missed while you were away), then live ones.
-# Try also filter: {address: ["0x…"]} or {minValue: "1000000"}, and replay: 20.
+# Only FAILED transactions: filtered on the server.
+# Resume: put a cursor in Variables as
+#   {"after": "<cursor>"}
+# and run again: every event after it first (none
+# missed while you were away), then live ones.
+# Also try filter: {address: ["0x…"]} and replay: 20.
 subscription FailedTransactions($after: String) {
-  transactions(filter: { status: [FAILED] }, after: $after) {
+  transactions(
+    filter: { status: [FAILED] }
+    after: $after
+  ) {
     seq
     cursor
     timestamp
@@ -47,7 +53,8 @@ subscription FailedTransactions($after: String) {
   }
 }
 
-# The other streams: validators, consensus, network. Press Ctrl-Space for fields.
+# More streams: validators, consensus, network.
+# Ctrl-Space suggests fields; the Docs pane has them all.
 `;
 
 export interface ServerContext {

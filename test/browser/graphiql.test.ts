@@ -33,7 +33,7 @@ describe.skipIf(skipReason !== undefined)(
     }, PAGE_TIMEOUT_MS);
 
     test(
-      'works offline and streams the default metrics subscription over WebSocket',
+      'works offline and streams both default operations (metrics; filtered, resumable transactions) over WebSocket',
       async () => {
         if (!server || !browser) throw new Error('beforeAll did not start the server and browser');
         const origin = new URL(server.http()).host; // 127.0.0.1:<port>
@@ -89,7 +89,9 @@ describe.skipIf(skipReason !== undefined)(
           .toContain('subscription LiveMetrics');
 
         const execute = page.locator('.graphiql-execute-button');
+        // The default document has two operations, so ▶ opens a menu of them.
         await execute.click({ timeout: PAGE_TIMEOUT_MS });
+        await page.getByRole('menuitem', { name: 'LiveMetrics' }).click({ timeout: 10_000 });
         // While a subscription runs the same button becomes "Stop query".
         await expect.poll(() => execute.getAttribute('aria-label'), { timeout: 10_000 }).toMatch(/^Stop query/);
 
@@ -113,6 +115,23 @@ describe.skipIf(skipReason !== undefined)(
 
         await mkdir(dirname(SCREENSHOT), { recursive: true });
         await page.screenshot({ path: SCREENSHOT });
+
+        // The second operation: a server-side filter (only FAILED transactions) with a resumable cursor.
+        await execute.click();
+        await expect.poll(() => execute.getAttribute('aria-label'), { timeout: 10_000 }).toMatch(/^Execute query/);
+        await execute.click();
+        await page.getByRole('menuitem', { name: 'FailedTransactions' }).click({ timeout: 10_000 });
+        const failed = await waitFor(
+          async () => {
+            const text = await editorText('.graphiql-response');
+            return text.includes('"transactions"') && text;
+          },
+          { timeoutMs: 30_000, intervalMs: 100, what: 'a FailedTransactions result in the response pane' },
+        );
+        expect(failed).toContain('"status": "FAILED"');
+        expect(failed).toMatch(/"cursor":\s*"[^"]+"/);
+        expect(failed).not.toContain('"errors"');
+        await execute.click();
 
         // The results came over graphql-ws on the server's own port, not SSE.
         const graphqlSockets = sockets.filter((socket) => socket.url === server?.ws('/graphql'));

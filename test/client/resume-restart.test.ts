@@ -1,0 +1,71 @@
+import { afterAll, describe, expect, test } from 'vitest';
+import { LiveTransactionsDocument } from '../../examples/generated/graphql.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { waitFor } from '../helpers/wait.ts';
+import { appFeed, descending, duplicatesOf, FLAVOURS, holesOf, restartOnSamePort, type AppFeed } from './support.ts';
+
+/**
+ * The server is stopped (drain: `complete`, then 1001) and a new one starts on
+ * the same port while events flow. The new server has a new history, so the
+ * old cursor cannot be honoured: each client must report it through `onGap`
+ * exactly once, then go on with the new server's events — never silently.
+ */
+const ENV = { SIM_TPS: '200', SIM_BLOCK_TIME_MS: '200' };
+
+let server: TestServer | undefined;
+afterAll(async () => {
+  await server?.stop();
+});
+
+describe('resumable client: server restart on the same port', () => {
+  test('bare kit, Apollo and urql reconnect by themselves, report the REPLAY_GAP once and stream on', async () => {
+    server = await startTestServer(ENV);
+    const firstPort = server.port;
+    const feeds: AppFeed[] = FLAVOURS.map((flavour) => appFeed(flavour, server as TestServer, LiveTransactionsDocument, 'transactions'));
+    try {
+      await waitFor(() => feeds.every((f) => f.seqs.length >= 100), { what: 'events before the restart', timeoutMs: 15_000 });
+
+      // Down until every client has failed to reconnect at least once (connection refused), then back.
+      server = await restartOnSamePort(server, ENV, {
+        whileDown: () => waitFor(() => feeds.every((f) => f.retries.length >= 2), { what: 'reconnects refused while down' }),
+      });
+      expect(server.port).toBe(firstPort);
+
+      await waitFor(() => feeds.every((f) => f.gaps.length === 1 && f.seqs.length >= (f.gapAt[0] as number) + 100), {
+        what: 'every client to report the gap and get 100 events from the new server',
+        timeoutMs: 20_000,
+      });
+    } finally {
+      await Promise.all(feeds.map((f) => f.stop()));
+    }
+
+    for (const feed of feeds) {
+      expect(feed.errors, `${feed.label}: errors`).toEqual([]);
+      expect(feed.gaps, `${feed.label}: one gap`).toHaveLength(1);
+      const [gap] = feed.gaps;
+      expect(gap?.error.extensions?.['code']).toBe('REPLAY_GAP');
+      expect(gap?.after, 'the cursor it tried to resume from').toEqual(expect.any(String));
+      expect(gap?.oldestCursor).toEqual(expect.any(String));
+      expect(gap?.oldestCursor).not.toBe(gap?.after);
+      // The drain is seen: the server completed the subscription (or closed 1001) before the port went away.
+      expect(feed.retries[0]?.reason, `${feed.label}: first retry`).toMatch(/completed by the server|closed 1001/);
+      // While the port was closed the kit kept trying, backing off.
+      expect(feed.retries[1]?.reason, `${feed.label}: second retry`).toMatch(/ECONNREFUSED/);
+      expect(feed.retries[1]?.attempt).toBe(2);
+
+      const at = feed.gapAt[0] as number;
+      const before = feed.seqs.slice(0, at);
+      const after = feed.seqs.slice(at);
+      for (const [label, part] of [
+        ['before the restart', before],
+        ['after the restart', after],
+      ] as const) {
+        expect(descending(part), `${feed.label} ${label}: order`).toEqual([]);
+        expect(duplicatesOf(part), `${feed.label} ${label}: duplicates`).toEqual([]);
+        expect(holesOf(part), `${feed.label} ${label}: holes`).toEqual([]);
+      }
+      expect(before.length).toBeGreaterThanOrEqual(100);
+      expect(after.length).toBeGreaterThanOrEqual(100);
+    }
+  }, 90_000);
+});
