@@ -1,4 +1,4 @@
-import { GraphQLError, type ExecutionArgs } from 'graphql';
+import { createSourceEventStream, GraphQLError, type ExecutionArgs } from 'graphql';
 import { CloseCode, handleProtocols, makeServer } from 'graphql-ws';
 import type { IncomingMessage } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -142,7 +142,9 @@ export function createGraphQLWsEndpoint(deps: {
           operationName,
           variableValues,
           contextValue,
-          rootValue: { execute, subscribe } satisfies RootValue,
+          // On the engine path the subscription's source stream is only a lifetime handle that never yields, so
+          // graphql's and envelop's per-event result mapping (an iterator wrapper per subscriber) is skipped.
+          rootValue: { execute, subscribe: pushSink ? createSourceEventStream : subscribe } as RootValue,
         };
         state.operations.add(id);
         return args;
