@@ -1,0 +1,133 @@
+import type { HistogramJSON } from './histogram.ts';
+
+/** How the load generator talks to a server. */
+export type ClientKind =
+  /** graphql-transport-ws over WebSocket (hand-rolled minimal client). */
+  | 'graphql-ws'
+  /** GraphQL over SSE: POST with `Accept: text/event-stream` (graphql-sse distinct connections). */
+  | 'graphql-sse'
+  /** A plain WebSocket that receives one JSON object per frame (our legacy `/ws/<stream>`, the raw floor). */
+  | 'json-ws'
+  /** A GET that streams `data: <json>` SSE frames (the raw SSE floor). */
+  | 'json-sse';
+
+/** Connection i uses group i % groups.length: one distinct filter per group. */
+export interface ConnectionGroup {
+  label: string;
+  /** GraphQL variables for this group's subscription. */
+  variables?: Record<string, unknown>;
+  /** Query string appended to the path (json-ws, json-sse), without `?`. */
+  search?: string;
+}
+
+export interface GeneratorConfig {
+  kind: ClientKind;
+  host: string;
+  port: number;
+  path: string;
+  /** The Subscription field, for validating sampled payloads (`data.<stream>.timestamp`). */
+  stream: string;
+  /** GraphQL document (graphql-ws, graphql-sse). */
+  query?: string;
+  groups: ConnectionGroup[];
+  connections: number;
+  rampPerSec: number;
+  maxInflight: number;
+  /** Connection counts at which the ramp pauses so the orchestrator can sample server memory. */
+  checkpoints: number[];
+  settleTimeoutMs: number;
+  measureMs: number;
+  /** After the window, wait until no event of the window has arrived for this long… */
+  quietMs: number;
+  /** …but no longer than this; a server still delivering then is backlogged. */
+  graceMaxMs: number;
+  /** Source addresses to spread connections over (ephemeral ports are per source address). */
+  localAddresses: string[];
+  perAddress: number;
+  /**
+   * Filtered runs: one extra unfiltered connection (not counted anywhere else)
+   * sees every event, so the generator knows which events each group should
+   * have received even when none of its members did. Group g matches an event
+   * whose `from` or `to` is in groupAddresses[g] (lower-case).
+   */
+  observer?: { groupAddresses: string[][] };
+  /** Count per-connection seq gaps (only meaningful when every connection sees every event). */
+  countSeqGaps: boolean;
+  /** The whole generator run must end by then (ms since it received its config). */
+  deadlineMs: number;
+}
+
+export interface GeneratorResult {
+  connections: {
+    target: number;
+    opened: number;
+    failed: number;
+    /** Closed, completed or errored by the server after opening. */
+    ended: number;
+    /** Open at measure start but never delivered an event before it (settle timed out for them). */
+    silentAtStart: number;
+    failureReasons: Record<string, number>;
+    endReasons: Record<string, number>;
+  };
+  /** Set when the run stopped early; the rest of the result is partial. */
+  aborted?: string;
+  settleMs: number;
+  measureMs: number;
+  /** How long after the window the last event of the window arrived (bounded by graceMaxMs). */
+  drainMs: number;
+  /** Still delivering window events when graceMaxMs ran out: the server did not keep up. */
+  backlogged: boolean;
+  /** Receive time − event timestamp, µs, for events timestamped inside the window. */
+  latencyUs: HistogramJSON;
+  /** Per (group, event): the latest delivery − timestamp, µs. */
+  makespanUs: HistogramJSON;
+  /** Distinct (group, event) pairs seen inside the window. */
+  events: number;
+  expected: number;
+  delivered: number;
+  seqGaps: number;
+  /** Filtered runs: what the unfiltered observer saw of the window (events, and seq gaps it had itself). */
+  observer?: { events: number; gaps: number; state: string };
+  duplicates: number;
+  badPayloads: number;
+  badSample?: string;
+  /** Every event-bearing message, including warm-up and after the window. */
+  receivedTotal: number;
+  generator: {
+    cpuPct: number;
+    lagP50Ms: number;
+    lagP99Ms: number;
+    lagMaxMs: number;
+    rssMb: number;
+  };
+}
+
+export type ToGenerator =
+  | { type: 'start'; config: GeneratorConfig }
+  | { type: 'continue' }
+  | { type: 'abort'; reason: string };
+
+export type FromGenerator =
+  | { type: 'hello' }
+  | { type: 'progress'; text: string }
+  | { type: 'checkpoint'; connections: number }
+  | { type: 'measure-start' }
+  | { type: 'measure-end' }
+  | { type: 'result'; result: GeneratorResult }
+  | { type: 'fatal'; error: string };
+
+/** What the server-side probe (bench/probe/server-probe.ts) answers. */
+export interface ProbeSample {
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+  arrayBuffers: number;
+  rss: number;
+  /** process.cpuUsage() user+system, µs. */
+  cpuUs: number;
+  /** Event-loop delay since the last reset; `samples` 0 means the loop never got to sample (treat as unknown). */
+  lag: { p50Ms: number; p99Ms: number; maxMs: number; meanMs: number; samples: number };
+}
+
+export type ToProbe = { type: 'probe:sample'; id: number; gc: boolean } | { type: 'probe:reset-lag' };
+export type FromProbe = { type: 'probe:sample'; id: number; sample: ProbeSample };
