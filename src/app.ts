@@ -85,7 +85,7 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
 
   const authenticator = createAuthenticator(config.auth);
   const admission = createAdmission(config);
-  const gate = createHttpGate({ authenticator, admission, logger });
+  const gate = createHttpGate({ authenticator, admission, logger, graphiql: config.graphiql });
   const yoga = createGraphQLHttp({ config, streams, state, logger, authRequired: authenticator.required, gate });
   const graphqlWs = createGraphQLWsEndpoint({ config, yoga, logger, tracker, authenticator });
   const legacy = createLegacyEndpoint({ config, hubs: streams.hubs, tracker, logger, authenticator });
@@ -105,6 +105,7 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
           legacy: legacy.connections(),
           sse: streams.subscriberCount('sse'),
         }),
+        refused: () => admission.refused,
         *terminated() {
           for (const [reason, count] of legacy.counters.terminated) yield ['legacy', reason, count];
           for (const [reason, count] of graphqlWs.terminated) yield ['graphql-ws', reason, count];

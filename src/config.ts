@@ -77,6 +77,7 @@ const envSchema = z.object({
   GRAPHQL_MAX_DEPTH: int(1).default(10),
   GRAPHQL_MAX_ALIASES: int(0).default(15),
   GRAPHQL_MAX_TOKENS: int(10).default(1000),
+  GRAPHQL_MAX_DOCUMENT_BYTES: int(100).default(16 * 1024),
   GRAPHQL_INTROSPECTION: bool.optional(),
 
   TLS_CERT_FILE: z.string().min(1).optional(),
@@ -131,7 +132,7 @@ export type Config = {
     wsMessageBurst: number;
     connectionInitTimeoutMs: number;
   };
-  graphql: { maxDepth: number; maxAliases: number; maxTokens: number; introspection: boolean };
+  graphql: { maxDepth: number; maxAliases: number; maxTokens: number; maxDocumentBytes: number; introspection: boolean };
   tls: { certFile: string; keyFile: string } | undefined;
 };
 
@@ -216,6 +217,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxDepth: e.GRAPHQL_MAX_DEPTH,
       maxAliases: e.GRAPHQL_MAX_ALIASES,
       maxTokens: e.GRAPHQL_MAX_TOKENS,
+      maxDocumentBytes: e.GRAPHQL_MAX_DOCUMENT_BYTES,
       introspection: e.GRAPHQL_INTROSPECTION ?? !production,
     },
     tls: e.TLS_CERT_FILE && e.TLS_KEY_FILE ? { certFile: e.TLS_CERT_FILE, keyFile: e.TLS_KEY_FILE } : undefined,

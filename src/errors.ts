@@ -6,6 +6,8 @@ export const ERROR_CODES = {
   CONFIG_INVALID: { http: 500, close: 1011 },
   BAD_REQUEST: { http: 400, close: 4400 },
   AUTH_REQUIRED: { http: 401, close: 4401 },
+  /** The token could not be checked right now (JWKS endpoint unreachable): retry later. */
+  AUTH_UNAVAILABLE: { http: 503, close: 1013 },
   FORBIDDEN: { http: 403, close: 4403 },
   NOT_FOUND: { http: 404, close: 4404 },
   RATE_LIMITED: { http: 429, close: 4429 },

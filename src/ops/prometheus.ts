@@ -5,6 +5,8 @@ import type { BroadcastTracker } from './broadcast.ts';
 import type { OpsRoute } from './http-routes.ts';
 
 export interface TransportGauges {
+  /** Connections refused before a handshake (origin, rate, limits), by reason. */
+  refused(): Iterable<[reason: string, count: number]>;
   /** Open sockets (or SSE responses) per transport, whatever they subscribe to. */
   sockets(): Partial<Record<string, number>>;
   /** Connections ended by the server, by transport and reason. */
@@ -101,6 +103,16 @@ export function createPrometheusRoute(deps: {
     collect() {
       this.reset();
       for (const [transport, reason, count] of transports.terminated()) this.inc({ transport, reason }, count);
+    },
+  });
+  new Counter({
+    name: 'aurigraph_connections_refused_total',
+    help: 'WebSocket upgrades and SSE streams refused before the handshake, by reason (origin, rate, per-ip, max-connections).',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [reason, count] of transports.refused()) this.inc({ reason }, count);
     },
   });
   const latency = new Histogram({

@@ -62,7 +62,19 @@ export function openSubscription<S extends StreamName>(
       sink.acquire();
       return ctx.streams.hubs[stream].listen(options, sink.deliver as (item: StreamItem<S> | GapNotice) => void, sink.release);
     }
-    return ctx.streams.hubs[stream].iterate(options);
+    const iterator = ctx.streams.hubs[stream].iterate(options);
+    const expiresAt = ctx.principal?.expiresAt;
+    if (expiresAt === undefined) return iterator;
+    // Over SSE the token came with the request: the stream ends at `exp`, and the client reconnects with a
+    // fresh token and Last-Event-ID (graphql-ws and legacy sockets are closed by their transports instead).
+    const timer = setTimeout(() => void iterator.return?.(), Math.min(2 ** 31 - 1, Math.max(0, expiresAt - Date.now())));
+    timer.unref();
+    const end = iterator.return?.bind(iterator);
+    iterator.return = (value?: unknown) => {
+      clearTimeout(timer);
+      return end ? end(value) : Promise.resolve({ value: undefined, done: true as const });
+    };
+    return iterator;
   });
 }
 

@@ -39,9 +39,10 @@ export function createAdmission(config: Pick<Config, 'limits' | 'corsOrigins'>, 
 
   const clientIp = (request: IncomingMessage): string => {
     if (limits.trustProxy) {
+      // The proxy appends the address it saw; anything left of it came from the client and can be forged.
       const forwarded = request.headers['x-forwarded-for'];
-      const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim();
-      if (first) return first;
+      const last = (Array.isArray(forwarded) ? forwarded.at(-1) : forwarded)?.split(',').at(-1)?.trim();
+      if (last) return last;
     }
     return request.socket.remoteAddress ?? 'unknown';
   };

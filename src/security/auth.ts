@@ -67,8 +67,12 @@ export function createAuthenticator(config: Config['auth']): Authenticator {
         };
       } catch (error) {
         if (error instanceof joseErrors.JWTExpired) throw new RealtimeError('AUTH_REQUIRED', 'token expired');
+        if (error instanceof joseErrors.JWKSTimeout || error instanceof joseErrors.JWKSInvalid) {
+          throw new RealtimeError('AUTH_UNAVAILABLE', 'the signing keys cannot be fetched; retry later');
+        }
         if (error instanceof joseErrors.JOSEError) throw new RealtimeError('AUTH_REQUIRED', 'invalid token');
-        throw error;
+        // Network failures fetching the JWKS are not the token's fault.
+        throw new RealtimeError('AUTH_UNAVAILABLE', 'the signing keys cannot be fetched; retry later');
       }
     },
   };

@@ -1,7 +1,7 @@
 import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
-import { NoSchemaIntrospectionCustomRule } from 'graphql';
+import { GraphQLError, NoSchemaIntrospectionCustomRule } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Config } from '../config.ts';
 
@@ -14,6 +14,17 @@ import type { Config } from '../config.ts';
  */
 export function graphqlLimitPlugins(config: Config['graphql']): Plugin[] {
   const plugins: Plugin[] = [
+    {
+      // Checked before parsing: parsed documents (and their errors) are cached, so size must be bounded first.
+      onParse({ params }) {
+        const source = typeof params.source === 'string' ? params.source : params.source.body;
+        if (source.length > config.maxDocumentBytes) {
+          throw new GraphQLError(`documents are limited to ${config.maxDocumentBytes} characters`, {
+            extensions: { code: 'BAD_REQUEST' },
+          });
+        }
+      },
+    },
     maxTokensPlugin({ n: config.maxTokens }) as Plugin,
     maxDepthPlugin({ n: config.maxDepth, flattenFragments: true }) as Plugin,
     maxAliasesPlugin({ n: config.maxAliases }) as Plugin,

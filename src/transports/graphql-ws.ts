@@ -1,4 +1,5 @@
-import { createSourceEventStream, GraphQLError, type ExecutionArgs } from 'graphql';
+import { createSourceEventStream, GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql';
+import { isAsyncIterable } from 'graphql-yoga';
 import { CloseCode, handleProtocols, makeServer } from 'graphql-ws';
 import type { IncomingMessage } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -44,6 +45,8 @@ export const GRAPHQL_WS_CLOSE = {
 interface ConnectionState {
   principal: Principal | undefined;
   operations: Set<string>;
+  iterators: Map<string, AsyncIterableIterator<unknown>>;
+  closed: boolean;
   tokens: number;
   refilledAt: number;
   expiry: NodeJS.Timeout | undefined;
@@ -97,6 +100,12 @@ export function createGraphQLWsEndpoint(deps: {
             }),
           ];
         }
+        // Reserve the slot before any await, so a burst of subscribes in one TCP read cannot overshoot the limit.
+        state.operations.add(id);
+        const refuse = (errors: readonly GraphQLError[]) => {
+          state.operations.delete(id);
+          return errors;
+        };
         const { principal } = state;
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
@@ -107,50 +116,59 @@ export function createGraphQLWsEndpoint(deps: {
           principal,
         });
         let document: ReturnType<typeof parse>;
+        let key: string;
         try {
           document = parse(params.query);
+          // Operation-limit rules throw from inside validation; they must become an error result, not a 4500 close.
+          const errors = validate(schema, document);
+          if (errors.length > 0) return refuse(errors);
+          key = [params.query, params.operationName ?? '', JSON.stringify(params.variables ?? null), scopeKey(principal)].join('\u0000');
         } catch (error) {
-          return [error instanceof GraphQLError ? error : new GraphQLError('could not parse the document')];
+          return refuse([
+            error instanceof GraphQLError
+              ? error
+              : new GraphQLError('the operation could not be checked (too large or too deeply nested)', {
+                  extensions: { code: 'BAD_REQUEST' },
+                }),
+          ]);
         }
-        const errors = validate(schema, document);
-        if (errors.length > 0) return errors;
         const operationName = params.operationName ?? null;
         const variableValues = params.variables ?? null;
         const stream = shared && sharedStreamOf(document, operationName);
         let contextValue: unknown;
+        // Scope is part of the key: subscribers share results only with peers allowed the same things.
         const pushSink =
           shared && stream
-            ? shared.open(
-                {
-                  schema,
-                  document,
-                  operationName,
-                  variableValues,
-                  // Scope is part of the key: subscribers share results only with peers allowed the same things.
-                  key: [params.query, operationName ?? '', JSON.stringify(variableValues), scopeKey(principal)].join('\u0000'),
-                },
-                stream,
-                id,
-                ctx.extra.socket,
-                () => contextValue,
-              )
+            ? shared.open({ schema, document, operationName, variableValues, key }, stream, id, ctx.extra.socket, () => contextValue)
             : undefined;
         contextValue = await contextFactory(pushSink ? { pushSink } : undefined);
+        const track = async (args: ExecutionArgs) => {
+          // On the engine path the subscription's source stream is only a lifetime handle that never yields, so
+          // graphql's and envelop's per-event result mapping (an iterator wrapper per subscriber) is skipped.
+          const result = await (pushSink ? createSourceEventStream(args) : subscribe(args));
+          if (!isAsyncIterable(result)) return pushSink && shared ? shared.mask(result as ExecutionResult) : result;
+          // graphql-ws can lose track of an iterator when an id is completed and reused at once; we stop any we
+          // started ourselves, on reuse and when the socket closes.
+          const iterator = result as AsyncIterableIterator<unknown>;
+          void state.iterators.get(id)?.return?.();
+          state.iterators.set(id, iterator);
+          if (state.closed) void iterator.return?.();
+          return result;
+        };
         const args: ExecutionArgs = {
           schema,
           document,
           operationName,
           variableValues,
           contextValue,
-          // On the engine path the subscription's source stream is only a lifetime handle that never yields, so
-          // graphql's and envelop's per-event result mapping (an iterator wrapper per subscriber) is skipped.
-          rootValue: { execute, subscribe: pushSink ? createSourceEventStream : subscribe } as RootValue,
+          rootValue: { execute, subscribe: track } as unknown as RootValue,
         };
-        state.operations.add(id);
         return args;
       },
       onComplete: (ctx, id) => {
-        states.get(ctx.extra.socket)?.operations.delete(id);
+        const state = states.get(ctx.extra.socket);
+        state?.operations.delete(id);
+        state?.iterators.delete(id);
       },
       onConnect: async (ctx) => {
         const { socket, request } = ctx.extra;
@@ -161,9 +179,11 @@ export function createGraphQLWsEndpoint(deps: {
           state.principal = await authenticator.verify(typeof authorization === 'string' ? authorization : undefined);
         } catch (error) {
           const reason = error instanceof RealtimeError ? error.message : 'invalid token';
+          const unavailable = error instanceof RealtimeError && error.code === 'AUTH_UNAVAILABLE';
           logger.debug({ transport: 'graphql-ws', reason }, 'connection_init refused');
-          count('auth');
-          socket.close(GRAPHQL_WS_CLOSE.FORBIDDEN, reason);
+          count(unavailable ? 'auth-unavailable' : 'auth');
+          // 1013 "try again later" when the keys cannot be fetched: a client should retry, not give up.
+          socket.close(unavailable ? 1013 : GRAPHQL_WS_CLOSE.FORBIDDEN, reason);
           return false;
         }
         const expiresAt = state.principal?.expiresAt;
@@ -197,6 +217,8 @@ export function createGraphQLWsEndpoint(deps: {
     const state: ConnectionState = {
       principal: undefined,
       operations: new Set(),
+      iterators: new Map(),
+      closed: false,
       tokens: limits.wsMessageBurst,
       refilledAt: Date.now(),
       expiry: undefined,
@@ -239,7 +261,11 @@ export function createGraphQLWsEndpoint(deps: {
     socket.once('close', (code, reason) => {
       clearTimeout(state.expiry);
       states.delete(socket);
-      void closed(code, String(reason));
+      state.closed = true;
+      void closed(code, String(reason)).finally(() => {
+        for (const iterator of state.iterators.values()) void iterator.return?.();
+        state.iterators.clear();
+      });
     });
   });
 

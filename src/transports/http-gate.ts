@@ -10,8 +10,8 @@ import { WWW_AUTHENTICATE, type Authenticator, type Principal } from '../securit
  * admission rules as WebSocket upgrades (origin, rate, connection limits).
  * The GraphiQL page itself is public; the operations it sends are not.
  */
-export function createHttpGate(deps: { authenticator: Authenticator; admission: Admission; logger: Logger }) {
-  const { authenticator, admission, logger } = deps;
+export function createHttpGate(deps: { authenticator: Authenticator; admission: Admission; logger: Logger; graphiql: boolean }) {
+  const { authenticator, admission, logger, graphiql } = deps;
   const principals = new WeakMap<IncomingMessage, Principal>();
 
   const refuse = (response: ServerResponse, error: RealtimeError) => {
@@ -29,7 +29,13 @@ export function createHttpGate(deps: { authenticator: Authenticator; admission: 
     async screen(request: IncomingMessage, response: ServerResponse, pathname: string): Promise<boolean> {
       if (!pathname.startsWith('/graphql') || request.method === 'OPTIONS') return false;
       const accept = request.headers.accept ?? '';
-      const isGraphiQLPage = request.method === 'GET' && accept.includes('text/html') && !request.url?.includes('query=');
+      // Only a browser asking for the page itself is exempt; anything that could run an operation is not.
+      const isGraphiQLPage =
+        graphiql &&
+        request.method === 'GET' &&
+        pathname === '/graphql' &&
+        accept.includes('text/html') &&
+        !/event-stream|json|multipart/.test(accept);
       if (isGraphiQLPage) return false;
       try {
         const principal = await authenticator.verify(request.headers.authorization);

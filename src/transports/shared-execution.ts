@@ -94,6 +94,8 @@ export function createSharedExecution(deps: {
 
   return {
     groupCount: () => groups.size,
+    /** Production masking for results that did not come through yoga's envelope (subscription setup errors). */
+    mask,
     /** A sink for one subscription (operation `id` on `socket`). */
     open(operation: SharedOperation, stream: StreamName, id: string, socket: WebSocket, contextValue: () => unknown): PushSink {
       const prefix = `{"id":${JSON.stringify(id)},"type":"next","payload":`;

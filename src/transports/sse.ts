@@ -46,9 +46,15 @@ function serialize(result: ExecutionResult): string {
  */
 export function useSseEventIds(): Plugin {
   return {
-    onResultProcess({ request, result, setResultProcessor }) {
+    onResultProcess({ request, result, resultProcessor, setResultProcessor }) {
       if (!isAsyncIterable(result)) return;
-      if (!(request.headers.get('accept') ?? '').includes('text/event-stream')) return;
+      if (!resultProcessor) {
+        // No streaming media type was acceptable: yoga answers 406, and the subscription it already started
+        // must end here, or it would live on with nobody reading it.
+        void result[Symbol.asyncIterator]().return?.();
+        return;
+      }
+      // For a subscription the only processor yoga can have picked is its own SSE one; ours adds `id:` lines.
       setResultProcessor((stream, fetchAPI) => {
         const iterator = (stream as AsyncIterable<ExecutionResult>)[Symbol.asyncIterator]();
         const encoder = new fetchAPI.TextEncoder();

@@ -65,6 +65,7 @@ export function routeUpgrades(
       if (error instanceof RealtimeError) return refuse(socket, error, request);
       throw error;
     }
+    let handshaken = false;
     void (async () => {
       for (const route of routes) {
         const endpoint = await route.match(pathname, request);
@@ -76,7 +77,10 @@ export function routeUpgrades(
           if (socket.destroyed) return release();
           // The TCP socket closes whether the handshake fails or the WebSocket ends later; release is idempotent.
           socket.once('close', release);
-          endpoint.wss.handleUpgrade(request, socket, head, (ws) => endpoint.wss.emit('connection', ws, request));
+          endpoint.wss.handleUpgrade(request, socket, head, (ws) => {
+            handshaken = true;
+            endpoint.wss.emit('connection', ws, request);
+          });
           return;
         }
       }
@@ -85,7 +89,9 @@ export function routeUpgrades(
     })().catch((error: unknown) => {
       release();
       options.logger.error({ err: error }, 'upgrade failed');
-      refuseUpgrade(socket, 500);
+      // After a handshake the socket speaks WebSocket: an HTTP answer would only be garbage to the client.
+      if (!handshaken) refuseUpgrade(socket, 500);
+      else socket.destroy();
     });
   });
 }

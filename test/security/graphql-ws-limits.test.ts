@@ -1,0 +1,232 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { openRawSocket, messagesOfType, type RawSocket } from '../helpers/raw-ws.ts';
+import { rawUpgrade } from '../helpers/raw-tcp.ts';
+import { GRAPHQL_WS_PROTOCOL, graphqlWsConnect, startControlFeed, type ControlFeed } from '../helpers/security-probes.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { waitFor } from '../helpers/wait.ts';
+import { closeFrameOf, jsonMessages, textFrame } from '../helpers/ws-frames.ts';
+
+/**
+ * Connection-level rules of graphql-ws: live operations per socket
+ * (RATE_LIMITED error result), connection_init deadline (4408), message rate
+ * (4429 "too many messages"), plus the protocol's own refusals (duplicate id
+ * 4409, subscribe before ack 4401, second init 4429, oversized 1009). A
+ * control client on the same server loses nothing meanwhile.
+ */
+
+const MAX_OPS = 3;
+const RATE = 20;
+const BURST = 40;
+const MAX_MESSAGE_BYTES = 64 * 1024;
+
+let server: TestServer;
+let control: ControlFeed;
+const sockets: RawSocket[] = [];
+const latest = () => server.app.streams.hubs.transactions.latest()?.seq ?? 0;
+
+beforeAll(async () => {
+  server = await startTestServer({
+    MAX_SUBSCRIPTIONS_PER_CONNECTION: String(MAX_OPS),
+    WS_MESSAGE_RATE: String(RATE),
+    WS_MESSAGE_BURST: String(BURST),
+    WS_MAX_MESSAGE_BYTES: String(MAX_MESSAGE_BYTES),
+  });
+  control = startControlFeed(server);
+  await control.started();
+});
+
+afterAll(async () => {
+  for (const socket of sockets) socket.ws.terminate();
+  expect(await control.verify(latest)).toBeGreaterThan(20);
+  await control.dispose();
+  await server.stop();
+});
+
+/** A raw graphql-transport-ws socket, acknowledged. */
+async function acknowledged(): Promise<RawSocket> {
+  const socket = await openRawSocket(server.ws('/graphql'), GRAPHQL_WS_PROTOCOL);
+  sockets.push(socket);
+  socket.send({ type: 'connection_init' });
+  await waitFor(() => messagesOfType(socket, 'connection_ack').length === 1, { what: 'connection_ack' });
+  return socket;
+}
+
+const subscribe = (id: string, query = 'subscription { transactions { seq } }') => ({ type: 'subscribe', id, payload: { query } });
+const idsWithNext = (socket: RawSocket) => new Set(messagesOfType(socket, 'next').map((m) => m['id']));
+const errorsOf = (socket: RawSocket, id: string) =>
+  messagesOfType(socket, 'error')
+    .filter((m) => m['id'] === id)
+    .flatMap((m) => m['payload'] as { message: string; extensions?: { code?: string } }[]);
+
+describe('MAX_SUBSCRIPTIONS_PER_CONNECTION', () => {
+  test('the operation past the limit gets an error result RATE_LIMITED; the others go on; completing one frees a slot', async () => {
+    const socket = await acknowledged();
+    for (let i = 1; i <= MAX_OPS; i++) {
+      socket.send(subscribe(`s${i}`));
+      await waitFor(() => idsWithNext(socket).has(`s${i}`), { what: `s${i} to receive` });
+    }
+    socket.send(subscribe('over'));
+    await waitFor(() => errorsOf(socket, 'over').length > 0, { what: 'the refusal' });
+    expect(errorsOf(socket, 'over')[0]?.extensions?.code).toBe('RATE_LIMITED');
+    expect(idsWithNext(socket).has('over')).toBe(false);
+
+    // The three go on, on an open socket.
+    const before = messagesOfType(socket, 'next').length;
+    await waitFor(() => messagesOfType(socket, 'next').length > before + 3 * 5, { what: 'the live operations to keep going' });
+    expect(socket.ws.readyState).toBe(socket.ws.OPEN);
+
+    socket.send({ type: 'complete', id: 's2' });
+    await waitFor(
+      async () => {
+        // The complete is handled asynchronously; retry with fresh ids until a slot is free.
+        const id = `again-${Date.now()}`;
+        socket.send(subscribe(id));
+        await waitFor(() => idsWithNext(socket).has(id) || errorsOf(socket, id).length > 0, { what: `${id} answered` });
+        return idsWithNext(socket).has(id);
+      },
+      { what: 'a slot freed by complete', intervalMs: 100 },
+    );
+  });
+
+  test('a query on a socket already at the limit is refused too (operations, not only subscriptions)', async () => {
+    const socket = await acknowledged();
+    for (let i = 1; i <= MAX_OPS; i++) socket.send(subscribe(`live${i}`));
+    await waitFor(() => [1, 2, 3].every((i) => idsWithNext(socket).has(`live${i}`)), { what: 'three live subscriptions' });
+    socket.send(subscribe('q', '{ __typename }'));
+    await waitFor(() => errorsOf(socket, 'q').length > 0 || idsWithNext(socket).has('q'), { what: 'the query answer' });
+    expect(errorsOf(socket, 'q')[0]?.extensions?.code).toBe('RATE_LIMITED');
+  });
+
+  test('a burst of subscribes in one TCP write cannot exceed the limit', async () => {
+    // Every subscribe is checked against the live count before the previous ones finished registering
+    // (onSubscribe awaits the context factory between the check and the registration).
+    const raw = await rawUpgrade(server.port, '/graphql', { protocol: GRAPHQL_WS_PROTOCOL });
+    expect(raw.status).toBe(101);
+    raw.socket.write(textFrame(JSON.stringify({ type: 'connection_init' })));
+    await waitFor(() => jsonMessages(Buffer.concat(raw.received)).some((m) => m['type'] === 'connection_ack'), { what: 'ack' });
+    const ids = Array.from({ length: 12 }, (_, i) => `burst${i}`);
+    raw.socket.write(Buffer.concat(ids.map((id) => textFrame(JSON.stringify(subscribe(id))))));
+    await waitFor(
+      () => {
+        const messages = jsonMessages(Buffer.concat(raw.received));
+        return ids.every((id) => messages.some((m) => m['id'] === id));
+      },
+      { what: 'an answer (next or error) for every burst operation' },
+    );
+    const messages = jsonMessages(Buffer.concat(raw.received));
+    const live = new Set(messages.filter((m) => m['type'] === 'next').map((m) => m['id']));
+    const refused = new Set(messages.filter((m) => m['type'] === 'error').map((m) => m['id']));
+    raw.socket.destroy();
+    expect({ live: live.size, refused: refused.size }).toEqual({ live: MAX_OPS, refused: ids.length - MAX_OPS });
+  });
+});
+
+describe('CONNECTION_INIT_TIMEOUT_MS (default 3 s)', () => {
+  test('a socket that never sends connection_init is closed 4408 after 3 s', async () => {
+    const socket = await openRawSocket(server.ws('/graphql'), GRAPHQL_WS_PROTOCOL);
+    sockets.push(socket);
+    const openedAt = Date.now();
+    const closed = await socket.closed;
+    const after = Date.now() - openedAt;
+    expect(closed.code).toBe(4408);
+    expect(after).toBeGreaterThanOrEqual(2900);
+    expect(after).toBeLessThan(4500);
+  });
+
+  test('connection_init just inside the deadline is acknowledged and the socket stays', async () => {
+    const socket = await openRawSocket(server.ws('/graphql'), GRAPHQL_WS_PROTOCOL);
+    sockets.push(socket);
+    const openedAt = Date.now();
+    await waitFor(() => Date.now() - openedAt >= 2300, { intervalMs: 50, timeoutMs: 5000, what: 'most of the deadline to pass' });
+    socket.send({ type: 'connection_init' });
+    await waitFor(() => messagesOfType(socket, 'connection_ack').length === 1, { what: 'ack' });
+    socket.send(subscribe('late'));
+    await waitFor(() => Date.now() - openedAt >= 3800 && idsWithNext(socket).has('late'), { timeoutMs: 6000, what: 'past the deadline' });
+    expect(socket.ws.readyState).toBe(socket.ws.OPEN);
+  });
+});
+
+describe('WS_MESSAGE_RATE / WS_MESSAGE_BURST', () => {
+  test('the burst passes, the message past it closes 4429 "too many messages"; a paced client on the same address stays', async () => {
+    const paced = await acknowledged();
+    paced.send(subscribe('p'));
+    const flood = await acknowledged();
+    let isClosed = false;
+    void flood.closed.then(() => (isClosed = true));
+    // connection_init took one token; the rest of the burst goes through in one go, every ping answered.
+    for (let i = 0; i < BURST - 2; i++) flood.send({ type: 'ping' });
+    await waitFor(() => messagesOfType(flood, 'pong').length === BURST - 2, { what: 'a pong for every ping of the burst' });
+    expect(isClosed).toBe(false);
+    // Keep going faster than the rate (bounded): the server closes.
+    for (let sent = 0; !isClosed && sent < 2000; sent++) {
+      flood.send({ type: 'ping' });
+      if (sent % 20 === 19) await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(await flood.closed).toEqual({ code: 4429, reason: 'too many messages' });
+
+    // Paced at half the rate for ~1.5 s: never closed.
+    for (let i = 0; i < 15; i++) {
+      paced.send({ type: 'ping' });
+      await new Promise((resolve) => setTimeout(resolve, 1000 / (RATE / 2)));
+    }
+    await waitFor(() => messagesOfType(paced, 'pong').length === 15, { what: 'every pong' });
+    expect(paced.ws.readyState).toBe(paced.ws.OPEN);
+    expect(idsWithNext(paced).has('p')).toBe(true);
+  });
+
+  test('a well-behaved graphql-ws client is never rate limited by its own subscribes and completes', async () => {
+    const connection = graphqlWsConnect(server);
+    await connection.acknowledged;
+    for (let round = 0; round < 3; round++) {
+      await new Promise<void>((resolve, reject) => {
+        connection.client.subscribe({ query: '{ __typename }' }, { next: () => {}, error: reject, complete: resolve });
+      });
+    }
+    expect(connection.closeInfo).toBeUndefined();
+    await connection.dispose();
+  });
+});
+
+describe("graphql-ws's own protocol refusals leave everyone else alone", () => {
+  test('a duplicate operation id closes 4409', async () => {
+    const socket = await acknowledged();
+    socket.send(subscribe('dup'));
+    socket.send(subscribe('dup'));
+    expect((await socket.closed).code).toBe(4409);
+  });
+
+  test('subscribe before connection_ack closes 4401', async () => {
+    const socket = await openRawSocket(server.ws('/graphql'), GRAPHQL_WS_PROTOCOL);
+    sockets.push(socket);
+    socket.send(subscribe('early'));
+    expect((await socket.closed).code).toBe(4401);
+  });
+
+  test('a second connection_init closes 4429 "Too many initialisation requests"', async () => {
+    const socket = await acknowledged();
+    socket.send({ type: 'connection_init' });
+    expect(await socket.closed).toEqual({ code: 4429, reason: 'Too many initialisation requests' });
+  });
+
+  test('a message over WS_MAX_MESSAGE_BYTES closes 1009; a message just under is handled', async () => {
+    const ok = await acknowledged();
+    const padding = 'x'.repeat(MAX_MESSAGE_BYTES - 200);
+    ok.send({ type: 'ping', payload: { padding } });
+    await waitFor(() => messagesOfType(ok, 'pong').length === 1, { what: 'the pong for the big ping' });
+    const big = await acknowledged();
+    big.send({ type: 'ping', payload: { padding: 'x'.repeat(MAX_MESSAGE_BYTES + 1) } });
+    expect((await big.closed).code).toBe(1009);
+  });
+
+  test('a subprotocol other than graphql-transport-ws is refused (4406 or no handshake)', async () => {
+    const raw = await rawUpgrade(server.port, '/graphql', { protocol: 'graphql-ws' });
+    if (raw.status === 101) {
+      const close = await waitFor(() => closeFrameOf(Buffer.concat(raw.received)), { what: 'a close frame' });
+      expect(close.code).toBe(4406);
+      raw.socket.destroy();
+    } else {
+      expect(raw.status).toBeGreaterThanOrEqual(400);
+      raw.socket.destroy();
+    }
+  });
+});

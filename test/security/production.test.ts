@@ -1,0 +1,319 @@
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { loadConfig } from '../../src/config.ts';
+import { RealtimeError } from '../../src/errors.ts';
+import { startChildServer } from '../helpers/child-server.ts';
+import { messagesOfType, openRawSocket, type RawSocket } from '../helpers/raw-ws.ts';
+import { GRAPHQL_WS_PROTOCOL, sseProbe, startControlFeed, tryUpgrade, type ControlFeed } from '../helpers/security-probes.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { signHs256, TEST_JWT_SECRET } from '../helpers/tokens.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+/**
+ * The production profile (NODE_ENV=production): refuses AUTH_MODE=none unless
+ * AUTH_ALLOW_ANONYMOUS=true; introspection refused on HTTP, SSE and graphql-ws
+ * unless GRAPHQL_INTROSPECTION=true; no GraphiQL page; internal errors masked
+ * (proved by injecting faults and checking the same fault is visible in
+ * development).
+ */
+
+/** Production needs an event source; the simulator keeps these tests self-contained. */
+const PRODUCTION = { NODE_ENV: 'production', SOURCES: 'simulator' } as const;
+const INTROSPECTION = '{ __schema { queryType { name } types { name } } }';
+const TYPE_INTROSPECTION = '{ __type(name: "Query") { fields { name } } }';
+const SECRET = 'db-password=hunter2 at /srv/aurigraph/internal/ledger.ts:42';
+
+function configProblems(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+    return [];
+  } catch (error) {
+    expect(error).toBeInstanceOf(RealtimeError);
+    expect((error as RealtimeError).code).toBe('CONFIG_INVALID');
+    return (error as RealtimeError).details['problems'] as string[];
+  }
+}
+
+describe('configuration', () => {
+  test('AUTH_MODE=none (explicit or by default) is refused in production without AUTH_ALLOW_ANONYMOUS=true', () => {
+    expect(configProblems({ ...PRODUCTION }).join()).toMatch(/AUTH_MODE/);
+    expect(configProblems({ ...PRODUCTION, AUTH_MODE: 'none' }).join()).toMatch(/AUTH_MODE/);
+    expect(configProblems({ ...PRODUCTION, AUTH_MODE: 'none', AUTH_ALLOW_ANONYMOUS: 'false' }).join()).toMatch(/AUTH_MODE/);
+    expect(configProblems({ ...PRODUCTION, AUTH_ALLOW_ANONYMOUS: 'true' })).toEqual([]);
+    expect(configProblems({ ...PRODUCTION, AUTH_MODE: 'jwt', AUTH_JWT_SECRET: TEST_JWT_SECRET })).toEqual([]);
+    // Development keeps the anonymous default.
+    expect(configProblems({ NODE_ENV: 'development' })).toEqual([]);
+  });
+
+  test('jwt needs exactly one key source, and an HS256 secret of at least 32 characters', () => {
+    expect(configProblems({ ...PRODUCTION, AUTH_MODE: 'jwt' }).join()).toMatch(/exactly one of AUTH_JWT_SECRET/);
+    expect(
+      configProblems({ ...PRODUCTION, AUTH_MODE: 'jwt', AUTH_JWT_SECRET: TEST_JWT_SECRET, AUTH_JWKS_URL: 'https://idp.example/jwks' }).join(),
+    ).toMatch(/exactly one of/);
+    expect(configProblems({ ...PRODUCTION, AUTH_MODE: 'jwt', AUTH_JWT_SECRET: 'short-secret' }).join()).toMatch(/AUTH_JWT_SECRET/);
+    expect(configProblems({ ...PRODUCTION, AUTH_MODE: 'jwt', AUTH_JWKS_URL: 'not a url' }).join()).toMatch(/AUTH_JWKS_URL/);
+  });
+
+  test('production defaults: introspection and GraphiQL off, 10,000 connections; GRAPHQL_INTROSPECTION=true turns both on', () => {
+    const production = loadConfig({ ...PRODUCTION, AUTH_ALLOW_ANONYMOUS: 'true' });
+    expect(production.graphql.introspection).toBe(false);
+    expect(production.graphiql).toBe(false);
+    expect(production.limits.maxConnections).toBe(10_000);
+    const open = loadConfig({ ...PRODUCTION, AUTH_ALLOW_ANONYMOUS: 'true', GRAPHQL_INTROSPECTION: 'true' });
+    expect(open.graphql.introspection).toBe(true);
+    expect(open.graphiql).toBe(true);
+  });
+
+  test('the process itself refuses to start: exits non-zero and says why', async () => {
+    const child = await startChildServer({ NODE_ENV: 'production', SOURCES: 'simulator', AUTH_MODE: 'none' }, 20_000).then(
+      async (server) => {
+        await server.dispose();
+        throw new Error('the server started in production with AUTH_MODE=none');
+      },
+      (error: unknown) => String(error),
+    );
+    expect(child).toMatch(/AUTH_MODE/);
+    expect(child).not.toMatch(/listening/);
+  }, 40_000);
+});
+
+/** A raw graphql-ws socket past connection_ack, optionally with a token. */
+async function acknowledgedSocket(server: TestServer, authorization?: string): Promise<RawSocket> {
+  const socket = await openRawSocket(server.ws('/graphql'), GRAPHQL_WS_PROTOCOL);
+  socket.send({ type: 'connection_init', ...(authorization && { payload: { authorization } }) });
+  await waitFor(() => messagesOfType(socket, 'connection_ack').length === 1, { what: 'connection_ack' });
+  return socket;
+}
+
+/** The first answer (next or error payload) to an operation on a raw graphql-ws socket. */
+async function wsAnswer(socket: RawSocket, id: string, query: string) {
+  socket.send({ type: 'subscribe', id, payload: { query } });
+  const message = await waitFor(
+    () => socket.messages.find((m) => (m as { id?: string }).id === id && (m as { type?: string }).type !== 'complete') as Record<string, unknown> | undefined,
+    { what: `the answer to ${id}` },
+  );
+  const payload = message['payload'] as { data?: unknown; errors?: { message: string; extensions?: Record<string, unknown> }[] };
+  if (message['type'] === 'error') return { errors: payload as unknown as { message: string; extensions?: Record<string, unknown> }[] };
+  return payload;
+}
+
+async function httpAnswer(server: TestServer, query: string, headers: Record<string, string> = {}) {
+  const response = await fetch(server.http('/graphql'), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json', ...headers },
+    body: JSON.stringify({ query }),
+  });
+  return { status: response.status, text: await response.text() };
+}
+
+async function sseAnswer(server: TestServer, query: string) {
+  const probe = sseProbe(server.http('/graphql'), { query });
+  try {
+    await waitFor(() => probe.results.length > 0 || (probe.ended && probe.status !== undefined), { what: 'an SSE answer' });
+    return { status: probe.status, text: probe.results.length > 0 ? JSON.stringify(probe.results[0]) : probe.body };
+  } finally {
+    probe.abort();
+  }
+}
+
+describe('production profile (anonymous allowed explicitly)', () => {
+  let server: TestServer;
+  let control: ControlFeed;
+  let socket: RawSocket;
+  const restores: (() => void)[] = [];
+
+  beforeAll(async () => {
+    server = await startTestServer({ ...PRODUCTION, AUTH_ALLOW_ANONYMOUS: 'true' });
+    control = startControlFeed(server);
+    await control.started();
+    socket = await acknowledgedSocket(server);
+  });
+  afterEach(() => {
+    for (const restore of restores.splice(0)) restore();
+  });
+  afterAll(async () => {
+    socket.ws.close();
+    expect(await control.verify(() => server.app.streams.hubs.transactions.latest()?.seq ?? 0)).toBeGreaterThan(0);
+    await control.dispose();
+    await server.stop();
+  });
+
+  /** Replaces a method of the transactions hub with one that throws an internal error, until the test ends. */
+  const breakHub = (method: 'recent' | 'iterate' | 'listen' | 'attach') => {
+    const hub = server.app.streams.hubs.transactions as unknown as Record<string, unknown>;
+    const original = hub[method];
+    hub[method] = () => {
+      throw new Error(SECRET);
+    };
+    restores.push(() => (hub[method] = original));
+  };
+
+  test('introspection is refused over HTTP', async () => {
+    for (const query of [INTROSPECTION, TYPE_INTROSPECTION]) {
+      const { text } = await httpAnswer(server, query);
+      const body = JSON.parse(text) as { data?: unknown; errors?: { message: string }[] };
+      expect(body.data ?? null).toBeNull();
+      expect(body.errors?.[0]?.message).toMatch(/introspection/i);
+      expect(text).not.toMatch(/"queryType"\s*:\s*\{/);
+    }
+  });
+
+  test('introspection is refused over SSE', async () => {
+    const { text } = await sseAnswer(server, INTROSPECTION);
+    expect(text).toMatch(/introspection/i);
+    expect(text).not.toMatch(/"types"\s*:\s*\[/);
+  });
+
+  test('introspection is refused over graphql-ws (the path yoga\'s stock plugin misses)', async () => {
+    for (const [id, query] of [
+      ['i1', INTROSPECTION],
+      ['i2', TYPE_INTROSPECTION],
+      ['i3', 'query Sneaky { a: __schema { types { name } } }'],
+      ['i4', 'fragment T on Query { __schema { types { name } } } query { ...T }'],
+    ] as const) {
+      const answer = await wsAnswer(socket, id, query);
+      expect(answer.data ?? null, id).toBeNull();
+      expect(answer.errors?.[0]?.message, id).toMatch(/introspection/i);
+    }
+    expect(socket.ws.readyState).toBe(socket.ws.OPEN);
+  });
+
+  test('__typename still works (it is not introspection of the schema)', async () => {
+    const { text } = await httpAnswer(server, '{ __typename }');
+    expect(JSON.parse(text)).toEqual({ data: { __typename: 'Query' } });
+  });
+
+  test('the GraphiQL page is not served', async () => {
+    for (const path of ['/graphql', '/graphql/', '/graphql?query=%7B__typename%7D']) {
+      const response = await fetch(server.http(path), { headers: { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' } });
+      const body = await response.text();
+      expect(response.headers.get('content-type') ?? '', path).not.toContain('text/html');
+      expect(body.toLowerCase(), path).not.toContain('graphiql');
+      expect(body.toLowerCase(), path).not.toContain('<html');
+    }
+  });
+
+  test('an internal error in a query is masked over HTTP and graphql-ws: "Unexpected error.", no message, no stack', async () => {
+    breakHub('recent');
+    const http = await httpAnswer(server, '{ recentTransactions(limit: 1) { txHash } }');
+    const ws = JSON.stringify(await wsAnswer(socket, 'q-broken', '{ recentTransactions(limit: 1) { txHash } }'));
+    for (const [transport, text] of [['HTTP', http.text], ['graphql-ws', ws]] as const) {
+      expect(text, transport).toContain('Unexpected error.');
+      expect(text, transport).not.toContain('hunter2');
+      expect(text, transport).not.toContain('/srv/');
+      expect(text, transport).not.toMatch(/stack|\.ts:\d+|at [A-Za-z.<>]+ \(/);
+    }
+  });
+
+  test('an internal error opening a subscription is masked over SSE and graphql-ws', async () => {
+    breakHub('iterate');
+    breakHub('listen');
+    const sse = await sseAnswer(server, 'subscription { transactions { seq } }');
+    const ws = JSON.stringify(await wsAnswer(socket, 's-broken', 'subscription { transactions { seq } }'));
+    for (const [transport, text] of [['SSE', sse.text], ['graphql-ws', ws]] as const) {
+      expect(text, transport).not.toContain('hunter2');
+      expect(text, transport).not.toContain('/srv/');
+      expect(text, transport).not.toMatch(/stack|\.ts:\d+/);
+      expect(text, transport).toContain('Unexpected error.');
+    }
+  });
+
+  test('an internal error behind a legacy upgrade ends the connection without detail', async () => {
+    breakHub('attach');
+    const outcome = await tryUpgrade(server.ws('/ws/transactions'));
+    let close: unknown;
+    if (outcome.socket) close = await new Promise((resolve) => outcome.socket?.once('close', (code, reason) => resolve({ code, reason: String(reason) })));
+    // The fault strikes after the handshake (attach runs on 'connection'): the socket must not stay open as if
+    // streaming, and the secret must not travel either way.
+    expect(outcome.body).not.toContain('hunter2');
+    if (outcome.status === 101) expect((close as { code: number }).code).not.toBe(1000);
+    else expect(outcome.status).toBe(500);
+    expect(JSON.stringify(close ?? '')).not.toContain('hunter2');
+  });
+
+  test('client mistakes keep their coded, useful messages', async () => {
+    const { text } = await httpAnswer(server, '{ recentTransactions(limit: 0) { txHash } }');
+    const body = JSON.parse(text) as { errors: { message: string; extensions: { code: string } }[] };
+    expect(body.errors[0]?.extensions.code).toBe('BAD_REQUEST');
+    expect(body.errors[0]?.message).toContain('limit must be between 1 and 1000');
+    const replay = await wsAnswer(socket, 'bad-replay', 'subscription { transactions(replay: -1) { seq } }');
+    expect(replay.errors?.[0]?.extensions?.['code']).toBe('BAD_REQUEST');
+  });
+
+  test('graphql-sse single-connection mode (/graphql/stream) does not answer bad documents with a stack trace', async () => {
+    for (const query of ['{', 'subscription { transactions { seq } ', `{ ${'__typename '.repeat(1200)}}`]) {
+      const response = await fetch(server.http('/graphql/stream'), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+        body: JSON.stringify({ query }),
+      });
+      const text = await response.text();
+      expect(text, query.slice(0, 40)).not.toMatch(/\n\s+at |node_modules|\/work\//);
+      expect(response.status, `${query.slice(0, 40)}: ${text.slice(0, 120)}`).toBeLessThan(500);
+    }
+  });
+
+  test('unparsable variables in a GET are a client error (4xx), not a server error', async () => {
+    for (const variables of ['{', '{"a":[1,2', 'nope']) {
+      const response = await fetch(server.http(`/graphql?query=${encodeURIComponent('{ __typename }')}&variables=${encodeURIComponent(variables)}`), {
+        headers: { accept: 'application/json' },
+      });
+      const text = await response.text();
+      expect(text).not.toMatch(/\n\s+at |node_modules/);
+      expect(response.status, `${variables}: ${text.slice(0, 120)}`).toBeLessThan(500);
+    }
+  });
+
+  test('malformed requests get short generic answers without stacks', async () => {
+    for (const body of ['{"query": ', 'null', '[]', '{"query": 42}', '{"query": "{ __typename }", "variables": "nope"}']) {
+      const response = await fetch(server.http('/graphql'), { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      const text = await response.text();
+      expect(response.status, body).toBeGreaterThanOrEqual(200);
+      expect(response.status, body).toBeLessThan(500);
+      expect(text, body).not.toMatch(/stack|node_modules|\.ts:\d+|\.js:\d+/);
+    }
+  });
+});
+
+describe('the same faults in development are visible (so the masking above is real)', () => {
+  test('development shows the internal message', async () => {
+    const dev = await startTestServer();
+    const hub = dev.app.streams.hubs.transactions as unknown as Record<string, unknown>;
+    hub['recent'] = () => {
+      throw new Error(SECRET);
+    };
+    try {
+      const { text } = await httpAnswer(dev, '{ recentTransactions(limit: 1) { txHash } }');
+      expect(text).toContain('hunter2');
+    } finally {
+      await dev.stop();
+    }
+  });
+});
+
+describe('production with GRAPHQL_INTROSPECTION=true', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ ...PRODUCTION, AUTH_MODE: 'jwt', AUTH_JWT_SECRET: TEST_JWT_SECRET, GRAPHQL_INTROSPECTION: 'true' });
+  });
+  afterAll(() => server.stop());
+
+  test('introspection works over HTTP and graphql-ws for an authenticated client; GraphiQL is served', async () => {
+    const authorization = `Bearer ${await signHs256({ scope: 'stream:*' })}`;
+    const http = JSON.parse((await httpAnswer(server, INTROSPECTION, { authorization })).text) as { data?: { __schema?: unknown } };
+    expect(http.data?.__schema).toBeTruthy();
+    const socket = await acknowledgedSocket(server, authorization);
+    const ws = await wsAnswer(socket, 'intro', INTROSPECTION);
+    expect((ws.data as { __schema?: unknown } | undefined)?.__schema).toBeTruthy();
+    socket.ws.close();
+    const page = await fetch(server.http('/graphql'), { headers: { accept: 'text/html' } });
+    expect(page.headers.get('content-type')).toContain('text/html');
+    expect((await page.text()).toLowerCase()).toContain('graphiql');
+  });
+
+  test('introspection is still behind authentication', async () => {
+    expect((await httpAnswer(server, INTROSPECTION)).status).toBe(401);
+    const socket = await openRawSocket(server.ws('/graphql'), GRAPHQL_WS_PROTOCOL);
+    socket.send({ type: 'connection_init' });
+    expect((await socket.closed).code).toBe(4403);
+  });
+});

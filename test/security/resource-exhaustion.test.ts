@@ -1,0 +1,141 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { liveSubscribers } from '../helpers/leaks.ts';
+import { messagesOfType, openRawSocket } from '../helpers/raw-ws.ts';
+import { GRAPHQL_WS_PROTOCOL, startControlFeed, type ControlFeed } from '../helpers/security-probes.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+/**
+ * Requests that cost the server something it never gives back: subscriptions
+ * started for a response that cannot stream, and caches filled with large
+ * documents. Found by the protocol fuzz test; pinned here one by one. A
+ * control client must be unharmed meanwhile.
+ */
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+const heapAfterGc = () => {
+  for (let i = 0; i < 3; i++) gc();
+  return process.memoryUsage().heapUsed;
+};
+const MB = 1024 * 1024;
+
+let server: TestServer;
+let control: ControlFeed;
+
+beforeAll(async () => {
+  server = await startTestServer();
+  control = startControlFeed(server);
+  await control.started();
+});
+
+afterAll(async () => {
+  expect(await control.verify(() => server.app.streams.hubs.transactions.latest()?.seq ?? 0)).toBeGreaterThan(0);
+  await control.dispose();
+  await server.stop();
+});
+
+describe('a subscription over HTTP whose Accept cannot stream', () => {
+  test.each(['application/json', 'application/graphql-response+json', 'image/png'])(
+    'Accept: %s is refused and leaves no subscriber behind',
+    async (accept) => {
+      const before = server.app.streams.subscriberCount();
+      const statuses = new Set<number>();
+      for (let i = 0; i < 10; i++) {
+        const post = await fetch(server.http('/graphql'), {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', accept },
+          body: JSON.stringify({ query: 'subscription { transactions { seq } }' }),
+        });
+        statuses.add(post.status);
+        await post.arrayBuffer();
+        const get = await fetch(server.http(`/graphql?query=${encodeURIComponent('subscription { consensus { seq } }')}`), { headers: { accept } });
+        statuses.add(get.status);
+        await get.arrayBuffer();
+      }
+      expect([...statuses].every((s) => s >= 400 && s < 500), `statuses ${[...statuses].join(',')}`).toBe(true);
+      // Nothing streams to these clients, so nothing may stay subscribed for them.
+      const settled = await waitFor(() => server.app.streams.subscriberCount() === before, { timeoutMs: 3000 }).then(
+        () => undefined,
+        () => liveSubscribers(server.app.streams),
+      );
+      expect(settled, `subscribers left behind by 20 refused requests (before: ${before})`).toBeUndefined();
+    },
+  );
+});
+
+describe('graphql-ws operation ids reused while still starting', () => {
+  test.each(['shared', 'standard'])('%s engine: subscribe, complete, subscribe again with the same id — nothing survives the socket', async (engine) => {
+    const target = engine === 'shared' ? server : await startTestServer({ GRAPHQL_WS_ENGINE: engine });
+    try {
+      const before = target.app.streams.hubs.network.subscriberCount('graphql-ws');
+      for (let i = 0; i < 5; i++) {
+        const socket = await openRawSocket(target.ws('/graphql'), GRAPHQL_WS_PROTOCOL);
+        socket.send({ type: 'connection_init' });
+        await waitFor(() => messagesOfType(socket, 'connection_ack').length === 1, { what: 'ack' });
+        const subscribe = { type: 'subscribe', id: 'same', payload: { query: 'subscription { network { seq } }' } };
+        // A client that unsubscribes and resubscribes quickly (a UI re-render) does exactly this.
+        socket.send(subscribe);
+        socket.send({ type: 'complete', id: 'same' });
+        socket.send(subscribe);
+        await waitFor(() => messagesOfType(socket, 'next').length > 0 || target.app.streams.hubs.network.subscriberCount('graphql-ws') > before, {
+          what: 'the resubscription to start',
+        });
+        socket.ws.close();
+        await socket.closed;
+      }
+      const left = await waitFor(() => target.app.streams.hubs.network.subscriberCount('graphql-ws') === before, { timeoutMs: 3000 }).then(
+        () => 0,
+        () => target.app.streams.hubs.network.subscriberCount('graphql-ws') - before,
+      );
+      expect(left, 'network subscriptions left running after 5 closed sockets').toBe(0);
+    } finally {
+      if (target !== server) await target.stop();
+    }
+  });
+});
+
+describe('caches fed with large documents', () => {
+  // A server of its own, so nothing the tests above left behind grows the heap meanwhile.
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer();
+  });
+  afterAll(() => server.stop());
+
+  test('many distinct ~1 MB documents do not pin their size in memory (HTTP)', async () => {
+    const before = heapAfterGc();
+    for (let i = 0; i < 120; i++) {
+      // ≤ 1000 tokens (the comment is not a token), so the token limit does not stop it; ~1 MB like WS_MAX_MESSAGE_BYTES.
+      const query = `{ __typename } # ${i} ${'x'.repeat(1_000_000)}`;
+      const response = await fetch(server.http('/graphql'), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query }),
+      });
+      await response.arrayBuffer();
+    }
+    const grownMb = Math.round((heapAfterGc() - before) / MB);
+    console.log(`[caches] heap after GC grew ${grownMb} MB after 120 distinct ~1 MB documents over HTTP`);
+    expect(grownMb, 'heap growth (MB) retained after 120 MB of documents').toBeLessThan(48);
+  }, 60_000);
+
+  test('many distinct ~1 MB invalid documents over graphql-ws do not pin their size either', async () => {
+    const socket = await openRawSocket(server.ws('/graphql'), GRAPHQL_WS_PROTOCOL);
+    socket.send({ type: 'connection_init' });
+    await waitFor(() => messagesOfType(socket, 'connection_ack').length === 1, { what: 'ack' });
+    const before = heapAfterGc();
+    for (let i = 0; i < 120; i++) {
+      socket.send({ type: 'subscribe', id: `d${i}`, payload: { query: `{ nope${i} } # ${'y'.repeat(900_000)}` } });
+      await waitFor(() => socket.messages.some((m) => (m as { id?: string }).id === `d${i}`) || socket.ws.readyState !== socket.ws.OPEN, {
+        what: `the answer to d${i}`,
+      });
+    }
+    socket.ws.close();
+    const grownMb = Math.round((heapAfterGc() - before) / MB);
+    console.log(`[caches] heap after GC grew ${grownMb} MB after 120 distinct ~0.9 MB documents over graphql-ws`);
+    expect(grownMb, 'heap growth (MB) retained after 108 MB of documents').toBeLessThan(48);
+  }, 60_000);
+});

@@ -1,0 +1,174 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { openLegacy, seqGaps, seqs } from '../helpers/legacy-client.ts';
+import { graphqlWsConnect, sequenceProblems, sseProbe, startControlFeed, type ControlFeed } from '../helpers/security-probes.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { signHs256, signHs256ExpiringAt, TEST_JWT_SECRET } from '../helpers/tokens.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+/**
+ * A token that expires on an open connection: graphql-ws closes 4403
+ * "token expired", legacy closes 4401, each at `exp` (clock tolerance 0).
+ * The client then reconnects with a fresh token and resumes by cursor with
+ * nothing lost and nothing repeated, while a control client with a long-lived
+ * token is undisturbed.
+ */
+
+const LIFETIME_MS = 2000;
+/** How late after `exp` the close may come (timer plus a busy event loop). */
+const SLACK_MS = 1500;
+
+let server: TestServer;
+let control: ControlFeed;
+const latest = () => server.app.streams.hubs.transactions.latest()?.seq ?? 0;
+
+beforeAll(async () => {
+  server = await startTestServer({ AUTH_MODE: 'jwt', AUTH_JWT_SECRET: TEST_JWT_SECRET, AUTH_CLOCK_TOLERANCE_S: '0' });
+  control = startControlFeed(server, { authorization: `Bearer ${await signHs256({ scope: 'stream:*' })}` });
+  await control.started();
+});
+
+afterAll(async () => {
+  expect(await control.verify(latest)).toBeGreaterThan(50);
+  await control.dispose();
+  await server.stop();
+});
+
+interface Received {
+  seq: number;
+  cursor: string;
+}
+
+describe('graphql-ws', () => {
+  test('at exp the socket closes 4403 "token expired"; a fresh token resumes with after: <cursor> without loss', async () => {
+    const expMs = Math.ceil((Date.now() + LIFETIME_MS) / 1000) * 1000;
+    const first = graphqlWsConnect(server, { authorization: `Bearer ${await signHs256ExpiringAt(expMs, { scope: 'stream:transactions' })}` });
+    const before: Received[] = [];
+    let sinkError: unknown;
+    first.client.subscribe<{ transactions: Received }>(
+      { query: 'subscription { transactions { seq cursor } }' },
+      { next: (r) => r.data && before.push(r.data.transactions), error: (e) => (sinkError = e), complete: () => {} },
+    );
+    const closed = await first.closed;
+    const closedAt = Date.now();
+    expect(closed).toEqual({ code: 4403, reason: 'token expired' });
+    expect(closedAt, 'not before exp').toBeGreaterThanOrEqual(expMs - 50);
+    expect(closedAt - expMs, 'promptly at exp').toBeLessThan(SLACK_MS);
+    await waitFor(() => sinkError, { what: 'the subscription to see the close' });
+    expect((sinkError as { code?: number }).code).toBe(4403);
+    expect(before.length).toBeGreaterThan(10);
+    expect(sequenceProblems(before.map((e) => e.seq))).toBeUndefined();
+    await first.dispose();
+
+    // The chain moves on while the client fetches a new token.
+    const lastBefore = (before.at(-1) as Received).seq;
+    await waitFor(() => latest() >= lastBefore + 20, { what: 'events published while the client is away' });
+    const newestWhileAway = latest();
+
+    const second = graphqlWsConnect(server, { authorization: `Bearer ${await signHs256({ scope: 'stream:transactions' })}` });
+    const after: Received[] = [];
+    second.client.subscribe<{ transactions: Received }>(
+      {
+        query: 'subscription Resume($after: String) { transactions(after: $after) { seq cursor } }',
+        variables: { after: (before.at(-1) as Received).cursor },
+      },
+      { next: (r) => r.data && after.push(r.data.transactions), error: () => {}, complete: () => {} },
+    );
+    await waitFor(() => (after.at(-1)?.seq ?? 0) > newestWhileAway + 10, { what: 'the resumed subscription to go live' });
+    expect(after[0]?.seq, 'resumes right after the last event received').toBe(lastBefore + 1);
+    expect(sequenceProblems([...before, ...after].map((e) => e.seq)), 'nothing lost or repeated across the expiry').toBeUndefined();
+    expect(second.closeInfo).toBeUndefined();
+    await second.dispose();
+  });
+
+  test('a token that expires later keeps the connection open until then', async () => {
+    const expMs = Math.ceil((Date.now() + 4000) / 1000) * 1000;
+    const connection = graphqlWsConnect(server, { authorization: `Bearer ${await signHs256ExpiringAt(expMs, { scope: 'stream:*' })}` });
+    await connection.acknowledged;
+    const closed = await connection.closed;
+    expect(closed.code).toBe(4403);
+    expect(Date.now()).toBeGreaterThanOrEqual(expMs - 50);
+    await connection.dispose();
+  });
+});
+
+describe('legacy /ws/<stream>', () => {
+  test('at exp the socket closes 4401; ?since=<cursor> with a fresh token resumes without loss', async () => {
+    const expMs = Math.ceil((Date.now() + LIFETIME_MS) / 1000) * 1000;
+    const shortLived = await signHs256ExpiringAt(expMs, { scope: 'stream:transactions' });
+    const first = await openLegacy(server, `/ws/transactions?meta=1&access_token=${shortLived}`);
+    const closed = await first.closed;
+    expect(closed).toEqual({ code: 4401, reason: 'token expired' });
+    expect(Date.now()).toBeGreaterThanOrEqual(expMs - 50);
+    expect(Date.now() - expMs).toBeLessThan(SLACK_MS);
+    const before = seqs(first.frames);
+    expect(before.length).toBeGreaterThan(10);
+    expect(seqGaps(first.frames)).toEqual([]);
+    const lastFrame = first.frames.at(-1)?.json as { seq: number; cursor: string };
+
+    await waitFor(() => latest() >= lastFrame.seq + 20, { what: 'events published while away' });
+    const newestWhileAway = latest();
+    const fresh = await signHs256({ scope: 'stream:transactions' });
+    const second = await openLegacy(server, `/ws/transactions?meta=1&since=${encodeURIComponent(lastFrame.cursor)}`, {
+      headers: { authorization: `Bearer ${fresh}` },
+    });
+    await waitFor(() => (seqs(second.frames).at(-1) ?? 0) > newestWhileAway + 10, { what: 'the resumed legacy socket to go live' });
+    const after = seqs(second.frames);
+    expect(after[0]).toBe(lastFrame.seq + 1);
+    expect(sequenceProblems([...before, ...after])).toBeUndefined();
+    await second.close();
+  });
+
+  test('the expired token is refused on reconnect (401), so the client must fetch a fresh one', async () => {
+    const expMs = Math.ceil((Date.now() + 1000) / 1000) * 1000;
+    const shortLived = await signHs256ExpiringAt(expMs, { scope: 'stream:*' });
+    const first = await openLegacy(server, `/ws/metrics?access_token=${shortLived}`);
+    expect((await first.closed).code).toBe(4401);
+    await expect(openLegacy(server, `/ws/metrics?access_token=${shortLived}`)).rejects.toThrow(/401/);
+  });
+});
+
+describe('SSE', () => {
+  // The issue: "at exp the server ends that connection". SSE has no close code, but the stream must end,
+  // or a token stays good forever on a stream opened before it expired.
+  test('an SSE stream ends when its token expires', async () => {
+    const expMs = Math.ceil((Date.now() + LIFETIME_MS) / 1000) * 1000;
+    const probe = sseProbe(server.http('/graphql'), {
+      query: 'subscription { transactions { seq } }',
+      headers: { authorization: `Bearer ${await signHs256ExpiringAt(expMs, { scope: 'stream:transactions' })}` },
+    });
+    await waitFor(() => probe.results.length > 3, { what: 'SSE events before exp' });
+    let atExp = 0;
+    const marker = setTimeout(() => (atExp = probe.results.length), Math.max(0, expMs - Date.now()));
+    try {
+      await waitFor(() => probe.ended, { timeoutMs: expMs - Date.now() + SLACK_MS, what: 'the SSE stream to end at exp' }).catch(() => {
+        throw new Error(
+          `the SSE stream outlived its token: still open ${Date.now() - expMs} ms after exp, ` +
+            `${probe.results.length - atExp} events delivered after exp`,
+        );
+      });
+    } finally {
+      clearTimeout(marker);
+      probe.abort();
+    }
+  });
+});
+
+describe('clock tolerance', () => {
+  test('AUTH_CLOCK_TOLERANCE_S accepts a token that expired within the tolerance, not beyond', async () => {
+    const tolerant = await startTestServer({ AUTH_MODE: 'jwt', AUTH_JWT_SECRET: TEST_JWT_SECRET, AUTH_CLOCK_TOLERANCE_S: '30' });
+    try {
+      const ask = async (expiresInS: number) =>
+        (
+          await fetch(tolerant.http('/graphql'), {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${await signHs256({ expiresInS, scope: 'stream:*' })}` },
+            body: JSON.stringify({ query: '{ __typename }' }),
+          })
+        ).status;
+      expect(await ask(-10)).toBe(200);
+      expect(await ask(-60)).toBe(401);
+    } finally {
+      await tolerant.stop();
+    }
+  });
+});
