@@ -1,4 +1,3 @@
-import { useGraphQLSSE } from '@graphql-yoga/plugin-graphql-sse';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import type { Config } from '../config.ts';
@@ -7,7 +6,7 @@ import type { GraphQLContext } from '../schema/index.ts';
 import { getSchema } from '../schema/index.ts';
 import type { ChainState } from '../streams/state.ts';
 import type { Streams, Transport } from '../streams/index.ts';
-import { useCursorExtension, useSseEventIds } from './sse.ts';
+import { useCursorExtension, useGraphQLSSESingleConnection, useSseEventIds } from './sse.ts';
 import type { HttpGate } from './http-gate.ts';
 import type { IncomingMessage } from 'node:http';
 import { graphqlLimitPlugins } from '../security/graphql-limits.ts';
@@ -125,7 +124,7 @@ export function createGraphQLHttp(deps: {
     }),
     plugins: [
       ...graphqlLimitPlugins(config.graphql),
-      useGraphQLSSE({ endpoint: GRAPHQL_SSE_PATH }),
+      useGraphQLSSESingleConnection(GRAPHQL_SSE_PATH),
       useCursorExtension(),
       useSseEventIds(),
     ],

@@ -1,5 +1,6 @@
+import { useGraphQLSSE } from '@graphql-yoga/plugin-graphql-sse';
+import { GraphQLError, type ExecutionResult } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
-import type { ExecutionResult } from 'graphql';
 
 const KEEPALIVE_MS = 12_000;
 
@@ -99,6 +100,38 @@ export function useSseEventIds(): Plugin {
           },
         });
       }, 'text/event-stream');
+    },
+  };
+}
+
+/**
+ * graphql-sse single-connection mode at `endpoint`, with its errors contained:
+ * the plugin lets a document that fails to parse escape as a server error (a
+ * 500 carrying a stack trace); here it becomes a 400 with the GraphQL error's
+ * message, and anything else a bare "Unexpected error.".
+ */
+export function useGraphQLSSESingleConnection(endpoint: string): Plugin {
+  const inner = useGraphQLSSE({ endpoint });
+  const onRequest = inner.onRequest as NonNullable<Plugin['onRequest']>;
+  return {
+    ...inner,
+    onRequest(payload) {
+      const answer = (error: unknown) => {
+        const known = error instanceof GraphQLError;
+        payload.endResponse(
+          new payload.fetchAPI.Response(
+            JSON.stringify({ errors: [{ message: known ? error.message : 'Unexpected error.' }] }),
+            { status: known ? 400 : 500, headers: { 'content-type': 'application/json; charset=utf-8' } },
+          ),
+        );
+      };
+      try {
+        const result = onRequest(payload) as unknown;
+        if (result instanceof Promise) return result.catch(answer);
+        return result as ReturnType<NonNullable<Plugin['onRequest']>>;
+      } catch (error) {
+        answer(error);
+      }
     },
   };
 }
