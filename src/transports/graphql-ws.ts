@@ -45,7 +45,9 @@ export const GRAPHQL_WS_CLOSE = {
 interface ConnectionState {
   principal: Principal | undefined;
   operations: Set<string>;
-  iterators: Map<string, AsyncIterableIterator<unknown>>;
+  /** Every subscription iterator started on this socket and not ended yet. */
+  iterators: Set<AsyncIterableIterator<unknown>>;
+  byId: Map<string, AsyncIterableIterator<unknown>>;
   closed: boolean;
   tokens: number;
   refilledAt: number;
@@ -143,16 +145,32 @@ export function createGraphQLWsEndpoint(deps: {
             : undefined;
         contextValue = await contextFactory(pushSink ? { pushSink } : undefined);
         const track = async (args: ExecutionArgs) => {
-          // On the engine path the subscription's source stream is only a lifetime handle that never yields, so
-          // graphql's and envelop's per-event result mapping (an iterator wrapper per subscriber) is skipped.
-          const result = await (pushSink ? createSourceEventStream(args) : subscribe(args));
+          let result: unknown;
+          try {
+            // On the engine path the subscription's source stream is only a lifetime handle that never yields, so
+            // graphql's and envelop's per-event result mapping (an iterator wrapper per subscriber) is skipped.
+            result = await (pushSink ? createSourceEventStream(args) : subscribe(args));
+          } catch (error) {
+            // Hostile input (e.g. variables nested deep enough to overflow the stack) is the client's error; it
+            // must not close the socket with 4500 and take the connection's other subscriptions with it.
+            logger.debug({ transport: 'graphql-ws', err: (error as Error).message }, 'operation could not start');
+            return { errors: [new GraphQLError('the operation could not be started', { extensions: { code: 'BAD_REQUEST' } })] };
+          }
           if (!isAsyncIterable(result)) return pushSink && shared ? shared.mask(result as ExecutionResult) : result;
-          // graphql-ws can lose track of an iterator when an id is completed and reused at once; we stop any we
-          // started ourselves, on reuse and when the socket closes.
+          // graphql-ws can lose track of an iterator when an id is completed and reused while still starting; we
+          // keep every iterator we started until it ends, and stop the rest when the socket closes.
           const iterator = result as AsyncIterableIterator<unknown>;
-          void state.iterators.get(id)?.return?.();
-          state.iterators.set(id, iterator);
-          if (state.closed) void iterator.return?.();
+          const previous = state.byId.get(id);
+          if (previous && previous !== iterator) void previous.return?.();
+          state.byId.set(id, iterator);
+          state.iterators.add(iterator);
+          const end = iterator.return?.bind(iterator);
+          iterator.return = (value?: unknown) => {
+            state.iterators.delete(iterator);
+            if (state.byId.get(id) === iterator) state.byId.delete(id);
+            return end ? end(value) : Promise.resolve({ value: undefined, done: true as const });
+          };
+          if (state.closed) void iterator.return();
           return result;
         };
         const args: ExecutionArgs = {
@@ -168,7 +186,6 @@ export function createGraphQLWsEndpoint(deps: {
       onComplete: (ctx, id) => {
         const state = states.get(ctx.extra.socket);
         state?.operations.delete(id);
-        state?.iterators.delete(id);
       },
       onConnect: async (ctx) => {
         const { socket, request } = ctx.extra;
@@ -217,7 +234,8 @@ export function createGraphQLWsEndpoint(deps: {
     const state: ConnectionState = {
       principal: undefined,
       operations: new Set(),
-      iterators: new Map(),
+      iterators: new Set(),
+      byId: new Map(),
       closed: false,
       tokens: limits.wsMessageBurst,
       refilledAt: Date.now(),
@@ -251,6 +269,14 @@ export function createGraphQLWsEndpoint(deps: {
             }
             state.tokens -= 1;
             handle(String(data)).catch((error: unknown) => {
+              const message = error instanceof Error ? error.message : String(error);
+              // graphql-ws throws for server-to-client message types a client sent (next, connection_ack, …):
+              // that is the client breaking the protocol (4400), not a server fault (4500).
+              if (message.startsWith('Unexpected message of type')) {
+                count('close-4400');
+                socket.close(CloseCode.BadRequest, message.slice(0, 120));
+                return;
+              }
               logger.error({ transport: 'graphql-ws', err: error }, 'failed to handle a message');
               socket.close(CloseCode.InternalServerError, 'Internal server error');
             });
@@ -263,8 +289,9 @@ export function createGraphQLWsEndpoint(deps: {
       states.delete(socket);
       state.closed = true;
       void closed(code, String(reason)).finally(() => {
-        for (const iterator of state.iterators.values()) void iterator.return?.();
+        for (const iterator of [...state.iterators]) void iterator.return?.();
         state.iterators.clear();
+        state.byId.clear();
       });
     });
   });

@@ -38,6 +38,7 @@ export function createHttpGate(deps: { authenticator: Authenticator; admission: 
         !/event-stream|json|multipart/.test(accept);
       if (isGraphiQLPage) return false;
       try {
+        if (request.method === 'GET') checkQueryJson(request.url ?? '');
         const principal = await authenticator.verify(request.headers.authorization);
         if (principal) principals.set(request, principal);
         const streaming = accept.includes('text/event-stream') || (pathname === '/graphql/stream' && request.method === 'GET');
@@ -57,3 +58,17 @@ export function createHttpGate(deps: { authenticator: Authenticator; admission: 
 }
 
 export type HttpGate = ReturnType<typeof createHttpGate>;
+
+/** yoga answers unparsable `variables`/`extensions` in a GET with 500; they are the client's mistake. */
+function checkQueryJson(url: string): void {
+  const query = new URL(url, 'http://localhost').searchParams;
+  for (const name of ['variables', 'extensions']) {
+    const value = query.get(name);
+    if (value === null) continue;
+    try {
+      JSON.parse(value);
+    } catch {
+      throw new RealtimeError('BAD_REQUEST', `${name}: not valid JSON`, { argument: name });
+    }
+  }
+}
