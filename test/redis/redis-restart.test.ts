@@ -45,7 +45,7 @@ describeWithRedis('Redis killed and restarted mid-stream', () => {
     await redis?.stop();
   });
 
-  test('clients stay connected, /ready goes 503 and back to 200, ingest is 503 meanwhile, and no event is lost', async () => {
+  test('clients stay connected, /ready goes 503 and back to 200, ingest is 503 meanwhile, and no event is lost', { timeout: 90_000 }, async () => {
     const t = `${prefix}-events`;
     const legacyA = await legacyMetaFeed(a, 'transactions', {}, 'A legacy');
     const legacyB = await legacyMetaFeed(b, 'transactions', {}, 'B legacy');
@@ -119,7 +119,7 @@ describeWithRedis('Redis killed and restarted mid-stream', () => {
     expect(legacyA.client.ws.readyState).toBe(WebSocket.OPEN);
     expect(legacyB.client.ws.readyState).toBe(WebSocket.OPEN);
   });
-  test('killed while a chain node keeps ingesting on both instances: every accepted event arrives once, in order', async () => {
+  test('killed while a chain node keeps ingesting on both instances: every accepted event arrives once, in order', { timeout: 90_000 }, async () => {
     const gqlA = await graphqlWsFeed(a, 'transactions', {}, 'A graphql-ws');
     const legacyB = await legacyMetaFeed(b, 'transactions', {}, 'B legacy');
     const all = [gqlA, legacyB];
