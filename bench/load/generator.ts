@@ -194,7 +194,8 @@ async function run(config: GeneratorConfig): Promise<GeneratorResult> {
     const url = `ws://${config.host}:${config.port}${config.path}${search}`;
     const localAddress = localAddressFor(conn.index);
     const ws = new WebSocket(url, graphql ? 'graphql-transport-ws' : [], {
-      perMessageDeflate: false,
+      // BENCH_CLIENT_DEFLATE=1 offers permessage-deflate, to measure what the server's compression costs.
+      perMessageDeflate: process.env['BENCH_CLIENT_DEFLATE'] === '1',
       skipUTF8Validation: true,
       handshakeTimeout: 15_000,
       maxPayload: 64 * 1024 * 1024,
