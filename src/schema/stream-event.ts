@@ -2,7 +2,7 @@ import type { ObjectRef } from '@pothos/core';
 import { GraphQLError } from 'graphql';
 import type { StreamName } from '../domain/index.ts';
 import { RealtimeError } from '../errors.ts';
-import { authorizeStream } from '../security/auth.ts';
+import { authorizeStream, whenTokenExpires } from '../security/auth.ts';
 import { parseFilter, type FilterInputs } from '../streams/filters.ts';
 import { isGapNotice, type GapNotice, type StreamItem } from '../streams/index.ts';
 import { builder } from './builder.ts';
@@ -63,12 +63,10 @@ export function openSubscription<S extends StreamName>(
       return ctx.streams.hubs[stream].listen(options, sink.deliver as (item: StreamItem<S> | GapNotice) => void, sink.release);
     }
     const iterator = ctx.streams.hubs[stream].iterate(options);
-    const expiresAt = ctx.principal?.expiresAt;
-    if (expiresAt === undefined) return iterator;
     // Over SSE the token came with the request: the stream ends at `exp`, and the client reconnects with a
     // fresh token and Last-Event-ID (graphql-ws and legacy sockets are closed by their transports instead).
-    const timer = setTimeout(() => void iterator.return?.(), Math.min(2 ** 31 - 1, Math.max(0, expiresAt - Date.now())));
-    timer.unref();
+    const timer = whenTokenExpires(ctx.principal, () => void iterator.return?.());
+    if (!timer) return iterator;
     const end = iterator.return?.bind(iterator);
     iterator.return = (value?: unknown) => {
       clearTimeout(timer);

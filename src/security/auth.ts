@@ -77,3 +77,15 @@ export function createAuthenticator(config: Config['auth']): Authenticator {
     },
   };
 }
+
+/** setTimeout holds at most 2^31 − 1 ms (about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Calls `onExpired` when the principal's token expires (connections end then, so the client reconnects with a
+ * fresh token and resumes by cursor). Returns the timer to clear when the connection ends first.
+ */
+export function whenTokenExpires(principal: Principal | undefined, onExpired: () => void): NodeJS.Timeout | undefined {
+  if (principal?.expiresAt === undefined) return undefined;
+  return setTimeout(onExpired, Math.min(MAX_TIMER_MS, Math.max(0, principal.expiresAt - Date.now()))).unref();
+}

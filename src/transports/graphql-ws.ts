@@ -7,7 +7,7 @@ import type { Config } from '../config.ts';
 import type { BroadcastTracker } from '../ops/broadcast.ts';
 import type { Logger } from '../ops/logger.ts';
 import { RealtimeError } from '../errors.ts';
-import type { Authenticator, Principal } from '../security/auth.ts';
+import { whenTokenExpires, type Authenticator, type Principal } from '../security/auth.ts';
 import { startHeartbeat } from './heartbeat.ts';
 import { createSharedExecution, sharedStreamOf } from './shared-execution.ts';
 import type { Yoga } from './graphql-http.ts';
@@ -53,9 +53,6 @@ interface ConnectionState {
   refilledAt: number;
   expiry: NodeJS.Timeout | undefined;
 }
-
-/** setTimeout holds at most 2^31 − 1 ms. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * graphql-ws (`graphql-transport-ws` subprotocol) on `/graphql`, running every
@@ -203,18 +200,11 @@ export function createGraphQLWsEndpoint(deps: {
           socket.close(unavailable ? 1013 : GRAPHQL_WS_CLOSE.FORBIDDEN, reason);
           return false;
         }
-        const expiresAt = state.principal?.expiresAt;
-        if (expiresAt !== undefined) {
-          // The client reconnects with a fresh token and resumes by cursor.
-          state.expiry = setTimeout(
-            () => {
-              count('token-expired');
-              socket.close(GRAPHQL_WS_CLOSE.FORBIDDEN, 'token expired');
-            },
-            Math.min(MAX_TIMER_MS, Math.max(0, expiresAt - Date.now())),
-          );
-          state.expiry.unref();
-        }
+        // The client reconnects with a fresh token and resumes by cursor.
+        state.expiry = whenTokenExpires(state.principal, () => {
+          count('token-expired');
+          socket.close(GRAPHQL_WS_CLOSE.FORBIDDEN, 'token expired');
+        });
         logger.debug({ transport: 'graphql-ws', remote: request.socket.remoteAddress }, 'connection open');
         return true;
       },

@@ -6,9 +6,10 @@ import type { BroadcastTracker } from '../ops/broadcast.ts';
 import type { Logger } from '../ops/logger.ts';
 import type { Hubs, StreamItem, SubscribeOptions } from '../streams/index.ts';
 import { RealtimeError } from '../errors.ts';
-import { authorizeStream, type Authenticator, type Principal } from '../security/auth.ts';
+import { authorizeStream, whenTokenExpires, type Authenticator, type Principal } from '../security/auth.ts';
 import { filterInputFromQuery, parseFilter } from '../streams/filters.ts';
 import { startHeartbeat } from './heartbeat.ts';
+import { createSendBudget } from './send-budget.ts';
 import type { UpgradeRoute, WebSocketEndpoint } from './upgrade.ts';
 
 export const LEGACY_PREFIX = '/ws/';
@@ -136,25 +137,16 @@ export function createLegacyEndpoint(deps: {
     if (!parsed) return socket.close(1011, 'request was not routed');
     const { stream, meta, options, principal } = parsed;
     counters.opened++;
-    const expiry =
-      principal?.expiresAt === undefined
-        ? undefined
-        : setTimeout(
-            () => {
-              countTermination('token-expired');
-              socket.close(LEGACY_CLOSE.TOKEN_EXPIRED, 'token expired');
-            },
-            Math.min(2 ** 31 - 1, Math.max(0, principal.expiresAt - Date.now())),
-          ).unref();
+    const expiry = whenTokenExpires(principal, () => {
+      countTermination('token-expired');
+      socket.close(LEGACY_CLOSE.TOKEN_EXPIRED, 'token expired');
+    });
     logger.debug({ transport: 'legacy', stream, remote: request.socket.remoteAddress }, 'connection open');
 
-    let historyBytes = 0;
+    const budget = createSendBudget(socket, config.ws.maxBufferedBytes);
     const send = (item: StreamItem, history = false) => {
       if (socket.readyState !== socket.OPEN) return;
-      // History is bounded by the replay buffer, so it may exceed the live cap without risk, and what of it is
-      // still queued does not count against live events until it has drained.
-      if (!history && socket.bufferedAmount <= config.ws.maxBufferedBytes) historyBytes = 0;
-      if (!history && socket.bufferedAmount > config.ws.maxBufferedBytes + historyBytes) {
+      if (budget.exhausted(history)) {
         // Metrics snapshots supersede each other: skip one. Other streams must not skip silently.
         if (stream === 'metrics') {
           tracker.dropped(stream, 'legacy', 'slow-consumer');
@@ -167,7 +159,7 @@ export function createLegacyEndpoint(deps: {
         return;
       }
       const frame = frameFor(stream, item, meta);
-      if (history) historyBytes += frame.length;
+      budget.sent(frame.length, history);
       socket.send(frame, { binary: false });
       tracker.delivered(stream, item, 'legacy');
     };

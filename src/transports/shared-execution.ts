@@ -4,6 +4,7 @@ import type { Config } from '../config.ts';
 import { isStreamName, type StreamName } from '../domain/index.ts';
 import type { BroadcastTracker } from '../ops/broadcast.ts';
 import type { Logger } from '../ops/logger.ts';
+import { createSendBudget } from './send-budget.ts';
 import { isGapNotice, type GapNotice, type StreamItem } from '../streams/index.ts';
 
 /** Close code for a graphql-ws client that fell too far behind; it reconnects and resumes with `after`. */
@@ -100,7 +101,7 @@ export function createSharedExecution(deps: {
     open(operation: SharedOperation, stream: StreamName, id: string, socket: WebSocket, contextValue: () => unknown): PushSink {
       const prefix = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
       let joined: Group | undefined;
-      let historyBytes = 0;
+      const budget = createSendBudget(socket, config.ws.maxBufferedBytes);
       return {
         acquire() {
           if (joined) return;
@@ -115,9 +116,7 @@ export function createSharedExecution(deps: {
         deliver(item, history = false) {
           if (!joined) return;
           if (socket.readyState !== socket.OPEN) return;
-          // History already queued must not count against the live cap until it has drained.
-          if (!history && socket.bufferedAmount <= config.ws.maxBufferedBytes) historyBytes = 0;
-          if (!history && socket.bufferedAmount > config.ws.maxBufferedBytes + historyBytes) {
+          if (budget.exhausted(history)) {
             if (stream === 'metrics' && !isGapNotice(item)) {
               tracker.dropped(stream, 'graphql-ws', 'slow-consumer');
               return;
@@ -129,7 +128,8 @@ export function createSharedExecution(deps: {
           const payload = payloadFor(joined, item, contextValue());
           if (payload === undefined) return;
           const frame = `${prefix}${payload}}`;
-          if (history) historyBytes += Buffer.byteLength(frame);
+          // Only history needs its size counted; live frames skip the byte count.
+          if (history) budget.sent(Buffer.byteLength(frame), true);
           socket.send(frame);
           if (!isGapNotice(item)) tracker.delivered(stream, item, 'graphql-ws');
         },

@@ -35,6 +35,8 @@ export function useCursorExtension(): Plugin {
 }
 
 function serialize(result: ExecutionResult): string {
+  // Events carry no errors: serialize them plainly (this runs per event per SSE subscriber).
+  if (!result.errors) return JSON.stringify(result);
   // GraphQLError#toJSON already drops stacks; yoga's internal `http` extension must not leak.
   return JSON.stringify(result, (key, value: unknown) => (key === 'http' ? undefined : value));
 }
