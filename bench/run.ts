@@ -3,9 +3,11 @@
  *
  * For every scenario and every server (ours, the yoga+graphql-ws recipe, the
  * raw-ws floor) it starts the server pinned to core 0 and the load generator
- * pinned to core 1, waits for /ready, lets the generator ramp and measure,
- * samples the server's memory/CPU/lag, kills both, and prints a table per
- * scenario. A full run writes BENCHMARKS.md; --quick and --scenario runs write
+ * pinned to core 1, waits for /ready, measures the server's idle CPU, lets
+ * the generator ramp and measure, samples the server's memory/CPU/lag, kills
+ * both, and prints a table per scenario. With --rounds N every scenario runs
+ * its servers interleaved (floor, ours, recipe, then again) N times.
+ * A full run writes BENCHMARKS.md; --quick and --scenario runs write
  * bench/results/ only, so full results are never overwritten by partial ones.
  *
  *   --quick                 small N, short windows; the whole run takes under 2 minutes
@@ -13,6 +15,8 @@
  *   --servers ours,floor    only these servers
  *   --connections <n>       override every scenario's subscriber count
  *   --measure <s>           override the measurement window
+ *   --rounds <n>            interleaved rounds per scenario (default 3, 1 with --quick); tables show medians
+ *   --stalled <n>           override the stalled-connection count of scenarios that have stalled connections
  *   --max-gen-lag <ms>      generator event-loop lag p99 above this invalidates a run (default 50)
  *   --server-env K=V        extra env for every server (repeatable), e.g. to lift limits
  *   --rss-cap <MB>          kill a server whose RSS passes this (default 4096)
@@ -65,6 +69,8 @@ const { values: args } = parseArgs({
     servers: { type: 'string' },
     connections: { type: 'string' },
     measure: { type: 'string' },
+    rounds: { type: 'string' },
+    stalled: { type: 'string' },
     'max-gen-lag': { type: 'string', default: '50' },
     'server-env': { type: 'string', multiple: true, default: [] },
     'rss-cap': { type: 'string', default: '4096' },
@@ -90,6 +96,9 @@ const maxGenLagMs = num('max-gen-lag', args['max-gen-lag']) ?? 50;
 const rssCap = (num('rss-cap', args['rss-cap']) ?? 4096) * 2 ** 20;
 const connectionsOverride = num('connections', args.connections);
 const measureOverride = num('measure', args.measure);
+const DEFAULT_ROUNDS = quick ? 1 : 3;
+const rounds = Math.max(1, Math.round(num('rounds', args.rounds) ?? DEFAULT_ROUNDS));
+const stalledOverride = num('stalled', args.stalled);
 const serverFilter = (args.servers ?? SERVER_KINDS.join(','))
   .split(',')
   .map((s) => s.trim())
@@ -160,6 +169,7 @@ for (const s of scenarios) {
     s.checkpoints = [Math.round(s.connections / 2), s.connections];
   }
   if (measureOverride) s.measureMs = measureOverride * 1000;
+  if (stalledOverride && s.stalled) s.stalled = Math.round(stalledOverride);
 }
 
 const maxConnections = Math.max(...scenarios.map((s) => s.connections));
@@ -247,7 +257,12 @@ function probeClient(child: Child) {
 const isGenMessage = (m: unknown): m is FromGenerator =>
   typeof m === 'object' && m !== null && typeof (m as { type?: unknown }).type === 'string';
 
-async function runOne(scenario: Scenario, server: ServerKind): Promise<RunResult> {
+/**
+ * One server in one scenario: a fresh server process and generator.
+ * `stalled`: stalled connections for this run (scenarios with stalled
+ * connections run once with them and once with 0); undefined elsewhere.
+ */
+async function runOne(scenario: Scenario, server: ServerKind, round: number, stalled: number | undefined): Promise<RunResult> {
   const started = Date.now();
   const memory: RunResult['memory'] = {
     baseRss: Number.NaN,
@@ -258,15 +273,33 @@ async function runOne(scenario: Scenario, server: ServerKind): Promise<RunResult
     loadedRss: Number.NaN,
     loadedRssPerConn: Number.NaN,
   };
-  const result: RunResult = { scenario: scenario.name, server, status: 'failed', memory, serverStats: null, cores: null, durationMs: 0 };
+  const result: RunResult = {
+    scenario: scenario.name,
+    server,
+    status: 'failed',
+    memory,
+    serverStats: null,
+    cores: null,
+    durationMs: 0,
+    round,
+    ...(stalled !== undefined ? { stalled } : {}),
+  };
   const drive = driveFor(scenario, server);
   if (drive.skip) return { ...result, status: 'skipped', reason: drive.skip };
 
   const port = await freePort();
-  const rampMs = (scenario.connections / scenario.rampPerSec) * 1000;
+  const rampMs = ((scenario.connections + (stalled ?? 0)) / scenario.rampPerSec) * 1000;
+  const stalledWatchMs = scenario.stalledWatchMs ?? 15_000;
   const genDeadlineMs =
-    rampMs * 2 + scenario.checkpoints.length * 15_000 + scenario.settleTimeoutMs + scenario.measureMs + scenario.graceMaxMs + 30_000;
-  const runDeadline = Date.now() + 30_000 + genDeadlineMs + 15_000;
+    rampMs * 2 +
+    scenario.checkpoints.length * 15_000 +
+    scenario.settleTimeoutMs * (stalled ? 2 : 1) +
+    scenario.measureMs +
+    scenario.graceMaxMs +
+    (stalled ? stalledWatchMs : 0) +
+    30_000;
+  // The idle CPU window (as long as the measurement window) comes before the generator starts.
+  const runDeadline = Date.now() + 30_000 + scenario.measureMs + genDeadlineMs + 15_000;
 
   const serverChild = spawnChild({
     name: server,
@@ -332,6 +365,18 @@ async function runOne(scenario: Scenario, server: ServerKind): Promise<RunResult
     memory.baseRss = readRss(serverChild.pid);
     memory.baseHeap = base?.heapUsed ?? Number.NaN;
 
+    // Idle CPU: as long as the measurement window, no connection yet (the server's ticker and simulator run, nobody listens).
+    const idleFrom = { ms: readCpuMs(serverChild.pid), at: performance.now() };
+    for (let waited = 0; waited < scenario.measureMs && serverChild.isAlive() && !serverTrouble; waited += 100) await sleep(100);
+    if (!serverChild.isAlive() || serverTrouble) throw new Error(serverTrouble ?? 'server exited during the idle CPU window');
+    result.cpu = {
+      idleMs: readCpuMs(serverChild.pid) - idleFrom.ms,
+      idleWallMs: performance.now() - idleFrom.at,
+      windowMs: Number.NaN,
+      windowWallMs: Number.NaN,
+    };
+    if (args.verbose) log(`    ${server}: idle CPU ${((result.cpu.idleMs / result.cpu.idleWallMs) * 100).toFixed(1)} % over ${(result.cpu.idleWallMs / 1000).toFixed(1)} s`);
+
     const config: GeneratorConfig = {
       kind: drive.kind,
       host: '127.0.0.1',
@@ -352,6 +397,7 @@ async function runOne(scenario: Scenario, server: ServerKind): Promise<RunResult
       perAddress,
       countSeqGaps: drive.countSeqGaps,
       ...(drive.observer ? { observer: drive.observer } : {}),
+      ...(stalled !== undefined ? { stalled, stalledWatchMs, serverPid: serverChild.pid } : {}),
       deadlineMs: genDeadlineMs,
     };
     toGen({ type: 'start', config });
@@ -389,6 +435,10 @@ async function runOne(scenario: Scenario, server: ServerKind): Promise<RunResult
         }
         const cpuMs = readCpuMs(serverChild.pid);
         const wallMs = cpuStart ? performance.now() - cpuStart.at : Number.NaN;
+        if (result.cpu && cpuStart) {
+          result.cpu.windowMs = cpuMs - cpuStart.ms;
+          result.cpu.windowWallMs = wallMs;
+        }
         const s = await probe.sample(false);
         if (s && cpuStart) {
           const sampled = s.lag.samples > 0;
@@ -462,7 +512,8 @@ async function runOne(scenario: Scenario, server: ServerKind): Promise<RunResult
 }
 
 function oneLine(run: RunResult): string {
-  const head = `  ${run.server.padEnd(6)} ${run.status.padEnd(7)}`;
+  const variant = [rounds > 1 ? `r${run.round ?? 1}` : '', run.stalled !== undefined ? `stalled ${run.stalled}` : ''].filter(Boolean).join(' ');
+  const head = `  ${run.server.padEnd(6)} ${variant ? `${variant} ` : ''}${run.status.padEnd(7)}`;
   const d = derive(run);
   const secs = `(${(run.durationMs / 1000).toFixed(1)} s)`;
   const detail = (reason: string) => {
@@ -471,43 +522,64 @@ function oneLine(run: RunResult): string {
   };
   if (!d || run.status === 'failed') return `${head} ${detail(run.reason ?? '')} ${secs}`;
   const f = (v: number, digits = 1) => (Number.isFinite(v) ? v.toFixed(digits) : '–');
+  const st = run.gen?.stalled;
+  const stalledText =
+    st && st.target > 0
+      ? `, stalled ${st.stalled}/${st.target} closed ${st.closedByServer}` +
+        (st.closedByServer > 0 ? ` after ${f(st.closedAfterMs[Math.floor((st.closedAfterMs.length - 1) / 2)] ?? Number.NaN, 0)}–${f(st.closedAfterMs.at(-1) ?? Number.NaN, 0)} ms` : '')
+      : '';
+  const ended = d.endedByServer > 0 ? `, ${d.endedByServer} closed by server (${Object.keys(d.endReasons)[0] ?? ''})` : '';
   return (
-    `${head} ${d.open}/${d.target} p50 ${f(d.p50)} p99 ${f(d.p99)} max ${f(d.max)} ms, makespan p99 ${f(d.makespanP99)} ms, ` +
-    `${f(d.msgsPerSec, 0)} msg/s, loss ${d.lossCount}, RSS/conn ${f(d.idleRssKb)} KB idle, ` +
-    `srv cpu ${f(d.serverCpu, 0)}% lag p99 ${f(d.serverLagP99)} ms, gen cpu ${f(d.genCpu, 0)}% lag p99 ${f(d.genLagP99)} ms ${secs}` +
+    `${head} ${d.open}/${d.target} p50 ${f(d.p50)} p99 ${f(d.p99)} p99.9 ${f(d.p999)} max ${f(d.max)} ms, makespan p99 ${f(d.makespanP99)} ms, ` +
+    `${f(d.msgsPerSec, 0)} msg/s, loss ${d.lossCount}${ended}${stalledText}, RSS/conn ${f(d.idleRssKb)} KB idle, ` +
+    `srv cpu ${f(d.serverCpu, 0)}% (idle ${f(d.idleCpuPct)}%) ${f(d.cpuPerMsgUs, 2)} µs/msg lag p99 ${f(d.serverLagP99)} ms, ` +
+    `gen cpu ${f(d.genCpu, 0)}% ${f(d.genCpuPerMsgUs, 2)} µs/msg lag p99 ${f(d.genLagP99)} ms ${secs}` +
     (run.status !== 'ok' && run.reason ? `\n         ${run.reason.split('\n')[0]}` : '')
   );
 }
 
 // ── Main ───────────────────────────────────────────────────────────────────
 const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
-log(`${command}: ${scenarios.length} scenario(s) on ${machine.nproc} cores, Node ${machine.node}`);
+log(`${command}: ${scenarios.length} scenario(s), ${rounds} round(s) each, on ${machine.nproc} cores, Node ${machine.node}`);
 for (const note of setupNotes) log(`  ${note}`);
 
 const begun = Date.now();
 const results = new Map<string, RunResult[]>();
+/** Interleaved: floor, ours, recipe, then again; a stalled scenario alternates which of its two variants goes first. */
+const ORDER: readonly ServerKind[] = ['floor', 'ours', 'recipe'];
 for (const scenario of scenarios) {
   log(`\n▶ ${scenario.name}: ${describe(scenario)}`);
   const runs: RunResult[] = [];
-  for (const server of scenario.servers) {
-    if (!serverFilter.includes(server)) continue;
-    if (quick && Date.now() - begun > QUICK_BUDGET_MS) {
-      runs.push({
-        scenario: scenario.name,
-        server,
-        status: 'skipped',
-        reason: 'quick time budget used up',
-        memory: { baseRss: NaN, baseHeap: NaN, checkpoints: [], idleRssPerConn: NaN, idleHeapPerConn: NaN, loadedRss: NaN, loadedRssPerConn: NaN },
-        serverStats: null,
-        cores: null,
-        durationMs: 0,
-      });
-      log(`  ${server.padEnd(6)} skipped (quick time budget used up)`);
-      continue;
+  const servers = ORDER.filter((s) => scenario.servers.includes(s) && serverFilter.includes(s));
+  // Quick: the stalled check only (its 2 s window cannot say anything about p99 with ÷ without).
+  const variants: (number | undefined)[] = scenario.stalled ? (quick ? [scenario.stalled] : [scenario.stalled, 0]) : [undefined];
+  for (let round = 1; round <= rounds; round++) {
+    for (const server of servers) {
+      for (const stalled of round % 2 === 1 ? variants : [...variants].reverse()) {
+        if (quick && Date.now() - begun > QUICK_BUDGET_MS) {
+          runs.push({
+            scenario: scenario.name,
+            server,
+            status: 'skipped',
+            reason: 'quick time budget used up',
+            memory: { baseRss: NaN, baseHeap: NaN, checkpoints: [], idleRssPerConn: NaN, idleHeapPerConn: NaN, loadedRss: NaN, loadedRssPerConn: NaN },
+            serverStats: null,
+            cores: null,
+            durationMs: 0,
+            round,
+            ...(stalled !== undefined ? { stalled } : {}),
+          });
+          log(`  ${server.padEnd(6)} skipped (quick time budget used up)`);
+          continue;
+        }
+        // A server that cannot take part (e.g. no legacy endpoint) is reported once, not every round.
+        const skip = driveFor(scenario, server).skip;
+        if (skip && round > 1) continue;
+        const run = await runOne(scenario, server, round, stalled);
+        runs.push(run);
+        log(oneLine(run));
+      }
     }
-    const run = await runOne(scenario, server);
-    runs.push(run);
-    log(oneLine(run));
   }
   results.set(scenario.name, runs);
   const table = scenarioTable(scenario, runs);
@@ -515,11 +587,18 @@ for (const scenario of scenarios) {
 }
 
 // ── Write results ──────────────────────────────────────────────────────────
-const full = !quick && (args.scenario ?? []).length === 0 && !args.servers && !connectionsOverride && !measureOverride;
+const full =
+  !quick &&
+  (args.scenario ?? []).length === 0 &&
+  !args.servers &&
+  !connectionsOverride &&
+  !measureOverride &&
+  !stalledOverride &&
+  rounds >= DEFAULT_ROUNDS;
 const resultsDir = join(repoRoot, 'bench/results');
 mkdirSync(resultsDir, { recursive: true });
 const stamp = machine.date.replace(/[:.]/g, '-');
-const record: RunRecord = { command, machine, setupNotes, quick, full, scenarios, results: Object.fromEntries(results) };
+const record: RunRecord = { command, machine, setupNotes, quick, full, rounds, scenarios, results: Object.fromEntries(results) };
 const jsonPath = join(resultsDir, `${quick ? 'quick' : 'run'}-${stamp}.json`);
 writeFileSync(jsonPath, JSON.stringify(record, null, 2));
 const markdown = renderMarkdown(record);

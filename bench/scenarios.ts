@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CONTRACT_FIELDS } from '../src/domain/index.ts';
+import { descriptorOf } from '../src/streams/registry.ts';
 import { ChainModel } from '../src/sources/simulator/chain.ts';
 import type { ClientKind, ConnectionGroup } from './lib/protocol.ts';
 
@@ -33,6 +33,16 @@ export interface Scenario {
   measureMs: number;
   quietMs: number;
   graceMaxMs: number;
+  /**
+   * Stalled connections on top of `connections` readers: each subscribes,
+   * receives its first event, then never reads again (its TCP socket paused).
+   * They never count for latency or loss. A scenario with `stalled > 0` also
+   * runs, interleaved, a `stalled: 0` variant (same readers, no stalled
+   * connections) for the "p99 with ÷ without" comparison.
+   */
+  stalled?: number;
+  /** How long after the last stall the generator keeps watching for the server to close stalled connections (default 15 s). */
+  stalledWatchMs?: number;
   notes: string[];
 }
 
@@ -78,7 +88,8 @@ export function buildScenarios(options: { quick: boolean; filtersAvailable: bool
   const base = {
     rampPerSec: 500,
     settleTimeoutMs: quick ? 3000 : 10_000,
-    measureMs: quick ? 3000 : 30_000,
+    // Quick: 2 s windows (each run also spends as long measuring the server's idle CPU).
+    measureMs: quick ? 2000 : 30_000,
     quietMs: quick ? 1000 : 3000,
     graceMaxMs: quick ? 4000 : 30_000,
     filtered: false,
@@ -108,6 +119,44 @@ export function buildScenarios(options: { quick: boolean; filtersAvailable: bool
     ...extra,
   });
 
+  /**
+   * Readers plus stalled connections on `transactions` at SIM_TPS=500 (≈1,000 events/s).
+   * The readers are filtered like transactions-1k (10 groups, one simulator
+   * account each, ≈1 % of events): unfiltered, 500 readers would need 500,000
+   * deliveries/s, more than any of the three servers (or the generator) has on
+   * one core, and the `stalled: 0` comparison would measure saturation. The
+   * stalled connections subscribe unfiltered (every event, ≈250 KB/s each), so
+   * they fall behind at once, as a stalled dashboard would.
+   */
+  const stalledScenario = (
+    s: Pick<Scenario, 'name' | 'transport' | 'connections' | 'servers'> & { stalled: number; stalledWatchMs?: number },
+  ): Scenario => {
+    const readers = filtersAvailable ? s.connections : FILTER_GROUPS;
+    return {
+      ...base,
+      ...s,
+      stream: 'transactions',
+      connections: readers,
+      intervalMs: 1000,
+      simTps: 500,
+      selection: TX_SELECTION,
+      filtered: filtersAvailable,
+      checkpoints: checkpointsFor(readers, quick),
+      notes: [
+        ...(filtersAvailable
+          ? [`Readers: ${FILTER_GROUPS} groups, each filtered to one simulator account (≈1 % of events, ≈10 events/s per reader).`]
+          : [`Filters are not in schema.graphql: ${FILTER_GROUPS} unfiltered readers instead of ${s.connections}.`]),
+        'Stalled connections are opened after the readers, unfiltered (every event); each subscribes, receives its first event, then never reads again (its TCP socket is paused). ' +
+          'Only the readers count for latency and loss. "stalled connections closed by the server": the server no longer holds the socket (/proc/<pid>/fd); ' +
+          'times are from the stall. The `stalled: 0` rows (full runs) are the same readers without stalled connections, run interleaved with the stalled runs. ' +
+          'The recipe and the floor have no slow-consumer policy: they never close a stalled connection, its bytes pile up in kernel and process buffers.',
+        ...(s.transport === 'legacy'
+          ? ['Legacy frames carry `seq` and `cursor` here (`?meta=1` on ours, the same fields on the floor) so loss is counted per event at ≈1,000 events/s.']
+          : []),
+      ],
+    };
+  };
+
   if (quick) {
     const q = (extra: Partial<Scenario> & Pick<Scenario, 'name' | 'transport' | 'connections'>): Scenario => ({
       ...base,
@@ -122,7 +171,8 @@ export function buildScenarios(options: { quick: boolean; filtersAvailable: bool
       q({ name: 'graphql-ws', transport: 'graphql-ws', connections: 500 }),
       q({ name: 'legacy', transport: 'legacy', connections: 500 }),
       q({ name: 'sse', transport: 'sse', connections: 200 }),
-      tx(200, 200, { name: 'transactions', measureMs: 3000 }),
+      tx(200, 200, { name: 'transactions' }),
+      stalledScenario({ name: 'stalled', transport: 'graphql-ws', connections: 50, stalled: 5, servers: ['ours'], stalledWatchMs: 9000 }),
     ];
   }
 
@@ -176,6 +226,33 @@ export function buildScenarios(options: { quick: boolean; filtersAvailable: bool
     servers: ['ours', 'recipe', 'floor'],
     checkpoints: checkpointsFor(2000, false),
   });
+  out.push({
+    ...base,
+    name: 'sse-fast-reader',
+    transport: 'sse',
+    stream: 'transactions',
+    connections: 1,
+    intervalMs: 1000,
+    simTps: 3000,
+    selection: TX_SELECTION,
+    servers: ['ours', 'recipe', 'floor'],
+    checkpoints: [1],
+    notes: [
+      'One unfiltered subscriber that reads as fast as it can: a fast reader must never be taken for a slow consumer. ' +
+        '"closed by server" shows whether the server ended the stream; the floor is its raw SSE path (`GET /sse`).',
+    ],
+  });
+  for (const transport of ['graphql-ws', 'legacy'] as const) {
+    out.push(
+      stalledScenario({
+        name: transport === 'legacy' ? 'stalled-clients-legacy' : 'stalled-clients',
+        transport,
+        connections: 500,
+        stalled: 100,
+        servers: transport === 'legacy' ? ['ours', 'floor'] : ['ours', 'recipe', 'floor'],
+      }),
+    );
+  }
   return out;
 }
 
@@ -213,9 +290,11 @@ export function driveFor(scenario: Scenario, server: ServerKind): Drive {
   const query = `subscription Bench${variableDefs} { ${scenario.stream}${args} { ${scenario.selection} } }`;
   const countSeqGaps = !scenario.filtered;
   const observer = scenario.filtered ? { observer: { groupAddresses: accounts.map((a) => [a.toLowerCase()]) } } : {};
+  // Legacy frames carry no seq: at transaction rates (many events per ms timestamp) loss needs it, so ask for meta there.
+  const legacyMeta = scenario.transport === 'legacy' && scenario.stream === 'transactions';
   const floorFields =
     scenario.transport === 'legacy'
-      ? CONTRACT_FIELDS[scenario.stream].join(',')
+      ? [...descriptorOf(scenario.stream).contractFields, ...(legacyMeta ? ['seq', 'cursor'] : [])].join(',')
       : scenario.selection
           .split(/\s+/)
           .filter((f) => f && !f.startsWith('__'))
@@ -234,7 +313,13 @@ export function driveFor(scenario: Scenario, server: ServerKind): Drive {
   }
   if (scenario.transport === 'legacy') {
     if (server === 'recipe') return { kind: 'json-ws', path: '', groups, countSeqGaps: false, env: {}, skip: 'no legacy endpoint in the recipe' };
-    return { kind: 'json-ws', path: `/ws/${scenario.stream}`, groups, countSeqGaps: false, env: {} };
+    return {
+      kind: 'json-ws',
+      path: `/ws/${scenario.stream}${legacyMeta ? '?meta=1' : ''}`,
+      groups,
+      countSeqGaps: legacyMeta && countSeqGaps,
+      env: {},
+    };
   }
   return {
     kind: scenario.transport === 'sse' ? 'graphql-sse' : 'graphql-ws',
@@ -252,6 +337,12 @@ export function describe(scenario: Scenario): string {
     scenario.stream === 'metrics'
       ? `metrics every ${scenario.intervalMs} ms (${(1000 / scenario.intervalMs).toFixed(scenario.intervalMs > 1000 ? 2 : 0)} Hz)`
       : `transactions at SIM_TPS=${scenario.simTps} (PENDING + outcome: ≈${2 * scenario.simTps} events/s)`;
-  const selection = scenario.transport === 'legacy' ? 'legacy frames (contract fields)' : `selection \`{ ${scenario.selection} }\``;
-  return `${scenario.transport}, ${scenario.connections.toLocaleString('en-US')} subscribers, ${rate}, ${selection}`;
+  const selection =
+    scenario.transport === 'legacy'
+      ? `legacy frames (contract fields${scenario.stream === 'transactions' ? ' + seq, cursor' : ''})`
+      : `selection \`{ ${scenario.selection} }\``;
+  const who = scenario.stalled
+    ? `${scenario.connections.toLocaleString('en-US')} reading + ${scenario.stalled.toLocaleString('en-US')} stalled subscribers`
+    : `${scenario.connections.toLocaleString('en-US')} subscriber${scenario.connections === 1 ? '' : 's'}`;
+  return `${scenario.transport}, ${who}, ${rate}, ${selection}`;
 }

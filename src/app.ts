@@ -1,186 +1,224 @@
 import { readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import type { EventBus } from './bus/bus.ts';
 import { createMemoryBus } from './bus/memory.ts';
 import { createRedisBus } from './bus/redis.ts';
-import { createIngestRoute, INGEST_PREFIX } from './sources/ingest.ts';
-import { createRedisStreamsSource } from './sources/redis-streams.ts';
 import type { Config } from './config.ts';
-import { createBroadcastTracker, type BroadcastTracker } from './ops/broadcast.ts';
-import { createHealthRoutes, type Lifecycle, type OpsRoute } from './ops/http-routes.ts';
+import { createDeliveryCounters, type DeliveryCounters } from './engine/counters.ts';
+import { createDeliveryEngine, type DeliveryEngine } from './engine/engine.ts';
+import { createOperationRunner } from './engine/operations.ts';
+import { RealtimeError } from './errors.ts';
+import { drain, trackSockets } from './lifecycle.ts';
+import { createHealthRoutes, type Lifecycle, type Readiness } from './ops/http-routes.ts';
 import { createLogger, type Logger } from './ops/logger.ts';
 import { createPrometheusRoute } from './ops/prometheus.ts';
 import { createStatsRoute } from './ops/stats.ts';
+import { createAdmission } from './security/admission.ts';
+import { createAuthenticator, type Principal } from './security/auth.ts';
+import { createCors } from './security/cors.ts';
+import { createIngestRoute } from './sources/ingest.ts';
 import { createMetricsTicker } from './sources/metrics-ticker.ts';
+import { createRedisStreamsSource } from './sources/redis-streams.ts';
 import { createSimulatorSource } from './sources/simulator/index.ts';
 import type { EventSource } from './sources/source.ts';
-import { createStreams, type Streams } from './streams/index.ts';
-import { createChainState } from './streams/state.ts';
-import { createGraphQLHttp, GRAPHQL_PATH } from './transports/graphql-http.ts';
-import { createGraphQLWsEndpoint } from './transports/graphql-ws.ts';
-import { createLegacyEndpoint, type LegacyEndpoint } from './transports/legacy-ws.ts';
-import { routeUpgrades, type WebSocketEndpoint } from './transports/upgrade.ts';
-import { createHttpGate } from './transports/http-gate.ts';
-import { createAdmission } from './security/admission.ts';
-import { createAuthenticator } from './security/auth.ts';
 import { createStatusPageRoutes } from './status-page/routes.ts';
+import { createStreams, type Streams } from './streams/index.ts';
+import { createGraphQLHttp, envelopeOf, GRAPHQL_PATH, GRAPHQL_SSE_PATH } from './transports/graphql-http.ts';
+import { createGraphQLWsEndpoint } from './transports/graphql-ws.ts';
+import { authenticateRequest } from './transports/http/request.ts';
+import { createRouter, type Route } from './transports/http/router.ts';
+import { createLegacyEndpoint } from './transports/legacy.ts';
+import { createSingleConnectionMode } from './transports/sse-single.ts';
+import { createSseRoute, createSseStreams } from './transports/sse.ts';
+import { closeEndpoint, routeUpgrades } from './transports/upgrade.ts';
+import { createSocketMonitor } from './transports/websocket.ts';
 
 export interface App {
   readonly server: Server;
   readonly streams: Streams;
+  readonly engine: DeliveryEngine;
+  readonly counters: DeliveryCounters;
+  readonly bus: EventBus;
   readonly logger: Logger;
-  readonly tracker: BroadcastTracker;
-  readonly legacy: LegacyEndpoint;
-  lifecycle(): Lifecycle;
+  readiness(): Readiness;
   /** Listens, then starts the event sources. Resolves with the bound address. */
   start(): Promise<AddressInfo>;
-  /** Drains: refuses new work, completes subscriptions, closes sockets, stops sources. Bounded by SHUTDOWN_TIMEOUT_MS. */
+  /** Drains: refuses new work, completes subscriptions, closes connections, stops sources. Bounded by SHUTDOWN_TIMEOUT_MS. */
   stop(): Promise<void>;
 }
 
-/** Wires sources → bus → streams → transports. Nothing here has side effects until start(). */
-export function createApp(config: Config, options: { logger?: Logger } = {}): App {
-  const logger = options.logger ?? createLogger(config);
-  let lifecycle: Lifecycle = 'starting';
-
-  const bus =
-    config.bus === 'redis'
-      ? createRedisBus({
-          url: config.redis.url,
-          prefix: config.redis.keyPrefix,
-          bufferSize: config.replay.bufferSize,
-          dedupWindowMs: config.dedupWindowMs,
-          logger,
-          // Each instance's metrics describe that instance; chain-wide TPS comes from the shared transactions.
-          localStreams: ['metrics'],
-        })
-      : createMemoryBus({ dedupWindowMs: config.dedupWindowMs });
-  const tracker = createBroadcastTracker({ targetMs: config.broadcastLatencyTargetMs, logger });
-  const streams = createStreams(bus, {
+function createBus(config: Config, logger: Logger): EventBus {
+  if (config.bus === 'memory') return createMemoryBus({ dedupWindowMs: config.dedupWindowMs });
+  return createRedisBus({
+    url: config.redis.url,
+    prefix: config.redis.keyPrefix,
     bufferSize: config.replay.bufferSize,
-    ttlMs: config.replay.ttlMs,
-    queueLimit: config.subscriberQueueLimit,
-    onDelivered: tracker.delivered,
-    onDeliverError: (stream, error) => logger.error({ stream, err: error }, 'delivery to a subscriber failed'),
+    dedupWindowMs: config.dedupWindowMs,
+    logger,
   });
-  const state = createChainState(streams.hubs);
+}
 
+function createSources(config: Config, deps: { engine: DeliveryEngine; streams: Streams; logger: Logger }): EventSource[] {
   const sources: EventSource[] = [];
   if (config.sources.includes('simulator')) sources.push(createSimulatorSource(config.simulator));
   if (config.sources.includes('redis')) {
-    sources.push(createRedisStreamsSource({ url: config.redis.url, prefix: config.redis.streamPrefix, logger }));
+    sources.push(createRedisStreamsSource({ url: config.redis.url, prefix: config.redis.streamPrefix, logger: deps.logger }));
   }
-  const ingest =
-    config.sources.includes('ingest') && config.ingest.token
-      ? createIngestRoute({ token: config.ingest.token, maxBodyBytes: config.ingest.maxBodyBytes, bus, logger })
-      : undefined;
   sources.push(
     createMetricsTicker({
       intervalMs: config.metricsIntervalMs,
-      observeTransactions: (listener) => streams.hubs.transactions.tap(listener),
-      connections: () => streams.subscriberCount(),
+      observeTransactions: (listener) => deps.streams.hubs.transactions.listen(listener),
+      connections: () => deps.engine.subscriberCount(),
     }),
   );
+  return sources;
+}
+
+/**
+ * Wires sources → bus → streams → delivery engine → transports. Nothing here
+ * starts a timer or touches the network until start().
+ */
+export function createApp(config: Config, options: { logger?: Logger } = {}): App {
+  const logger = options.logger ?? createLogger(config);
+  const { production } = config;
+  let lifecycle: Lifecycle = 'starting';
+  const readiness = (): Readiness => (lifecycle === 'ready' && !bus.healthy() ? 'degraded' : lifecycle);
+
+  const bus = createBus(config, logger);
+  const streams = createStreams(bus, { bufferSize: config.replay.bufferSize, ttlMs: config.replay.ttlMs });
+  const counters = createDeliveryCounters({ targetMs: config.delivery.latencyTargetMs, logger });
+  const engine = createDeliveryEngine({
+    streams,
+    counters,
+    logger,
+    bufferLimitBytes: config.delivery.slowConsumerBufferBytes,
+    lagLimitMs: config.delivery.slowConsumerLagMs,
+  });
+  const sources = createSources(config, { engine, streams, logger });
 
   const authenticator = createAuthenticator(config.auth);
   const admission = createAdmission(config);
-  const gate = createHttpGate({ authenticator, admission, logger, graphiql: config.graphiql });
-  const yoga = createGraphQLHttp({ config, streams, state, logger, authRequired: authenticator.required, gate });
-  const graphqlWs = createGraphQLWsEndpoint({ config, yoga, logger, tracker, authenticator });
-  const legacy = createLegacyEndpoint({ config, hubs: streams.hubs, tracker, logger, authenticator });
-  const wsEndpoints: WebSocketEndpoint[] = [graphqlWs, legacy];
+  const cors = createCors(config.corsOrigins);
+  const limits = { metricsIntervalMs: config.metricsIntervalMs, replayBufferSize: config.replay.bufferSize };
 
-  const opsRoutes = new Map<string, OpsRoute>();
-  for (const route of [
-    ...createHealthRoutes(() => (lifecycle === 'ready' && !bus.healthy() ? 'degraded' : lifecycle)),
-    createStatsRoute(streams, tracker),
-    ...createStatusPageRoutes({ logger }),
+  // yoga's context reads the principal the router verified for its request.
+  const principals = new WeakMap<IncomingMessage, Principal>();
+  const yoga = createGraphQLHttp({ config, streams, logger, authRequired: authenticator.required, principalOf: (request) => principals.get(request) });
+  const runner = createOperationRunner({
+    envelope: envelopeOf(yoga),
+    streams,
+    production,
+    authRequired: authenticator.required,
+    limits,
+    onInternalError: (error) => logger.error({ err: error }, 'preparing an operation failed'),
+  });
+
+  const monitor = createSocketMonitor({
+    pingIntervalMs: config.ws.pingIntervalMs,
+    onTerminate: (_socket, transport, reason) => {
+      counters.terminated(transport, reason);
+      logger.warn({ transport, reason }, 'peer terminated');
+    },
+  });
+  const graphqlWs = createGraphQLWsEndpoint({
+    path: GRAPHQL_PATH,
+    maxMessageBytes: config.ws.maxMessageBytes,
+    runner,
+    engine,
+    monitor,
+    counters,
+    authenticator,
+    logger,
+    limits: config.limits,
+    production,
+  });
+  const legacy = createLegacyEndpoint({ config, engine, monitor, counters, logger, authenticator });
+  const wsEndpoints = [graphqlWs, legacy];
+
+  const sseStreams = createSseStreams({ keepAliveMs: config.sse.keepAliveMs, cors });
+  const sseDeps = { cors, runner, engine, streams: sseStreams, admission, authenticator, logger, production };
+  const singleConnection = createSingleConnectionMode({
+    ...sseDeps,
+    path: GRAPHQL_SSE_PATH,
+    reservationTtlMs: config.sse.reservationTtlMs,
+    maxOperations: config.limits.maxSubscriptionsPerConnection,
+  });
+
+  /** GraphQL over HTTP (yoga): the GraphiQL page is public; anything that can run an operation needs the token. */
+  const graphqlHttp: Route = {
+    name: 'graphql-http',
+    path: GRAPHQL_PATH,
+    async handle({ request, response, url }) {
+      const accept = request.headers.accept ?? '';
+      const isGraphiQLPage = config.graphiql && request.method === 'GET' && accept.includes('text/html') && !/event-stream|json|multipart/.test(accept);
+      if (!isGraphiQLPage) {
+        // yoga would answer an empty 406; say what this path speaks, in the one error shape.
+        if (accept && !/json|\*\/\*|application\/\*|text\/html/.test(accept) && request.method !== 'OPTIONS') {
+          throw new RealtimeError('NOT_ACCEPTABLE', 'this path answers application/json or application/graphql-response+json; subscriptions also text/event-stream');
+        }
+        const principal = await authenticateRequest(request, url, authenticator);
+        if (principal) principals.set(request, principal);
+        // yoga answers unparsable `variables`/`extensions` in a GET with 500; they are the client's mistake.
+        for (const name of ['variables', 'extensions']) {
+          const value = url.searchParams.get(name);
+          if (value === null) continue;
+          try {
+            JSON.parse(value);
+          } catch {
+            throw new RealtimeError('BAD_REQUEST', `${name}: not valid JSON`, { argument: name });
+          }
+        }
+      }
+      await yoga(request, response);
+    },
+  };
+
+  const routes: Route[] = [
+    ...createHealthRoutes(readiness),
+    createStatsRoute(engine, counters),
     createPrometheusRoute({
-      streams,
-      tracker,
+      engine,
+      counters,
       transports: {
-        sockets: () => ({
-          'graphql-ws': graphqlWs.connections(),
-          legacy: legacy.connections(),
-          sse: streams.subscriberCount('sse'),
-        }),
+        sockets: () => ({ 'graphql-ws': graphqlWs.wss.clients.size, legacy: legacy.wss.clients.size, sse: sseStreams.count() }),
         refused: () => admission.refused,
-        *terminated() {
-          for (const [reason, count] of legacy.counters.terminated) yield ['legacy', reason, count];
-          for (const [reason, count] of graphqlWs.terminated) yield ['graphql-ws', reason, count];
-        },
       },
     }),
-  ]) {
-    opsRoutes.set(`${route.method} ${route.path}`, route);
-  }
-
-  const handleRequest = (request: IncomingMessage, response: ServerResponse) => {
-    const pathname = (request.url ?? '/').split('?', 1)[0];
-    if (ingest && pathname?.startsWith(INGEST_PREFIX)) {
-      void ingest.handle(request, response, pathname).catch((error: unknown) => {
-        logger.error({ err: error, path: pathname }, 'ingest failed');
-        if (!response.headersSent) response.writeHead(500).end();
-      });
-      return;
-    }
-    const route = opsRoutes.get(`${request.method} ${pathname}`);
-    if (route) {
-      void Promise.resolve(route.handle(request, response)).catch((error: unknown) => {
-        logger.error({ err: error, path: pathname }, 'ops route failed');
-        if (!response.headersSent) response.writeHead(500).end();
-      });
-      return;
-    }
-    void gate.screen(request, response, pathname ?? '/').then(
-      (answered) => {
-        if (!answered) void yoga(request, response);
-      },
-      (error: unknown) => {
-        logger.error({ err: error, path: pathname }, 'request screening failed');
-        if (!response.headersSent) response.writeHead(500).end();
-      },
-    );
-  };
-  const server = config.tls
-    ? createHttpsServer({ cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) }, handleRequest)
-    : createServer(handleRequest);
-  // Every TCP socket, so a drain can close the ones with no response in flight.
-  const sockets = new Set<Socket>();
-  server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
-  const closeIdleSockets = () => {
-    for (const socket of sockets) {
-      // `_httpMessage` is the response being written on this socket; none means nobody is waiting on it.
-      if (!(socket as Socket & { _httpMessage?: unknown })._httpMessage) socket.destroy();
-    }
-  };
+    ...createStatusPageRoutes({ logger }),
+    ...(config.sources.includes('ingest') && config.ingest.token
+      ? [createIngestRoute({ token: config.ingest.token, maxBodyBytes: config.ingest.maxBodyBytes, bus, logger })]
+      : []),
+    { name: 'cors-preflight', path: GRAPHQL_PATH, prefix: true, methods: ['OPTIONS'], handle: ({ request, response }) => cors.preflight(request, response) },
+    ...singleConnection.routes,
+    createSseRoute({ ...sseDeps, path: GRAPHQL_PATH }),
+    graphqlHttp,
+  ];
+  const router = createRouter({ routes, production, logger });
+  const server = config.tls ? createHttpsServer({ cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) }, router) : createServer(router);
+  const sockets = trackSockets(server);
   // Long-lived SSE responses must not be cut by Node's default request timeout,
   // but a client that never finishes its headers (slow loris) must be.
   server.requestTimeout = 0;
   server.headersTimeout = 10_000;
-
-  routeUpgrades(
-    server,
-    [{ match: (pathname) => (pathname === GRAPHQL_PATH ? graphqlWs : undefined) }, legacy],
-    { accepting: () => lifecycle === 'ready' || lifecycle === 'starting', admission, logger },
-  );
+  routeUpgrades(server, wsEndpoints, { accepting: () => lifecycle === 'ready' || lifecycle === 'starting', admission, logger, production });
 
   let stopping: Promise<void> | undefined;
-
   return {
     server,
     streams,
+    engine,
+    counters,
+    bus,
     logger,
-    tracker,
-    legacy,
-    lifecycle: () => lifecycle,
+    readiness,
     async start() {
       await bus.start();
       await streams.start();
+      engine.start();
+      monitor.start();
+      sseStreams.start();
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(config.port, config.host, () => {
@@ -198,32 +236,32 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
       stopping ??= (async () => {
         lifecycle = 'draining';
         logger.info('draining');
-        const deadline = new Promise<'timeout'>((resolve) =>
-          setTimeout(resolve, config.shutdownTimeoutMs, 'timeout').unref(),
+        await drain(
+          server,
+          sockets,
+          {
+            async stopSources() {
+              for (const source of [...sources].reverse()) await source.stop();
+            },
+            completeSubscriptions: () => engine.endAll(),
+            async closeConnections() {
+              singleConnection.endAll();
+              sseStreams.endAll();
+              await Promise.all(wsEndpoints.map(closeEndpoint));
+            },
+            forceClose() {
+              for (const endpoint of wsEndpoints) for (const ws of endpoint.wss.clients) ws.terminate();
+            },
+            async release() {
+              monitor.stop();
+              sseStreams.stop();
+              engine.stop();
+              streams.stop();
+              await bus.stop();
+            },
+          },
+          { timeoutMs: config.shutdownTimeoutMs, logger },
         );
-        const drain = (async () => {
-          for (const source of [...sources].reverse()) await source.stop();
-          // Ending every subscription makes graphql-ws send `complete` and ends SSE streams;
-          // one macrotask lets those writes reach the sockets before the 1001 closes.
-          await streams.stop();
-          await new Promise((resolve) => setImmediate(resolve));
-          await Promise.all(wsEndpoints.map((endpoint) => endpoint.dispose()));
-          const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-          // Node's closeIdleConnections skips sockets that never sent a request (browsers and fetch
-          // pre-open them) and those that go idle later; sweep until the server has closed.
-          const sweep = setInterval(closeIdleSockets, 50);
-          closeIdleSockets();
-          await closed;
-          clearInterval(sweep);
-        })();
-        const outcome = await Promise.race([drain.then(() => 'drained' as const), deadline]);
-        if (outcome === 'timeout') {
-          logger.warn({ timeoutMs: config.shutdownTimeoutMs }, 'drain timed out; closing remaining connections');
-          server.closeAllConnections();
-          for (const endpoint of wsEndpoints) for (const ws of endpoint.wss.clients) ws.terminate();
-        }
-        state.stop();
-        await bus.stop();
         lifecycle = 'stopped';
         logger.info('stopped');
       })();

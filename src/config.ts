@@ -12,9 +12,12 @@ const list = z.string().transform((v) =>
     .filter(Boolean),
 );
 
+export const SOURCE_NAMES = ['simulator', 'ingest', 'redis'] as const;
+
 /**
- * Every option the server reads, with its env name and default. The README's
- * configuration table mirrors this object; keep them together.
+ * Every option the server reads: its env name, type, default and the slice of
+ * `Config` it lands in. The README's configuration table mirrors this schema.
+ * `Config` is inferred from it, so there is no second description to keep in step.
  */
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -22,7 +25,7 @@ const envSchema = z.object({
   HOST: z.string().min(1).default('0.0.0.0'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
-  SOURCES: list.pipe(z.array(z.enum(['simulator', 'ingest', 'redis'])).min(1)).optional(),
+  SOURCES: list.pipe(z.array(z.enum(SOURCE_NAMES)).min(1)).optional(),
   BUS: z.enum(['memory', 'redis']).default('memory'),
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'expected redis://… or rediss://…').default('redis://127.0.0.1:6379'),
   REDIS_KEY_PREFIX: z.string().min(1).default('aurigraph'),
@@ -40,7 +43,8 @@ const envSchema = z.object({
 
   REPLAY_BUFFER_SIZE: int(0, 10_000_000).default(10_000),
   REPLAY_TTL_MS: int(0).default(600_000),
-  SUBSCRIBER_QUEUE_LIMIT: int(1, 1_000_000).default(1000),
+  SLOW_CONSUMER_LAG_MS: int(100, 600_000).default(5000),
+  SLOW_CONSUMER_BUFFER_BYTES: int(1024).default(512 * 1024),
 
   WS_PING_INTERVAL_MS: int(100).default(30_000),
   WS_MAX_FRAME_BYTES: int(125).default(64 * 1024),
@@ -48,9 +52,9 @@ const envSchema = z.object({
   WS_PERMESSAGE_DEFLATE: bool.default(false),
   WS_DEFLATE_LEVEL: int(0, 9).default(6),
   WS_DEFLATE_THRESHOLD_BYTES: int(0).default(1024),
-  WS_MAX_BUFFERED_BYTES: int(1024).default(512 * 1024),
+  SSE_KEEPALIVE_MS: int(100).default(12_000),
+  SSE_RESERVATION_TTL_MS: int(100).default(10_000),
 
-  GRAPHQL_WS_ENGINE: z.enum(['shared', 'standard']).default('shared'),
   BROADCAST_LATENCY_TARGET_MS: int(1).default(100),
   SHUTDOWN_TIMEOUT_MS: int(0).default(10_000),
   CORS_ORIGINS: list.default(['http://localhost:5173']),
@@ -71,7 +75,7 @@ const envSchema = z.object({
   TRUST_PROXY: bool.default(false),
   MAX_SUBSCRIPTIONS_PER_CONNECTION: int(1).default(100),
   WS_MESSAGE_RATE: z.coerce.number().positive().default(50),
-  WS_MESSAGE_BURST: int(1).default(100),
+  WS_MESSAGE_BURST: int(1).optional(),
   CONNECTION_INIT_TIMEOUT_MS: int(100).default(3000),
 
   GRAPHQL_MAX_DEPTH: int(1).default(10),
@@ -84,102 +88,52 @@ const envSchema = z.object({
   TLS_KEY_FILE: z.string().min(1).optional(),
 });
 
-export type Config = {
-  nodeEnv: 'development' | 'production' | 'test';
-  port: number;
-  host: string;
-  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-  sources: readonly ('simulator' | 'ingest' | 'redis')[];
-  bus: 'memory' | 'redis';
-  redis: { url: string; keyPrefix: string; streamPrefix: string };
-  ingest: { token: string | undefined; maxBodyBytes: number };
-  dedupWindowMs: number;
-  metricsIntervalMs: number;
-  simulator: { seed: number; tps: number; validators: number; blockTimeMs: number; peers: number };
-  replay: { bufferSize: number; ttlMs: number };
-  subscriberQueueLimit: number;
-  ws: {
-    pingIntervalMs: number;
-    maxFrameBytes: number;
-    maxMessageBytes: number;
-    perMessageDeflate: boolean;
-    deflateLevel: number;
-    deflateThresholdBytes: number;
-    maxBufferedBytes: number;
-  };
-  /** `shared`: the fan-out engine (execute once per distinct operation per event); `standard`: graphql-ws's own loop. */
-  graphqlWsEngine: 'shared' | 'standard';
-  broadcastLatencyTargetMs: number;
-  shutdownTimeoutMs: number;
-  corsOrigins: readonly string[];
-  graphiql: boolean;
-  auth: {
-    mode: 'none' | 'jwt';
-    jwtSecret: string | undefined;
-    jwksUrl: string | undefined;
-    issuer: string | undefined;
-    audience: string | undefined;
-    clockToleranceS: number;
-  };
-  limits: {
-    maxConnections: number;
-    maxConnectionsPerIp: number;
-    ratePerIp: number;
-    rateBurst: number;
-    trustProxy: boolean;
-    maxSubscriptionsPerConnection: number;
-    wsMessageRate: number;
-    wsMessageBurst: number;
-    connectionInitTimeoutMs: number;
-  };
-  graphql: { maxDepth: number; maxAliases: number; maxTokens: number; maxDocumentBytes: number; introspection: boolean };
-  tls: { certFile: string; keyFile: string } | undefined;
-};
+type Env = z.output<typeof envSchema>;
 
-/** Parses the environment once; reports every problem together so an operator fixes them in one go. */
-export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  // Empty strings mean "unset" so `PORT= npm start` behaves like no PORT at all.
-  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const parsed = envSchema.safeParse(present);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-    throw new RealtimeError('CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`, { problems });
-  }
-  const e = parsed.data;
+/** Cross-option rules: every problem is reported, none stops the others from being found. */
+function checkCombinations(e: Env, context: z.RefinementCtx): void {
   const production = e.NODE_ENV === 'production';
-  const problems: string[] = [];
+  const problem = (path: string, message: string) => context.addIssue({ code: 'custom', path: [path], message });
   if (production && e.AUTH_MODE === 'none' && !e.AUTH_ALLOW_ANONYMOUS) {
-    problems.push('AUTH_MODE: "none" is refused in production; set AUTH_MODE=jwt or AUTH_ALLOW_ANONYMOUS=true');
+    problem('AUTH_MODE', '"none" is refused in production; set AUTH_MODE=jwt or AUTH_ALLOW_ANONYMOUS=true');
   }
   if (e.AUTH_MODE === 'jwt' && !e.AUTH_JWT_SECRET === !e.AUTH_JWKS_URL) {
-    problems.push('AUTH_MODE: jwt needs exactly one of AUTH_JWT_SECRET (HS256) or AUTH_JWKS_URL (RS256/ES256)');
+    problem('AUTH_MODE', 'jwt needs exactly one of AUTH_JWT_SECRET (HS256) or AUTH_JWKS_URL (RS256/ES256)');
   }
-  const sources = e.SOURCES ?? (production ? ['ingest' as const] : ['simulator' as const]);
-  if (sources.includes('ingest') && !e.INGEST_TOKEN) problems.push('INGEST_TOKEN: required when SOURCES includes ingest');
-  if (!e.TLS_CERT_FILE !== !e.TLS_KEY_FILE) problems.push('TLS_CERT_FILE/TLS_KEY_FILE: set both or neither');
-  if (problems.length > 0) {
-    throw new RealtimeError('CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`, { problems });
-  }
+  if (sourcesOf(e).includes('ingest') && !e.INGEST_TOKEN) problem('INGEST_TOKEN', 'required when SOURCES includes ingest');
+  if (!e.TLS_CERT_FILE !== !e.TLS_KEY_FILE) problem('TLS_CERT_FILE/TLS_KEY_FILE', 'set both or neither');
+}
+
+function sourcesOf(e: Env): readonly (typeof SOURCE_NAMES)[number][] {
+  return e.SOURCES ?? (e.NODE_ENV === 'production' ? ['ingest'] : ['simulator']);
+}
+
+/** The environment, checked, grouped into the slices each component takes. */
+const configSchema = envSchema.superRefine(checkCombinations).transform((e) => {
+  const production = e.NODE_ENV === 'production';
   return {
     nodeEnv: e.NODE_ENV,
+    /** Production masks internal error messages and turns GraphiQL and introspection off by default. */
+    production,
     port: e.PORT,
     host: e.HOST,
     logLevel: e.LOG_LEVEL,
-    sources,
+    sources: sourcesOf(e),
     bus: e.BUS,
     redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX, streamPrefix: e.REDIS_STREAM_PREFIX },
     ingest: { token: e.INGEST_TOKEN, maxBodyBytes: e.INGEST_MAX_BODY_BYTES },
     dedupWindowMs: e.DEDUP_WINDOW_MS,
     metricsIntervalMs: e.METRICS_INTERVAL_MS,
-    simulator: {
-      seed: e.SIM_SEED,
-      tps: e.SIM_TPS,
-      validators: e.SIM_VALIDATORS,
-      blockTimeMs: e.SIM_BLOCK_TIME_MS,
-      peers: e.SIM_PEERS,
-    },
+    simulator: { seed: e.SIM_SEED, tps: e.SIM_TPS, validators: e.SIM_VALIDATORS, blockTimeMs: e.SIM_BLOCK_TIME_MS, peers: e.SIM_PEERS },
     replay: { bufferSize: e.REPLAY_BUFFER_SIZE, ttlMs: e.REPLAY_TTL_MS },
-    subscriberQueueLimit: e.SUBSCRIBER_QUEUE_LIMIT,
+    /** How the delivery engine judges and treats a subscriber that cannot keep up. */
+    delivery: {
+      /** A WebSocket subscriber whose ping is unanswered this long behind its data is closed 4008; SSE: unsent this long. */
+      slowConsumerLagMs: e.SLOW_CONSUMER_LAG_MS,
+      /** Unsent bytes inside this process per connection before the stream's slow-consumer policy applies. */
+      slowConsumerBufferBytes: e.SLOW_CONSUMER_BUFFER_BYTES,
+      latencyTargetMs: e.BROADCAST_LATENCY_TARGET_MS,
+    },
     ws: {
       pingIntervalMs: e.WS_PING_INTERVAL_MS,
       maxFrameBytes: e.WS_MAX_FRAME_BYTES,
@@ -187,12 +141,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       perMessageDeflate: e.WS_PERMESSAGE_DEFLATE,
       deflateLevel: e.WS_DEFLATE_LEVEL,
       deflateThresholdBytes: e.WS_DEFLATE_THRESHOLD_BYTES,
-      maxBufferedBytes: e.WS_MAX_BUFFERED_BYTES,
     },
-    graphqlWsEngine: e.GRAPHQL_WS_ENGINE,
-    broadcastLatencyTargetMs: e.BROADCAST_LATENCY_TARGET_MS,
+    sse: { keepAliveMs: e.SSE_KEEPALIVE_MS, reservationTtlMs: e.SSE_RESERVATION_TTL_MS },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
-    corsOrigins: e.CORS_ORIGINS,
+    corsOrigins: e.CORS_ORIGINS as readonly string[],
     graphiql: e.GRAPHIQL ?? e.GRAPHQL_INTROSPECTION ?? !production,
     auth: {
       mode: e.AUTH_MODE,
@@ -210,7 +162,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       trustProxy: e.TRUST_PROXY,
       maxSubscriptionsPerConnection: e.MAX_SUBSCRIPTIONS_PER_CONNECTION,
       wsMessageRate: e.WS_MESSAGE_RATE,
-      wsMessageBurst: e.WS_MESSAGE_BURST,
+      // A client that reconnects must be able to init and resubscribe its whole allowance at once.
+      wsMessageBurst: e.WS_MESSAGE_BURST ?? 2 * e.MAX_SUBSCRIPTIONS_PER_CONNECTION + 10,
       connectionInitTimeoutMs: e.CONNECTION_INIT_TIMEOUT_MS,
     },
     graphql: {
@@ -222,4 +175,32 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     tls: e.TLS_CERT_FILE && e.TLS_KEY_FILE ? { certFile: e.TLS_CERT_FILE, keyFile: e.TLS_KEY_FILE } : undefined,
   };
+});
+
+export type Config = z.output<typeof configSchema>;
+
+/** Options earlier versions read, and what replaced them: set, they are ignored, and the server says so at start. */
+const REMOVED_OPTIONS: Record<string, string> = {
+  GRAPHQL_WS_ENGINE: 'one delivery engine serves every transport now',
+  SUBSCRIBER_QUEUE_LIMIT: 'slow readers are judged by lag now: see SLOW_CONSUMER_LAG_MS',
+  WS_MAX_BUFFERED_BYTES: 'renamed SLOW_CONSUMER_BUFFER_BYTES (it applies to every transport)',
+};
+
+/** Warnings for options in `env` that the server no longer reads. */
+export function removedOptions(env: Record<string, string | undefined>): string[] {
+  return Object.entries(REMOVED_OPTIONS)
+    .filter(([name]) => env[name] !== undefined && env[name] !== '')
+    .map(([name, instead]) => `${name} is no longer read: ${instead}`);
+}
+
+/** Parses the environment once; reports every problem together so an operator fixes them in one go. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  // Empty strings mean "unset" so `PORT= npm start` behaves like no PORT at all.
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = configSchema.safeParse(present);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new RealtimeError('CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`, { problems });
+  }
+  return parsed.data;
 }

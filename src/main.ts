@@ -1,5 +1,5 @@
 import { createApp } from './app.ts';
-import { loadConfig } from './config.ts';
+import { loadConfig, removedOptions } from './config.ts';
 import { RealtimeError } from './errors.ts';
 
 let config;
@@ -12,6 +12,7 @@ try {
 
 const app = createApp(config);
 const { logger } = app;
+for (const warning of removedOptions(process.env)) logger.warn(warning);
 
 process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection'));
 // State may be corrupt after an uncaught exception: log it, drain what we can, exit non-zero for the supervisor.

@@ -11,14 +11,14 @@
  */
 import { createServer, type ServerResponse } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { CONTRACT_FIELDS, isStreamName, type StreamName } from '../../src/domain/index.ts';
+import { descriptorOf, isStreamName, type StreamName } from '../../src/streams/registry.ts';
 import type { StreamItem } from '../../src/streams/index.ts';
 import { answerOps, createWorkload } from './workload.ts';
 
 const streamName = process.env.FLOOR_STREAM ?? 'metrics';
 if (!isStreamName(streamName)) throw new Error(`FLOOR_STREAM: unknown stream ${streamName}`);
 const stream: StreamName = streamName;
-const fields = (process.env.FLOOR_FIELDS ?? [...CONTRACT_FIELDS[stream], 'seq'].join(','))
+const fields = (process.env.FLOOR_FIELDS ?? [...descriptorOf(stream).contractFields, 'seq'].join(','))
   .split(',')
   .map((f) => f.trim())
   .filter(Boolean);

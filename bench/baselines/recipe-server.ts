@@ -5,10 +5,10 @@
  * source: every subscriber gets its own pubsub iterator and its own execution
  * per event — no engine. SSE is yoga's built-in (Accept: text/event-stream).
  *
- * It reuses src/schema unchanged: the schema's subscribe resolvers call
- * `ctx.streams.hubs[stream].iterate(...)`, so the context hands them a stand-in
- * whose `iterate` is a plain `pubsub.subscribe(stream)` (with yoga's `filter`
- * operator when the resolver passes a filter). Env: as ours (PORT, HOST,
+ * It reuses src/schema unchanged: the schema's subscribe resolvers check the
+ * arguments and return a StreamRequest, which the context's `openStream`
+ * turns into a plain `pubsub.subscribe(stream)` (with yoga's `filter`
+ * operator when the request has a filter). Env: as ours (PORT, HOST,
  * METRICS_INTERVAL_MS, SIM_*).
  */
 import { createServer } from 'node:http';
@@ -16,59 +16,48 @@ import type { ExecutionArgs } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { createPubSub, createYoga, filter, pipe } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
-import { STREAM_NAMES, type StreamName } from '../../src/domain/index.ts';
+import type { StreamRequest } from '../../src/engine/request.ts';
 import { getSchema, type GraphQLContext } from '../../src/schema/index.ts';
-import type { ChainState } from '../../src/streams/state.ts';
-import type { StreamItem, Streams, SubscribeOptions, Transport } from '../../src/streams/index.ts';
+import type { StreamItem, Streams } from '../../src/streams/index.ts';
+import type { StreamName } from '../../src/streams/registry.ts';
 import { answerOps, createWorkload } from './workload.ts';
 
 type Topics = { [S in StreamName]: [StreamItem<S>] };
 const pubsub = createPubSub<Topics>();
 const latest = new Map<StreamName, StreamItem>();
 
-function standInHub<S extends StreamName>(stream: S) {
-  return {
-    name: stream,
-    iterate(options?: SubscribeOptions<S>): AsyncIterableIterator<StreamItem<S>> {
-      const source = (pubsub.subscribe as (topic: S) => AsyncIterableIterator<StreamItem<S>>)(stream);
-      const matches = options?.filter?.matches;
-      if (typeof matches !== 'function') return source;
-      return pipe(source, filter((item: StreamItem<S>) => matches.call(options?.filter, item))) as AsyncIterableIterator<
-        StreamItem<S>
-      >;
-    },
-    latest: () => latest.get(stream),
-    recent: () => [],
-    subscriberCount: () => 0,
-  };
+/** Each subscriber iterates its own pubsub subscription: the recipe's per-subscriber path. */
+function openStream(request: StreamRequest): AsyncIterator<StreamItem> {
+  const source = (pubsub.subscribe as (topic: StreamName) => AsyncIterableIterator<StreamItem>)(request.stream);
+  const matches = request.filter?.matches;
+  if (typeof matches !== 'function') return source;
+  return pipe(source, filter((item: StreamItem) => matches.call(request.filter, item as never))) as AsyncIterableIterator<StreamItem>;
 }
 const streams = {
-  hubs: Object.fromEntries(STREAM_NAMES.map((s) => [s, standInHub(s)])),
-  subscriberCount: () => 0,
+  hub: (name: StreamName) => ({ latest: () => latest.get(name), recent: () => [] }),
+  snapshot: () => undefined,
 } as unknown as Streams;
-const state = { validators: () => [], connectedPeers: () => [], stop() {} } as unknown as ChainState;
 
 const workload = createWorkload({ connections: () => wss.clients.size });
 const { config } = workload;
 // Built like ours builds it (transports/graphql-http.ts); a cast so new optional context fields do not break the baseline.
-const contextFor = (transport: Transport): GraphQLContext =>
+const contextFor = (): GraphQLContext =>
   ({
     streams,
-    state,
-    transport,
+    openStream,
     limits: { metricsIntervalMs: config.metricsIntervalMs, replayBufferSize: config.replay.bufferSize },
     // Anonymous, like ours with AUTH_MODE=none: the recipe measures fan-out, not auth.
     authRequired: false,
     principal: undefined,
   }) satisfies Partial<GraphQLContext> as GraphQLContext;
 
-const yoga = createYoga<{ transport?: Transport }, GraphQLContext>({
+const yoga = createYoga<Record<string, unknown>, GraphQLContext>({
   schema: getSchema(),
   graphqlEndpoint: '/graphql',
   graphiql: false,
   landingPage: false,
   logging: 'warn',
-  context: (initial) => contextFor(initial.transport ?? 'sse'),
+  context: () => contextFor(),
 });
 
 let ready = false;
@@ -94,7 +83,6 @@ useServer(
         req: ctx.extra.request,
         socket: ctx.extra.socket,
         params,
-        transport: 'graphql-ws',
       });
       const args: ExecutionArgs = {
         schema,

@@ -6,7 +6,9 @@
  * is all the baselines add.
  */
 import { loadConfig, type Config } from '../../src/config.ts';
-import { STREAM_NAMES, type EventOf, type StreamName, type TransactionEvent } from '../../src/domain/index.ts';
+import { STREAM_NAMES, type EventOf, type StreamName } from '../../src/streams/registry.ts';
+
+type TransactionEvent = EventOf<'transactions'>;
 import { createMetricsTicker } from '../../src/sources/metrics-ticker.ts';
 import { createSimulatorSource } from '../../src/sources/simulator/index.ts';
 import type { EventSource } from '../../src/sources/source.ts';
@@ -42,7 +44,7 @@ export function createWorkload(options: { connections(): number }): Workload {
     config,
     async start(emit) {
       const publish = <S extends StreamName>(stream: S, event: EventOf<S>) => {
-        const seq = ++seqs[stream];
+        const seq = (seqs[stream] += 1);
         const item = { ...event, seq, cursor: encodeCursor({ epoch, seq }) } as StreamItem<S>;
         if (stream === 'transactions') for (const l of txListeners) l(event as TransactionEvent);
         emit(stream, item);

@@ -53,6 +53,19 @@ export interface GeneratorConfig {
   observer?: { groupAddresses: string[][] };
   /** Count per-connection seq gaps (only meaningful when every connection sees every event). */
   countSeqGaps: boolean;
+  /**
+   * Stalled connections, opened after the readers: each subscribes without a
+   * filter (no group's variables or search: every event), receives its first
+   * event, then stops reading for good (its TCP socket is paused). They are not readers: nothing they receive counts for
+   * latency or loss. The generator watches the server's file descriptor for
+   * each one (found through /proc/net/tcp and /proc/<serverPid>/fd) to see
+   * when the server closes it.
+   */
+  stalled?: number;
+  /** The server's pid (stalled connections: whose file descriptors to watch). */
+  serverPid?: number;
+  /** After the window and grace, keep watching stalled connections until all are closed or this long after the last stall. */
+  stalledWatchMs?: number;
   /** The whole generator run must end by then (ms since it received its config). */
   deadlineMs: number;
 }
@@ -93,13 +106,39 @@ export interface GeneratorResult {
   badSample?: string;
   /** Every event-bearing message, including warm-up and after the window. */
   receivedTotal: number;
+  /** Present when the config asked for stalled connections. */
+  stalled?: StalledResult;
   generator: {
     cpuPct: number;
+    /** CPU time (user + system) and wall time over the measurement window alone, ms (cpuPct also covers the grace period). */
+    cpuMs: number;
+    wallMs: number;
     lagP50Ms: number;
     lagP99Ms: number;
     lagMaxMs: number;
     rssMb: number;
   };
+}
+
+export interface StalledResult {
+  target: number;
+  /** Handshake (and, for graphql-ws, connection_ack) completed. */
+  opened: number;
+  failed: number;
+  /** Received their first event and were paused. */
+  stalled: number;
+  /** Opened but ended before their first event arrived. */
+  endedBeforeStall: number;
+  /** Stalled connections the server closed before the generator stopped watching. */
+  closedByServer: number;
+  /** Per closed connection: ms from its stall to the close being seen, ascending. */
+  closedAfterMs: number[];
+  /** How each close was seen: the server released its socket (/proc/<pid>/fd), its TCP state when first mapped, or the client's own close/error. */
+  closeReasons: Record<string, number>;
+  /** How long after the last stall the generator stopped watching (ms). */
+  watchedMs: number;
+  /** Why close detection may be incomplete (e.g. /proc/net/tcp unreadable). */
+  note?: string;
 }
 
 export type ToGenerator =

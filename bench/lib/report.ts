@@ -28,9 +28,19 @@ export interface RunResult {
     loadedRssPerConn: number;
   };
   serverStats: { cpuPct: number; lagP99Ms: number; lagMaxMs: number } | null;
+  /**
+   * Server CPU time (user + system, ms, /proc/<pid>/stat) and wall time (ms):
+   * `idle*` over a window as long as the measurement window, right after /ready
+   * with no connection; `window*` over the measurement window.
+   */
+  cpu?: { idleMs: number; idleWallMs: number; windowMs: number; windowWallMs: number };
   /** Busy % of the server's and the generator's cores over the window, everything included (noise check). */
   cores: { server: number; generator: number } | null;
   durationMs: number;
+  /** 1-based round of this run (`--rounds`: servers interleaved, round after round). */
+  round?: number;
+  /** Stalled connections in this run; a scenario with stalled connections also runs a `stalled: 0` variant. */
+  stalled?: number;
 }
 
 export interface Derived {
@@ -60,15 +70,40 @@ export interface Derived {
   /** Share of each pinned core used by other processes during the window (busy − our process), %. */
   otherLoadServerCore: number;
   otherLoadGenCore: number;
+  expected: number;
+  delivered: number;
+  /** (server CPU in the window − idle CPU scaled to the window's length) ÷ deliveries in the window, µs. */
+  cpuPerMsgUs: number;
+  /** Server CPU with no connection, % of its core (the idle window). */
+  idleCpuPct: number;
+  /** Generator CPU over the measurement window ÷ deliveries of window events, µs. */
+  genCpuPerMsgUs: number;
+  /** Distinct events per subscriber (per filter group) per second in the window. */
+  eventRate: number;
+  /** Reader connections the server ended (closed, completed, errored) after they opened. */
+  endedByServer: number;
+  endReasons: Record<string, number>;
 }
 
-export function derive(run: RunResult): Derived | null {
+/** Derived numbers across the rounds of one server in one scenario (one round: exactly that round's numbers). */
+export interface Aggregate extends Derived {
+  /** Rounds whose numbers are used (ok ones; the invalid ones only when none is ok). */
+  rounds: number;
+  /** min–max across those rounds; the Derived fields hold the medians. */
+  range: { p50: [number, number]; p99: [number, number]; p999: [number, number] };
+  /** Stalled connections over those rounds (scenarios with stalled connections). */
+  stalled?: { target: number; stalled: number; closed: number; closedAfterP50: number; closedAfterMax: number; reasons: Record<string, number> };
+}
+
+export function derive(run: RunResult, groups = 1): Derived | null {
   const g = run.gen;
   if (!g) return null;
   const lat = Histogram.fromJSON(g.latencyUs);
   const mk = Histogram.fromJSON(g.makespanUs);
   const ms = (us: number) => us / 1000;
   const loss = Math.max(0, g.expected - g.delivered);
+  const c = run.cpu;
+  const netCpuMs = c && c.idleWallMs > 0 ? c.windowMs - c.idleMs * (c.windowWallMs / c.idleWallMs) : Number.NaN;
   return {
     open: g.connections.opened,
     target: g.connections.target,
@@ -95,7 +130,82 @@ export function derive(run: RunResult): Derived | null {
     backlogged: g.backlogged,
     otherLoadServerCore: Math.max(0, (run.cores?.server ?? Number.NaN) - (run.serverStats?.cpuPct ?? Number.NaN)),
     otherLoadGenCore: Math.max(0, (run.cores?.generator ?? Number.NaN) - g.generator.cpuPct),
+    expected: g.expected,
+    delivered: g.delivered,
+    cpuPerMsgUs: g.delivered > 0 ? (netCpuMs * 1000) / g.delivered : Number.NaN,
+    idleCpuPct: c && c.idleWallMs > 0 ? (c.idleMs / c.idleWallMs) * 100 : Number.NaN,
+    genCpuPerMsgUs: g.delivered > 0 && g.generator.cpuMs !== undefined ? (g.generator.cpuMs * 1000) / g.delivered : Number.NaN,
+    eventRate: g.measureMs > 0 ? g.events / groups / (g.measureMs / 1000) : Number.NaN,
+    endedByServer: g.connections.ended,
+    endReasons: g.connections.endReasons,
   };
+}
+
+const median = (values: number[]): number => {
+  const v = values.filter(Number.isFinite).sort((a, b) => a - b);
+  if (v.length === 0) return Number.NaN;
+  const mid = Math.floor(v.length / 2);
+  return v.length % 2 ? (v[mid] as number) : ((v[mid - 1] as number) + (v[mid] as number)) / 2;
+};
+const extent = (values: number[]): [number, number] => {
+  const v = values.filter(Number.isFinite);
+  return v.length ? [Math.min(...v), Math.max(...v)] : [Number.NaN, Number.NaN];
+};
+const percentileOf = (sorted: number[], p: number): number =>
+  sorted.length ? (sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number) : Number.NaN;
+
+/** The rounds whose numbers count: ok ones, or the invalid ones (flagged in the status) when no round is ok. */
+export function usableRounds(runs: RunResult[]): RunResult[] {
+  const ok = runs.filter((r) => r.status === 'ok' && r.gen);
+  return ok.length > 0 ? ok : runs.filter((r) => r.status === 'invalid' && r.gen);
+}
+
+/**
+ * One server's rounds in one scenario, combined: medians of every number
+ * (latency percentiles, CPU per message, memory, rates), with the min–max
+ * range of p50/p99/p99.9; loss, deliveries and server-ended connections summed;
+ * the latency max is the highest of any round; stalled-connection closes pooled.
+ */
+export function aggregate(runs: RunResult[], groups = 1): Aggregate | null {
+  const usable = usableRounds(runs);
+  const all = usable.map((r) => derive(r, groups)).filter((d): d is Derived => d !== null);
+  if (all.length === 0) return null;
+  const first = all[0] as Derived;
+  const out = { ...first } as Aggregate;
+  for (const key of Object.keys(first) as (keyof Derived)[]) {
+    if (typeof first[key] === 'number') (out as unknown as Record<string, number>)[key] = median(all.map((d) => d[key] as number));
+  }
+  const sum = (f: (d: Derived) => number) => all.reduce((a, d) => a + f(d), 0);
+  out.lossCount = sum((d) => d.lossCount);
+  out.expected = sum((d) => d.expected);
+  out.delivered = sum((d) => d.delivered);
+  out.lossPct = out.expected > 0 ? (out.lossCount / out.expected) * 100 : Number.NaN;
+  out.seqGaps = sum((d) => d.seqGaps);
+  out.open = Math.min(...all.map((d) => d.open));
+  const maxes = all.map((d) => d.max).filter(Number.isFinite);
+  out.max = maxes.length > 0 ? Math.max(...maxes) : Number.NaN;
+  out.drainMs = Math.max(...all.map((d) => d.drainMs));
+  out.backlogged = all.some((d) => d.backlogged);
+  out.endedByServer = sum((d) => d.endedByServer);
+  out.endReasons = {};
+  for (const d of all) for (const [k, v] of Object.entries(d.endReasons)) out.endReasons[k] = (out.endReasons[k] ?? 0) + v;
+  out.rounds = all.length;
+  out.range = { p50: extent(all.map((d) => d.p50)), p99: extent(all.map((d) => d.p99)), p999: extent(all.map((d) => d.p999)) };
+  const stalled = usable.map((r) => r.gen?.stalled).filter((x) => x !== undefined);
+  if (stalled.length > 0) {
+    const after = stalled.flatMap((x) => x.closedAfterMs).sort((a, b) => a - b);
+    const reasons: Record<string, number> = {};
+    for (const x of stalled) for (const [k, v] of Object.entries(x.closeReasons)) reasons[k] = (reasons[k] ?? 0) + v;
+    out.stalled = {
+      target: stalled.reduce((a, x) => a + x.target, 0),
+      stalled: stalled.reduce((a, x) => a + x.stalled, 0),
+      closed: stalled.reduce((a, x) => a + x.closedByServer, 0),
+      closedAfterP50: percentileOf(after, 50),
+      closedAfterMax: after.length ? (after[after.length - 1] as number) : Number.NaN,
+      reasons,
+    };
+  }
+  return out;
 }
 
 const fmt = (v: number, digits = 1): string => {
@@ -107,13 +217,28 @@ const ratio = (a: number, b: number): string => (Number.isFinite(a) && Number.is
 
 /** A negative slope means the process gave memory back during the ramp: below the noise, not a measurement. */
 const kb = (v: number) => (v < 0 ? `< 0 (noise: ${fmt(v)})` : fmt(v));
+/** Likewise CPU per message below zero: the idle window cost more than the loaded one (noise, warm-up). */
+const us = (v: number) => (v < 0 ? `< 0 (noise: ${fmt(v, 2)})` : fmt(v, 2));
 
-type Row = { label: string; value: (d: Derived) => number; text?: (d: Derived) => string; ratio: boolean };
+type Row = { label: string; value: (d: Aggregate) => number; text?: (d: Aggregate) => string; ratio: boolean };
+
+/** A latency percentile: the median across rounds, with the rounds' min–max when there was more than one. */
+const latencyText = (key: 'p50' | 'p99' | 'p999') => (d: Aggregate) => {
+  const [lo, hi] = d.range[key];
+  return d.rounds > 1 ? `${fmt(d[key])} (${fmt(lo)}–${fmt(hi)})` : fmt(d[key]);
+};
+const reasonsText = (m: Record<string, number>, max = 3) =>
+  Object.entries(m)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, max)
+    .map(([k, v]) => `${v}× ${k.slice(0, 60)}`)
+    .join('; ');
+
 const ROWS: Row[] = [
   { label: 'connections open / target', value: (d) => d.open, text: (d) => `${d.open}/${d.target}`, ratio: false },
-  { label: 'latency p50 (ms)', value: (d) => d.p50, ratio: true },
-  { label: 'latency p99 (ms)', value: (d) => d.p99, ratio: true },
-  { label: 'latency p99.9 (ms)', value: (d) => d.p999, ratio: true },
+  { label: 'latency p50 (ms)', value: (d) => d.p50, text: latencyText('p50'), ratio: true },
+  { label: 'latency p99 (ms)', value: (d) => d.p99, text: latencyText('p99'), ratio: true },
+  { label: 'latency p99.9 (ms)', value: (d) => d.p999, text: latencyText('p999'), ratio: true },
   { label: 'latency max (ms)', value: (d) => d.max, ratio: true },
   { label: 'makespan p99 (ms)', value: (d) => d.makespanP99, ratio: true },
   { label: 'delivered msgs/s', value: (d) => d.msgsPerSec, text: (d) => fmt(d.msgsPerSec, 0), ratio: true },
@@ -121,6 +246,12 @@ const ROWS: Row[] = [
     label: 'loss (undelivered by window end + grace)',
     value: (d) => d.lossCount,
     text: (d) => `${d.lossCount} (${fmt(d.lossPct, 3)} %)${d.seqGaps > 0 ? `, seq gaps ${d.seqGaps}` : ''}`,
+    ratio: false,
+  },
+  {
+    label: 'connections closed by the server',
+    value: (d) => d.endedByServer,
+    text: (d) => (d.endedByServer === 0 ? '0' : `${d.endedByServer} (${reasonsText(d.endReasons)})`),
     ratio: false,
   },
   {
@@ -134,8 +265,11 @@ const ROWS: Row[] = [
   { label: 'RSS per conn, loaded (KB)', value: (d) => d.loadedRssKb, text: (d) => kb(d.loadedRssKb), ratio: true },
   { label: 'RSS base → loaded (MB)', value: (d) => d.loadedRssMb, text: (d) => `${fmt(d.baseRssMb, 0)} → ${fmt(d.loadedRssMb, 0)}`, ratio: true },
   { label: 'server CPU (% of its core)', value: (d) => d.serverCpu, text: (d) => fmt(d.serverCpu, 0), ratio: true },
+  { label: 'server CPU per delivered msg, idle subtracted (µs)', value: (d) => d.cpuPerMsgUs, text: (d) => us(d.cpuPerMsgUs), ratio: true },
+  { label: 'server CPU idle, no connections (% of its core)', value: (d) => d.idleCpuPct, ratio: false },
   { label: 'server event-loop lag p99 / max (ms)', value: (d) => d.serverLagP99, text: (d) => `${fmt(d.serverLagP99)} / ${fmt(d.serverLagMax)}`, ratio: true },
   { label: 'generator CPU % / lag p99 (ms)', value: (d) => d.genCpu, text: (d) => `${fmt(d.genCpu, 0)} / ${fmt(d.genLagP99)}`, ratio: false },
+  { label: 'generator CPU per delivered msg (µs)', value: (d) => d.genCpuPerMsgUs, text: (d) => fmt(d.genCpuPerMsgUs, 2), ratio: false },
   {
     label: 'other processes on server / generator core (%)',
     value: (d) => d.otherLoadServerCore,
@@ -144,98 +278,175 @@ const ROWS: Row[] = [
   },
 ];
 
-function statusText(run: RunResult | undefined): string {
-  if (!run) return 'not run';
-  switch (run.status) {
-    case 'ok':
-      return 'ok';
-    case 'skipped':
-      return `n/a (${run.reason ?? 'skipped'})`;
-    case 'invalid':
-      return `**INVALID** (${run.reason ?? ''})`;
-    case 'failed':
-      return `**FAILED** (${(run.reason ?? '').split('\n')[0]?.replace(/:$/, '').slice(0, 160)})`;
+const STATUS_WORD: Record<RunResult['status'], string> = { ok: 'ok', invalid: '**INVALID**', failed: '**FAILED**', skipped: 'n/a' };
+
+function statusText(runs: RunResult[]): string {
+  if (runs.length === 0) return 'not run';
+  if (runs.length === 1) {
+    const run = runs[0] as RunResult;
+    switch (run.status) {
+      case 'ok':
+        return 'ok';
+      case 'skipped':
+        return `n/a (${run.reason ?? 'skipped'})`;
+      case 'invalid':
+        return `**INVALID** (${run.reason ?? ''})`;
+      case 'failed':
+        return `**FAILED** (${(run.reason ?? '').split('\n')[0]?.replace(/:$/, '').slice(0, 160)})`;
+    }
   }
+  // Several rounds: how many of each, and why the first bad one was bad.
+  const counts = new Map<RunResult['status'], number>();
+  for (const r of runs) counts.set(r.status, (counts.get(r.status) ?? 0) + 1);
+  const parts = [...counts].map(([status, n]) => `${STATUS_WORD[status]} ×${n}`);
+  const bad = runs.find((r) => r.status !== 'ok');
+  const why = bad ? ` (round ${bad.round ?? '?'}: ${(bad.reason ?? '').split('\n')[0]?.replace(/:$/, '').slice(0, 120)})` : '';
+  return `${parts.join(', ')}${why}`;
+}
+
+/** The runs of the scenario's own configuration, and (stalled scenarios) of its `stalled: 0` variant. */
+export function splitVariants(scenario: Scenario, runs: RunResult[]): { main: RunResult[]; base: RunResult[] } {
+  const stalled = scenario.stalled ?? 0;
+  if (stalled === 0) return { main: runs, base: [] };
+  return { main: runs.filter((r) => (r.stalled ?? stalled) !== 0), base: runs.filter((r) => r.stalled === 0) };
 }
 
 export function scenarioTable(scenario: Scenario, runs: RunResult[]): string {
-  const by = (s: ServerKind) => runs.find((r) => r.server === s);
   const servers: ServerKind[] = ['ours', 'recipe', 'floor'];
+  const { main, base } = splitVariants(scenario, runs);
+  const runsOf = (list: RunResult[], s: ServerKind) => list.filter((r) => r.server === s).sort((a, b) => (a.round ?? 1) - (b.round ?? 1));
+  const groups = scenario.filtered ? 10 : 1;
   // A failed run's partial numbers would read as measurements: show only what went wrong (below the table).
-  const derived = new Map(
-    servers.map((s) => {
-      const r = by(s);
-      return [s, r && (r.status === 'ok' || r.status === 'invalid') ? derive(r) : null] as const;
-    }),
-  );
+  const derived = new Map(servers.map((s) => [s, aggregate(runsOf(main, s), groups)] as const));
+  const derivedBase = new Map(servers.map((s) => [s, aggregate(runsOf(base, s), groups)] as const));
+  const rounds = Math.max(0, ...runs.map((r) => r.round ?? 1));
   const lines: string[] = [];
   lines.push(`### ${scenario.name}`);
   lines.push('');
   lines.push(describe(scenario) + '.');
   for (const note of scenario.notes) lines.push(`${note}`);
+  if (rounds > 1) {
+    lines.push(
+      `${rounds} rounds, servers interleaved (floor, ours, recipe, then again): every number is the median over the ok rounds; latency percentiles show the rounds' min–max in brackets; loss and closes are summed over the rounds; ratios use the medians.`,
+    );
+  }
   lines.push('');
   lines.push('| | ours | recipe | floor | ours/floor | recipe/ours |');
   lines.push('|---|---:|---:|---:|---:|---:|');
-  lines.push(`| status | ${servers.map((s) => statusText(by(s))).join(' | ')} | | |`);
+  lines.push(`| status | ${servers.map((s) => statusText(runsOf(main, s))).join(' | ')} | | |`);
+  // The `stalled: 0` comparison rows, when that variant ran (a quick run skips it).
+  const compare = (scenario.stalled ?? 0) > 0 && base.length > 0;
+  if (compare) lines.push(`| status, stalled: 0 | ${servers.map((s) => statusText(runsOf(base, s))).join(' | ')} | | |`);
   // Events are produced inside each server (its own ticker/simulator): a blocked server produces fewer.
-  const groups = scenario.filtered ? 10 : 1;
   const targetRate = scenario.stream === 'metrics' ? 1000 / scenario.intervalMs : Number.NaN;
-  const eventRate = (s: ServerKind) => {
-    const r = by(s);
-    const g = r?.gen;
-    return g && g.measureMs > 0 && (r.status === 'ok' || r.status === 'invalid') ? g.events / groups / (g.measureMs / 1000) : Number.NaN;
-  };
+  const eventRate = (s: ServerKind) => derived.get(s)?.eventRate ?? Number.NaN;
   lines.push(
     `| events/s per subscriber${Number.isFinite(targetRate) ? ` (target ${fmt(targetRate)})` : ''} | ${servers.map((s) => fmt(eventRate(s), 2)).join(' | ')} | | |`,
   );
-  for (const row of ROWS) {
+  const row = (label: string, value: (d: Aggregate) => number, text: ((d: Aggregate) => string) | undefined, withRatio: boolean, from = derived) => {
     const cells = servers.map((s) => {
-      const d = derived.get(s);
+      const d = from.get(s);
       if (!d) return '–';
-      return row.text ? row.text(d) : fmt(row.value(d));
+      return text ? text(d) : fmt(value(d));
     });
-    const o = derived.get('ours');
-    const r = derived.get('recipe');
-    const f = derived.get('floor');
-    const of = row.ratio && o && f ? ratio(row.value(o), row.value(f)) : '';
-    const ro = row.ratio && o && r ? ratio(row.value(r), row.value(o)) : '';
-    lines.push(`| ${row.label} | ${cells.join(' | ')} | ${of} | ${ro} |`);
+    const o = from.get('ours');
+    const r = from.get('recipe');
+    const f = from.get('floor');
+    const of = withRatio && o && f ? ratio(value(o), value(f)) : '';
+    const ro = withRatio && o && r ? ratio(value(r), value(o)) : '';
+    lines.push(`| ${label} | ${cells.join(' | ')} | ${of} | ${ro} |`);
+  };
+  for (const r of ROWS) {
+    row(r.label, r.value, r.text, r.ratio);
+    if (compare && r.label === 'latency p99 (ms)') {
+      row('readers latency p99, stalled: 0 (ms)', (d) => d.p99, latencyText('p99'), true, derivedBase);
+      const withOver = new Map(
+        servers.map((s) => {
+          const w = derived.get(s);
+          const wo = derivedBase.get(s);
+          return [s, w && wo ? { ...w, p99: w.p99 / wo.p99 } : null] as const;
+        }),
+      );
+      row('readers p99 with stalled ÷ without', (d) => d.p99, (d) => (Number.isFinite(d.p99) ? `${d.p99.toFixed(2)}×` : '–'), false, withOver);
+    }
+    if (scenario.stalled && r.label === 'connections closed by the server') {
+      row(
+        'stalled connections closed by the server',
+        (d) => d.stalled?.closed ?? Number.NaN,
+        (d) => (d.stalled ? `${d.stalled.closed}/${d.stalled.stalled}${d.rounds > 1 ? ` (${d.rounds} rounds)` : ''}` : '–'),
+        false,
+      );
+      row(
+        'stalled closed after stall p50 / max (ms)',
+        (d) => d.stalled?.closedAfterP50 ?? Number.NaN,
+        (d) => (d.stalled && d.stalled.closed > 0 ? `${fmt(d.stalled.closedAfterP50, 0)} / ${fmt(d.stalled.closedAfterMax, 0)}` : '–'),
+        false,
+      );
+    }
+    if (compare && r.label === 'server CPU per delivered msg, idle subtracted (µs)') {
+      row('server CPU per delivered msg, stalled: 0 (µs)', (d) => d.cpuPerMsgUs, (d) => us(d.cpuPerMsgUs), true, derivedBase);
+    }
+  }
+  if (compare) {
+    row(
+      'loss, stalled: 0',
+      (d) => d.lossCount,
+      (d) => `${d.lossCount} (${fmt(d.lossPct, 3)} %)${d.seqGaps > 0 ? `, seq gaps ${d.seqGaps}` : ''}`,
+      false,
+      derivedBase,
+    );
   }
   const extra: string[] = [];
   for (const s of servers) {
-    const run = by(s);
-    if (!run) continue;
-    const g = run.gen;
+    const serverRuns = [...runsOf(main, s), ...runsOf(base, s)];
     const bits: string[] = [];
-    if (g) {
-      const list = (m: Record<string, number>) => Object.entries(m).map(([k, v]) => `${v}× ${k}`).join('; ');
-      if (g.connections.failed > 0) bits.push(`${g.connections.failed} connections failed (${list(g.connections.failureReasons)})`);
-      if (g.connections.ended > 0) bits.push(`${g.connections.ended} ended early (${list(g.connections.endReasons)})`);
-      if (g.connections.silentAtStart > 0) bits.push(`${g.connections.silentAtStart} had delivered nothing when measuring started`);
-      if (g.badPayloads > 0) bits.push(`${g.badPayloads} unexpected payloads, e.g. \`${(g.badSample ?? '').replace(/`/g, "'").slice(0, 200)}\``);
-      if (g.duplicates > 0) bits.push(`${g.duplicates} duplicate/out-of-order events`);
-      if (g.aborted) bits.push(`aborted: ${g.aborted}`);
-      if (!g.aborted && g.observer && (g.observer.gaps > 0 || !g.observer.state.startsWith('live'))) {
-        bits.push(`observer (unfiltered, for expected counts): ${g.observer.state}, missed ${g.observer.gaps} events itself`);
+    for (const run of serverRuns) {
+      const label = [rounds > 1 ? `round ${run.round ?? 1}` : '', scenario.stalled && run.stalled === 0 ? 'stalled: 0' : '']
+        .filter(Boolean)
+        .join(', ');
+      const prefix = label ? `${label}: ` : '';
+      const g = run.gen;
+      if (g) {
+        const list = (m: Record<string, number>) => Object.entries(m).map(([k, v]) => `${v}× ${k}`).join('; ');
+        if (g.connections.failed > 0) bits.push(`${prefix}${g.connections.failed} connections failed (${list(g.connections.failureReasons)})`);
+        if (g.connections.ended > 0) bits.push(`${prefix}${g.connections.ended} ended early (${list(g.connections.endReasons)})`);
+        if (g.connections.silentAtStart > 0) bits.push(`${prefix}${g.connections.silentAtStart} had delivered nothing when measuring started`);
+        if (g.badPayloads > 0) bits.push(`${prefix}${g.badPayloads} unexpected payloads, e.g. \`${(g.badSample ?? '').replace(/`/g, "'").slice(0, 200)}\``);
+        if (g.duplicates > 0) bits.push(`${prefix}${g.duplicates} duplicate/out-of-order events`);
+        if (g.aborted) bits.push(`${prefix}aborted: ${g.aborted}`);
+        if (!g.aborted && g.observer && (g.observer.gaps > 0 || !g.observer.state.startsWith('live'))) {
+          bits.push(`${prefix}observer (unfiltered, for expected counts): ${g.observer.state}, missed ${g.observer.gaps} events itself`);
+        }
+        if (g.backlogged) bits.push(`${prefix}still delivering window events when the grace period ran out: did not keep up`);
+        const st = g.stalled;
+        if (st && st.target > 0) {
+          const problems = [
+            st.failed > 0 ? `${st.failed} failed to open` : '',
+            st.stalled < st.opened - st.endedBeforeStall ? `${st.opened - st.endedBeforeStall - st.stalled} never got a first event` : '',
+            st.endedBeforeStall > 0 ? `${st.endedBeforeStall} ended before their first event` : '',
+            st.note ?? '',
+          ].filter(Boolean);
+          const closes = st.closedByServer > 0 ? `closed ${st.closedByServer}/${st.stalled} (${list(st.closeReasons)})` : `closed none of ${st.stalled}`;
+          bits.push(`${prefix}stalled connections: ${closes}, watched ${fmt(st.watchedMs / 1000)} s after the last stall${problems.length ? `; ${problems.join('; ')}` : ''}`);
+        }
+        const d = derive(run, groups);
+        const rate = d?.eventRate ?? Number.NaN;
+        const windowS = g.measureMs / 1000;
+        // One event either side of the window is timing, not a late ticker.
+        if ((run.status === 'ok' || run.status === 'invalid') && Number.isFinite(targetRate) && rate * windowS < 0.95 * targetRate * windowS - 1) {
+          bits.push(
+            `${prefix}produced only ${fmt(rate, 2)} of ${fmt(targetRate)} events/s: its own ticker fell behind (event loop blocked), and latency is measured from the late tick, so it understates the delay`,
+          );
+        }
+        if (d && (run.status === 'ok' || run.status === 'invalid') && (d.otherLoadServerCore > 15 || d.otherLoadGenCore > 15)) {
+          bits.push(`${prefix}noisy: other processes used ${fmt(d.otherLoadServerCore, 0)} % of the server's core and ${fmt(d.otherLoadGenCore, 0)} % of the generator's`);
+        }
       }
-      if (g.backlogged) bits.push('still delivering window events when the grace period ran out: did not keep up');
-      const rate = eventRate(s);
-      const windowS = g.measureMs / 1000;
-      // One event either side of the window is timing, not a late ticker.
-      if (Number.isFinite(targetRate) && rate * windowS < 0.95 * targetRate * windowS - 1) {
-        bits.push(
-          `produced only ${fmt(rate, 2)} of ${fmt(targetRate)} events/s: its own ticker fell behind (event loop blocked), and latency is measured from the late tick, so it understates the delay`,
-        );
+      if (run.status === 'failed' && run.reason && run.reason.includes('\n')) {
+        const lines = run.reason.split('\n').filter((l) => l.trim());
+        const error = lines.find((l) => /error|Error|ERR/.test(l)) ?? lines.at(-1) ?? '';
+        bits.push(`${prefix}failure detail: \`${error.trim().replace(/`/g, "'").slice(0, 240)}\``);
       }
-    }
-    const d = derived.get(s);
-    if (d && (d.otherLoadServerCore > 15 || d.otherLoadGenCore > 15)) {
-      bits.push(`noisy: other processes used ${fmt(d.otherLoadServerCore, 0)} % of the server's core and ${fmt(d.otherLoadGenCore, 0)} % of the generator's`);
-    }
-    if (run.status === 'failed' && run.reason && run.reason.includes('\n')) {
-      const lines = run.reason.split('\n').filter((l) => l.trim());
-      const error = lines.find((l) => /error|Error|ERR/.test(l)) ?? lines.at(-1) ?? '';
-      bits.push(`failure detail: \`${error.trim().replace(/`/g, "'").slice(0, 240)}\``);
     }
     if (bits.length) extra.push(`- ${s}: ${bits.join('; ')}`);
   }
@@ -250,7 +461,7 @@ export function scenarioTable(scenario: Scenario, runs: RunResult[]): string {
 interface Target {
   scenario: string;
   text: string;
-  check(d: Map<ServerKind, Derived | null>): { pass: boolean; detail: string } | null;
+  check(d: Map<ServerKind, Aggregate | null>): { pass: boolean; detail: string } | null;
 }
 
 const TARGETS: Target[] = [
@@ -311,11 +522,9 @@ export function targetsSection(results: Map<string, RunResult[]>): string {
   for (const target of TARGETS) {
     const runs = results.get(target.scenario);
     if (!runs) continue;
-    const d = new Map<ServerKind, Derived | null>(
-      (['ours', 'recipe', 'floor'] as ServerKind[]).map((s) => {
-        const r = runs.find((x) => x.server === s);
-        return [s, r && r.status === 'ok' ? derive(r) : null];
-      }),
+    // Medians over the ok rounds only (an invalid round never meets a target).
+    const d = new Map<ServerKind, Aggregate | null>(
+      (['ours', 'recipe', 'floor'] as ServerKind[]).map((s) => [s, aggregate(runs.filter((x) => x.server === s && x.status === 'ok' && (x.stalled ?? 0) === 0))]),
     );
     const outcome = target.check(d);
     const noisy = [...d.values()].some((x) => x && (x.otherLoadServerCore > 15 || x.otherLoadGenCore > 15));
@@ -342,7 +551,10 @@ export const METHOD = `## How it is measured
 - Each server runs alone as a child process pinned to core 0 (\`taskset -c 0\`); the load generator (bench/load/generator.ts) runs pinned to core 1. Both talk over loopback only.
 - **ours**: \`src/main.ts\`. **recipe**: the documented graphql-yoga + graphql-ws recipe (\`createYoga\` + \`useServer\` with \`yoga.getEnveloped\`, yoga's \`createPubSub\`) serving the same schema (bench/baselines/recipe-server.ts). **floor**: a raw \`ws\` server writing one pre-serialized frame per event to every client (bench/baselines/raw-ws-server.ts), with the selection's fields. All three run the same seeded simulator and metrics ticker from src/sources with the same env, so they publish the same events at the same rate.
 - Latency = receive time − the event's \`timestamp\` (ms resolution on both sides), for every event timestamped inside the measurement window, recorded in a log-bucket histogram (≤ 1.6 % bucket error). Makespan = per event, the latest delivery − timestamp. Loss = expected deliveries (events seen in the window × subscribers, using the seq range when every subscriber gets every event) − deliveries received within the window plus a grace period.
-- Memory: server RSS from /proc/<pid>/status, heap from a preloaded probe (bench/probe/server-probe.ts, after a forced GC), sampled at ramp checkpoints with all connections subscribed (the ramp pauses there); "idle" per connection = least-squares slope over the checkpoints (runs under 2,000 connections also anchor the fit at the zero-connection sample; a few hundred connections move RSS less than its noise, so quick-run RSS slopes are rough); "loaded" = (peak RSS during the window − RSS before any connection) ÷ connections. Server CPU from /proc/<pid>/stat over the window; event-loop lag from the probe's \`monitorEventLoopDelay\`. "Other processes" = busy share of each pinned core (/proc/stat) minus our process on it: above ~15 % the run shared its cores and its latencies are inflated.
+- Memory: server RSS from /proc/<pid>/status, heap from a preloaded probe (bench/probe/server-probe.ts, after a forced GC), sampled at ramp checkpoints with all connections subscribed (the ramp pauses there); "idle" per connection = least-squares slope over the checkpoints (runs under 2,000 connections also anchor the fit at the zero-connection sample; a few hundred connections move RSS less than its noise, so quick-run RSS slopes are rough); "loaded" = (peak RSS during the window − RSS before any connection) ÷ connections. Server CPU (% of its core) from /proc/<pid>/stat over the window; event-loop lag from the probe's \`monitorEventLoopDelay\`. "Other processes" = busy share of each pinned core (/proc/stat) minus our process on it: above ~15 % the run shared its cores and its latencies are inflated.
+- CPU per delivered message: right after the server is ready, before any connection, the orchestrator reads the server's utime+stime (/proc/<pid>/stat, 10 ms ticks) over an idle window as long as the measurement window (its ticker and simulator run, nobody listens); then over the measurement window. Per message = (window CPU − idle CPU × window length ÷ idle length) ÷ deliveries of window events (readers only). It is the cost of delivering, not of producing, events; deliveries after the window (a backlogged server) are not in the CPU window, so a backlogged server's number is too low. The generator's CPU over the window and grace is shown beside it (% and per message), to show the generator was not the limit.
+- Rounds (\`--rounds\`, default 3 for a full run): each scenario runs floor, ours, recipe, then again, N times, each round a fresh server process; the table shows medians over the ok rounds, latency percentiles with the rounds' min–max, and ratios of the medians.
+- Stalled connections (stalled-clients*): after the readers are open, extra connections subscribe, receive their first event and pause their TCP socket for good (nothing they receive counts). Once all have stalled, the generator finds the server's socket for each (/proc/net/tcp, by port, read once) and the server's file descriptor holding it (/proc/<pid>/fd); every 250 ms it re-reads those links. A stalled connection counts as closed by the server when the server no longer holds its socket (or the client itself sees a close, which a paused client usually cannot); the time is from its stall, ±250 ms. A server that sends a close frame first and cuts the socket later is counted at the cut. The same scenario without the stalled connections (\`stalled: 0\`) runs interleaved with it, for the readers' "p99 with ÷ without".
 - A run is INVALID when the generator was the bottleneck: its CPU over the window ≥ 90 % of its core or its event-loop lag p99 above the limit (default 50 ms). Its numbers are shown but are not the server's. The generator's own queueing is part of every latency, equally for all three servers; compare ratios, not absolutes.
 `;
 
@@ -353,6 +565,8 @@ export interface RunRecord {
   quick: boolean;
   /** A full run: every scenario, every server, default sizes (only these become BENCHMARKS.md). */
   full: boolean;
+  /** Interleaved rounds per scenario (absent in records from before --rounds: 1). */
+  rounds?: number;
   scenarios: Scenario[];
   results: Record<string, RunResult[]>;
 }

@@ -7,15 +7,20 @@
  * msgs/s, loss, and its own CPU and event-loop lag (a saturated generator
  * invalidates the run). Every loop is bounded by a count and a deadline.
  */
+import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import http from 'node:http';
+import type { Socket } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { Histogram } from '../lib/histogram.ts';
-import type { FromGenerator, GeneratorConfig, GeneratorResult, ToGenerator } from '../lib/protocol.ts';
+import type { FromGenerator, GeneratorConfig, GeneratorResult, StalledResult, ToGenerator } from '../lib/protocol.ts';
 import { extractFromBuffer, extractFromString } from './extract.ts';
 
 const SAMPLE_EVERY = 1009; // fully JSON.parse roughly one frame in a thousand, to catch wrong payloads
 const EARLY_FAILURES = 20;
+/** How often the server's file descriptors of the stalled connections are checked. */
+const STALL_SCAN_MS = 250;
 
 interface Conn {
   index: number;
@@ -24,6 +29,67 @@ interface Conn {
   received: number;
   lastSeq: number;
   close(): void;
+  /** A stalled connection (see GeneratorConfig.stalled): never a reader. */
+  stalled?: {
+    /** Stops reading for good: pauses the TCP socket. */
+    pause(): void;
+    /** This connection as the server's socket sees its peer, `/proc/net/tcp` style (`0100007F:1F90`). */
+    peerKey?: string;
+    /** The server's file descriptor for this connection and what it links to (`socket:[inode]`), once mapped. */
+    serverFd?: { path: string; link: string };
+    stalledAt?: number;
+    closedAt?: number;
+  };
+}
+
+/** /proc/net/tcp addresses: IPv4 bytes in host (little-endian) order, port big-endian, both upper-case hex. */
+const hex = (n: number, width: number) => n.toString(16).toUpperCase().padStart(width, '0');
+const procAddress = (ip: string, port: number) =>
+  `${ip
+    .split('.')
+    .map((b) => hex(Number(b), 2))
+    .reverse()
+    .join('')}:${hex(port, 4)}`;
+const TCP_STATES: Record<string, string> = {
+  '01': 'ESTABLISHED',
+  '02': 'SYN_SENT',
+  '03': 'SYN_RECV',
+  '04': 'FIN_WAIT1',
+  '05': 'FIN_WAIT2',
+  '06': 'TIME_WAIT',
+  '07': 'CLOSE',
+  '08': 'CLOSE_WAIT',
+  '09': 'LAST_ACK',
+  '0A': 'LISTEN',
+  '0B': 'CLOSING',
+};
+
+/**
+ * The server's sockets for connections to `serverAddress` (`ip:port` in /proc
+ * form), keyed by their peer; null when /proc/net/tcp cannot be read. Read
+ * once, not polled: on a machine with many sockets one read takes tens of ms.
+ */
+function serverSockets(serverAddress: string): Map<string, { state: string; inode: string }> | null {
+  let text: string;
+  try {
+    text = readFileSync('/proc/net/tcp', 'latin1');
+  } catch {
+    return null;
+  }
+  const out = new Map<string, { state: string; inode: string }>();
+  const needle = ` ${serverAddress} `;
+  let start = text.indexOf('\n') + 1;
+  for (let guard = 0; guard < 10_000_000 && start > 0 && start < text.length; guard++) {
+    const end = text.indexOf('\n', start);
+    const line = text.slice(start, end < 0 ? text.length : end);
+    start = end < 0 ? text.length : end + 1;
+    if (!line.includes(needle)) continue;
+    // sl local rem st tx:rx tr:when retrnsmt uid timeout inode
+    const f = line.trim().split(/\s+/);
+    if (f[1] !== serverAddress || f[2] === undefined) continue;
+    out.set(f[2], { state: f[3] ?? '', inode: f[9] ?? '' });
+  }
+  return out;
 }
 
 interface EventStat {
@@ -70,8 +136,83 @@ async function run(config: GeneratorConfig): Promise<GeneratorResult> {
   let sampleCountdown = SAMPLE_EVERY;
   let lastWindowDeliveryAt = 0;
   const OBSERVER = -1;
+  const STALLED_GROUP = -2;
   const expectedByGroup: Set<number>[] = config.groups.map(() => new Set());
   const observerStats = { events: 0, gaps: 0, lastSeq: -1, state: 'not opened' };
+  const stalledStats: StalledResult = {
+    target: config.stalled ?? 0,
+    opened: 0,
+    failed: 0,
+    stalled: 0,
+    endedBeforeStall: 0,
+    closedByServer: 0,
+    closedAfterMs: [],
+    closeReasons: {},
+    watchedMs: 0,
+  };
+  let lastStallAt = 0;
+  /** Set once the result is taken: closes after that are the generator's own. */
+  let finished = false;
+  const stalledConns: Conn[] = [];
+  const serverAddress = procAddress(config.host, config.port);
+  let scanTimer: NodeJS.Timeout | undefined;
+  /**
+   * Once every stalled connection has stalled: finds the server's socket for
+   * each (its inode, from /proc/net/tcp by the connection's port) and the
+   * server's file descriptor holding it (/proc/<serverPid>/fd). From then on
+   * checkStalled() only reads those few links: a stalled connection counts as
+   * closed by the server when the server no longer holds its socket.
+   */
+  const mapStalled = () => {
+    const sockets = serverSockets(serverAddress);
+    if (!sockets || (sockets.size === 0 && opened > 0)) {
+      stalledStats.note ??= `server sockets of ${config.host}:${config.port} not visible in /proc/net/tcp: only closes the client itself saw are counted`;
+      return;
+    }
+    const wanted = new Map<string, Conn>();
+    for (const conn of stalledConns) {
+      const s = conn.stalled;
+      if (!s || conn.state !== 'live' || s.stalledAt === undefined || s.closedAt !== undefined || !s.peerKey) continue;
+      const entry = sockets.get(s.peerKey);
+      if (!entry) stalledClosed(conn, 'server socket gone');
+      else if (entry.state !== '01') stalledClosed(conn, `server socket ${TCP_STATES[entry.state] ?? entry.state}`);
+      else if (entry.inode === '0') stalledClosed(conn, 'server socket orphaned');
+      else wanted.set(`socket:[${entry.inode}]`, conn);
+    }
+    if (wanted.size === 0) return;
+    const dir = `/proc/${config.serverPid ?? 0}/fd`;
+    let fds: string[] = [];
+    try {
+      fds = config.serverPid ? readdirSync(dir) : [];
+    } catch {
+      /* below */
+    }
+    for (const fd of fds) {
+      let link: string;
+      try {
+        link = readlinkSync(`${dir}/${fd}`);
+      } catch {
+        continue;
+      }
+      const conn = wanted.get(link);
+      if (conn?.stalled) conn.stalled.serverFd = { path: `${dir}/${fd}`, link };
+    }
+    const unmapped = [...wanted.values()].filter((c) => !c.stalled?.serverFd).length;
+    if (unmapped > 0) stalledStats.note ??= `${unmapped} stalled connections not found among the server's file descriptors (${dir}): their closes are seen only by the client`;
+  };
+  const checkStalled = () => {
+    for (const conn of stalledConns) {
+      const s = conn.stalled;
+      if (!s?.serverFd || conn.state !== 'live' || s.closedAt !== undefined) continue;
+      let link = '';
+      try {
+        link = readlinkSync(s.serverFd.path);
+      } catch {
+        /* closed */
+      }
+      if (link !== s.serverFd.link) stalledClosed(conn, 'server closed its socket');
+    }
+  };
 
   const bump = (map: Record<string, number>, key: string) => {
     const k = key.slice(0, 160);
@@ -127,6 +268,14 @@ async function run(config: GeneratorConfig): Promise<GeneratorResult> {
   const onEvent = (conn: Conn, tsMs: number, seq: number, raw: () => string) => {
     const first = conn.received === 0;
     conn.received++;
+    if (conn.stalled) {
+      if (first && conn.state === 'live') {
+        conn.stalled.pause();
+        conn.stalled.stalledAt = lastStallAt = Date.now();
+        stalledStats.stalled++;
+      }
+      return;
+    }
     if (conn.group === OBSERVER) return observe(tsMs, seq, raw);
     receivedTotal++;
     if (first || --sampleCountdown <= 0) {
@@ -163,10 +312,33 @@ async function run(config: GeneratorConfig): Promise<GeneratorResult> {
     if (conn.state !== 'connecting') return;
     conn.state = 'live';
     inflight--;
-    if (conn.group === OBSERVER) observerStats.state = 'live';
+    if (conn.stalled) stalledStats.opened++;
+    else if (conn.group === OBSERVER) observerStats.state = 'live';
     else opened++;
   };
+  /** A stalled connection was seen closed (by the server: the generator never closes one before the end). */
+  const stalledClosed = (conn: Conn, how: string) => {
+    const s = conn.stalled;
+    if (!s || s.stalledAt === undefined || s.closedAt !== undefined || finished) return;
+    s.closedAt = Date.now();
+    stalledStats.closedByServer++;
+    stalledStats.closedAfterMs.push(s.closedAt - s.stalledAt);
+    bump(stalledStats.closeReasons, how);
+  };
   const fail = (conn: Conn, reason: string) => {
+    if (conn.stalled) {
+      if (conn.state === 'connecting') {
+        conn.state = 'failed';
+        inflight--;
+        stalledStats.failed++;
+        stalledStats.note ??= `a stalled connection failed to open: ${reason.slice(0, 160)}`;
+      } else if (conn.state === 'live') {
+        conn.state = 'ended';
+        if (conn.stalled.stalledAt === undefined) stalledStats.endedBeforeStall++;
+        else stalledClosed(conn, `client saw: ${reason}`);
+      }
+      return;
+    }
     if (conn.group === OBSERVER) {
       if (conn.state === 'connecting') inflight--;
       if (conn.state === 'connecting' || conn.state === 'live') observerStats.state = `${conn.state === 'live' ? 'ended' : 'failed'}: ${reason}`;
@@ -190,7 +362,7 @@ async function run(config: GeneratorConfig): Promise<GeneratorResult> {
 
   const openWebSocket = (conn: Conn, graphql: boolean) => {
     const group = config.groups[conn.group];
-    const search = !graphql && group?.search ? `?${group.search}` : '';
+    const search = !graphql && group?.search ? `${config.path.includes('?') ? '&' : '?'}${group.search}` : '';
     const url = `ws://${config.host}:${config.port}${config.path}${search}`;
     const localAddress = localAddressFor(conn.index);
     const ws = new WebSocket(url, graphql ? 'graphql-transport-ws' : [], {
@@ -202,6 +374,11 @@ async function run(config: GeneratorConfig): Promise<GeneratorResult> {
       ...(localAddress && localAddress !== '127.0.0.1' ? { localAddress } : {}),
     });
     conn.close = () => ws.terminate();
+    // ws's own socket: pausing it stops reading, so the kernel buffers fill and the server sees a stalled reader.
+    const socketOf = () => (ws as unknown as { _socket?: Socket })._socket;
+    if (conn.stalled) conn.stalled.pause = () => socketOf()?.pause();
+    // A unique operation id per subscriber, as real graphql-ws clients use (a shared constant could flatter per-id caches).
+    const operationId = randomUUID();
     let acked = false;
     const control = (data: Buffer) => {
       const text = data.toString('utf8');
@@ -216,7 +393,7 @@ async function run(config: GeneratorConfig): Promise<GeneratorResult> {
           if (acked) return;
           acked = true;
           const subscribe = {
-            id: '1',
+            id: operationId,
             type: 'subscribe',
             payload: { query: config.query, ...(group?.variables ? { variables: group.variables } : {}) },
           };
@@ -242,6 +419,10 @@ async function run(config: GeneratorConfig): Promise<GeneratorResult> {
       }
     };
     ws.on('open', () => {
+      const socket = socketOf();
+      if (conn.stalled && socket?.localAddress && socket.localPort) {
+        conn.stalled.peerKey = procAddress(socket.localAddress.replace(/^::ffff:/, ''), socket.localPort);
+      }
       if (graphql) ws.send('{"type":"connection_init","payload":{}}');
       else becameLive(conn);
     });
@@ -287,6 +468,16 @@ async function run(config: GeneratorConfig): Promise<GeneratorResult> {
         return;
       }
       request.setTimeout(0);
+      if (conn.stalled) {
+        const socket = response.socket;
+        conn.stalled.pause = () => {
+          response.pause();
+          socket.pause();
+        };
+        if (socket.localAddress && socket.localPort) {
+          conn.stalled.peerKey = procAddress(socket.localAddress.replace(/^::ffff:/, ''), socket.localPort);
+        }
+      }
       becameLive(conn);
       response.setEncoding('latin1');
       let pending = '';
@@ -316,7 +507,7 @@ async function run(config: GeneratorConfig): Promise<GeneratorResult> {
     else request.end();
   };
 
-  const open = (index: number, group = index % Math.max(1, config.groups.length)) => {
+  const open = (index: number, group = index % Math.max(1, config.groups.length), stalled = false) => {
     const conn: Conn = {
       index,
       group,
@@ -324,6 +515,7 @@ async function run(config: GeneratorConfig): Promise<GeneratorResult> {
       received: 0,
       lastSeq: -1,
       close: () => {},
+      ...(stalled ? { stalled: { pause: () => {} } } : {}),
     };
     conns.push(conn);
     inflight++;
@@ -357,7 +549,7 @@ async function run(config: GeneratorConfig): Promise<GeneratorResult> {
     let expected = 0;
     let events = 0;
     config.groups.forEach((_, g) => {
-      const members = conns.filter((c) => c.group === g && (c.state === 'live' || c.state === 'ended')).length;
+      const members = conns.filter((c) => !c.stalled && c.group === g && (c.state === 'live' || c.state === 'ended')).length;
       const stats = groupEvents[g] as Map<number, EventStat>;
       for (const stat of stats.values()) makespan.record(stat.maxLatMs * 1000);
       let count = stats.size;
@@ -373,7 +565,7 @@ async function run(config: GeneratorConfig): Promise<GeneratorResult> {
       events += count;
       expected += count * members;
     });
-    const silentAtStart = conns.filter((c) => c.state !== 'failed' && c.received === 0).length;
+    const silentAtStart = conns.filter((c) => !c.stalled && c.state !== 'failed' && c.received === 0).length;
     return {
       connections: { target: config.connections, opened, failed, ended, silentAtStart, failureReasons, endReasons },
       ...(aborted ? { aborted } : {}),
@@ -392,7 +584,17 @@ async function run(config: GeneratorConfig): Promise<GeneratorResult> {
       badPayloads,
       ...(badSample !== undefined ? { badSample } : {}),
       receivedTotal,
-      generator: { cpuPct: 0, lagP50Ms: 0, lagP99Ms: 0, lagMaxMs: 0, rssMb: process.memoryUsage.rss() / 2 ** 20 },
+      ...(config.stalled !== undefined
+        ? {
+            stalled: {
+              ...stalledStats,
+              closedAfterMs: [...stalledStats.closedAfterMs].sort((a, b) => a - b),
+              closeReasons: { ...stalledStats.closeReasons },
+              watchedMs: lastStallAt > 0 ? Date.now() - lastStallAt : 0,
+            },
+          }
+        : {}),
+      generator: { cpuPct: 0, cpuMs: 0, wallMs: 0, lagP50Ms: 0, lagP99Ms: 0, lagMaxMs: 0, rssMb: process.memoryUsage.rss() / 2 ** 20 },
     };
   };
 
@@ -430,6 +632,28 @@ async function run(config: GeneratorConfig): Promise<GeneratorResult> {
   await waitFor(() => inflight === 0, 30_000);
   if (opened === 0) return result(`no connection opened: ${topReason(failureReasons)}`);
 
+  // ── Stalled connections: after the readers (and their memory checkpoints), at the same ramp rate ──
+  if (config.stalled) {
+    let opening = 0;
+    for (let tick = 0; opening < config.stalled; tick++) {
+      if (abortReason) return result(abortReason);
+      if (Date.now() > deadline) return result(`stalled connections did not open before the deadline`);
+      for (let budget = perTick; budget > 0 && opening < config.stalled && inflight < config.maxInflight; budget--) {
+        // No group: a stalled connection subscribes without a filter (every event), so it falls behind at once.
+        open(config.connections + 1 + opening, STALLED_GROUP, true);
+        stalledConns.push(conns[conns.length - 1] as Conn);
+        opening++;
+      }
+      await sleep(tickMs);
+    }
+    await waitFor(() => inflight === 0, 30_000);
+    // Each stalls at its first event.
+    await waitFor(() => stalledConns.every((c) => c.state !== 'live' || c.stalled?.stalledAt !== undefined), config.settleTimeoutMs, 20);
+    mapStalled();
+    scanTimer = setInterval(checkStalled, STALL_SCAN_MS);
+    void send({ type: 'progress', text: `stalled ${stalledStats.stalled}/${config.stalled} (${stalledStats.failed} failed)` });
+  }
+
   if (config.observer) {
     open(config.connections, OBSERVER);
     await waitFor(() => inflight === 0, 15_000);
@@ -452,6 +676,8 @@ async function run(config: GeneratorConfig): Promise<GeneratorResult> {
   measuring = true;
   await waitFor(() => false, config.measureMs, 100);
   void send({ type: 'measure-end' });
+  const windowCpu = process.cpuUsage(cpuStart);
+  const windowWallMs = performance.now() - wallStart;
   // Late deliveries of window events still count (as latency, not loss) until the server goes quiet.
   const quiet = () => Date.now() - Math.max(lastWindowDeliveryAt, windowEnd) >= config.quietMs;
   const drained = await waitFor(quiet, config.graceMaxMs, 50);
@@ -461,11 +687,24 @@ async function run(config: GeneratorConfig): Promise<GeneratorResult> {
   const cpu = process.cpuUsage(cpuStart);
   const wallMs = performance.now() - wallStart;
 
+  // Stalled connections: give the server time to notice them (a server without a slow-consumer policy never does).
+  if (config.stalled) {
+    const pending = () =>
+      stalledConns.some((c) => c.state === 'live' && c.stalled?.stalledAt !== undefined && c.stalled.closedAt === undefined);
+    const watchMs = config.stalledWatchMs ?? 15_000;
+    await waitFor(() => !pending() || Date.now() - lastStallAt >= watchMs, Math.max(0, lastStallAt + watchMs - Date.now()), 100);
+    checkStalled();
+  }
+  clearInterval(scanTimer);
+
   const out = result(abortReason ?? (Date.now() > deadline ? 'measurement passed the deadline' : undefined));
+  finished = true;
   out.settleMs = settleMs;
   out.drainMs = drainMs;
   out.backlogged = !drained;
   out.generator.cpuPct = ((cpu.user + cpu.system) / 1000 / wallMs) * 100;
+  out.generator.cpuMs = (windowCpu.user + windowCpu.system) / 1000;
+  out.generator.wallMs = windowWallMs;
   out.generator.lagP50Ms = lag.percentile(50) / 1e6;
   out.generator.lagP99Ms = lag.percentile(99) / 1e6;
   out.generator.lagMaxMs = lag.max / 1e6;

@@ -1,4 +1,5 @@
-import type { EventOf, StreamName } from '../domain/index.ts';
+import type { SharedHistory } from '../streams/hub.ts';
+import type { EventOf, StreamName } from '../streams/registry.ts';
 
 /** An event as the bus delivers it: with its global position when the bus assigns one (Redis). */
 export interface BusMessage<S extends StreamName = StreamName> {
@@ -8,11 +9,7 @@ export interface BusMessage<S extends StreamName = StreamName> {
 }
 
 /** A stream's retained history as the bus keeps it, oldest first, and the history's identity. */
-export interface BusHistory<S extends StreamName = StreamName> {
-  epoch: string;
-  /** `receivedAt`: when the bus took the event (ms since epoch), which retention ages from. */
-  items: { event: EventOf<S>; seq: number; receivedAt?: number }[];
-}
+export type BusHistory<S extends StreamName = StreamName> = SharedHistory<S>;
 
 export interface PublishOptions {
   /** A natural key; a second publish with the same key inside the dedup window is dropped. */

@@ -1,4 +1,4 @@
-import type { StreamName } from '../domain/index.ts';
+import type { StreamName } from '../streams/registry.ts';
 import type { BusMessage } from './bus.ts';
 
 export type BusListener<S extends StreamName = StreamName> = (message: BusMessage<S>) => void;
@@ -17,8 +17,8 @@ export function createListeners() {
         set = new Set();
         byStream.set(stream, set);
       }
-      set.add(listener as BusListener);
-      return () => set.delete(listener as BusListener);
+      set.add(listener as unknown as BusListener);
+      return () => set.delete(listener as unknown as BusListener);
     },
     emit(stream: StreamName, message: BusMessage): void {
       const set = byStream.get(stream);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import type { EventOf, StreamName } from '../domain/index.ts';
+import { STREAM, type EventOf, type StreamName } from '../streams/registry.ts';
 import type { Logger } from '../ops/logger.ts';
 import type { BusHistory, BusMessage, EventBus } from './bus.ts';
 import { createListeners } from './listeners.ts';
@@ -14,8 +14,6 @@ export interface RedisBusOptions {
   bufferSize: number;
   dedupWindowMs: number;
   logger: Logger;
-  /** Streams that stay inside this instance (metrics describe the instance they come from). */
-  localStreams: readonly StreamName[];
 }
 
 /**
@@ -59,7 +57,8 @@ export function createRedisBus(options: RedisBusOptions): EventBus {
     client.on('ready', () => logger.info({ redis: name }, 'redis ready'));
   }
   const local = createMemoryBus({ dedupWindowMs: options.dedupWindowMs });
-  const isLocal = (stream: StreamName) => options.localStreams.includes(stream);
+  // Instance-local streams (metrics describe the instance they come from) never travel through Redis.
+  const isLocal = (stream: StreamName) => STREAM[stream].scope === 'instance';
   const fanIn = createListeners();
   // Where reading continues per stream; set once a subscriber exists so nothing is read before it listens.
   const lastIds = new Map<StreamName, string>();

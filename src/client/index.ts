@@ -21,9 +21,9 @@ export {
   backoffDelay,
   CLOSE,
   describeFailure,
+  FATAL_CLOSE_CODES,
   isCloseLike,
   isFatal,
-  TOKEN_EXPIRED_REASON,
   type BackoffOptions,
   type CloseLike,
 } from './policy.ts';

@@ -1,3 +1,4 @@
+import { FATAL_CLOSE_CODES } from '../protocol/close-codes.ts';
 /**
  * What the kit retries and how long it waits. Pure functions, no timers, so
  * they are easy to test and to replace.
@@ -36,43 +37,25 @@ export function isCloseLike(value: unknown): value is CloseLike {
   return typeof value === 'object' && value !== null && 'code' in value && 'reason' in value;
 }
 
-/** The server's close codes a client reacts to (see the README, graphql-ws section). */
-export const CLOSE = {
-  GOING_AWAY: 1001,
-  SLOW_CONSUMER: 4008,
-  FORBIDDEN: 4403,
-  TOO_MANY_MESSAGES: 4429,
-} as const;
-
-/** The 4403 reason that a fresh token fixes; every other 4403 (invalid or missing token) is final. */
-export const TOKEN_EXPIRED_REASON = 'token expired';
-
-/**
- * Closes no retry can fix: the protocol was broken (1002, 1003, 1007, 1008,
- * 1009, 1010, 4400, 4406, 4409) or the credentials were refused (4401, and 4403
- * unless the token merely expired).
- */
-const FATAL_CLOSE_CODES = new Set([1002, 1003, 1007, 1008, 1009, 1010, 4400, 4401, 4406, 4409]);
+/** The server's close codes (one per cause, every WebSocket transport; see the README's error table). */
+export { CLOSE_CODES as CLOSE, FATAL_CLOSE_CODES } from '../protocol/close-codes.ts';
 
 /** GraphQL error codes that mean "later", not "never" (anything else in an `error` message is final). */
-const RETRYABLE_GRAPHQL_CODES = new Set(['RATE_LIMITED', 'TOO_MANY_CONNECTIONS']);
+const RETRYABLE_GRAPHQL_CODES = new Set(['RATE_LIMITED', 'TOO_MANY_CONNECTIONS', 'UNAVAILABLE', 'AUTH_UNAVAILABLE']);
 
 /**
  * Whether a failure reported by graphql-ws ends the subscription for good.
  * Network errors, drains (1001), slow-consumer closes (4008), expired tokens
- * (4403 'token expired') and server errors are retried; refused credentials,
- * protocol violations and GraphQL errors for the operation itself are not.
+ * (4440: the reconnect asks `getToken` for a fresh one), try-again-later
+ * (1013) and server errors are retried; refused credentials (4401, 4403),
+ * protocol violations and GraphQL errors for the operation itself (a bad
+ * filter, a missing scope, too many operations) are not.
  */
 export function isFatal(error: unknown): boolean {
-  if (isCloseLike(error)) {
-    if (error.code === CLOSE.FORBIDDEN) return error.reason !== TOKEN_EXPIRED_REASON;
-    return FATAL_CLOSE_CODES.has(error.code);
-  }
+  if (isCloseLike(error)) return FATAL_CLOSE_CODES.has(error.code);
   if (Array.isArray(error)) {
     // An `error` message: the server refused the operation (validation, a bad filter, a missing scope).
-    return !error.every((e: { extensions?: { code?: unknown } }) =>
-      RETRYABLE_GRAPHQL_CODES.has(String(e?.extensions?.code)),
-    );
+    return !error.every((e: { extensions?: { code?: unknown } }) => RETRYABLE_GRAPHQL_CODES.has(String(e?.extensions?.code)));
   }
   // Error objects and DOM/ws error events: the connection could not be made or broke. Try again.
   return false;

@@ -1,31 +1,21 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Route } from '../transports/http/router.ts';
+import { sendJson } from '../transports/http/router.ts';
 
 export type Lifecycle = 'starting' | 'ready' | 'draining' | 'stopped';
 /** What /ready reports: the lifecycle, or `degraded` while a dependency (Redis) is unreachable. */
 export type Readiness = Lifecycle | 'degraded';
 
-export interface OpsRoute {
-  method: 'GET';
-  path: string;
-  handle(request: IncomingMessage, response: ServerResponse): void | Promise<void>;
-}
-
-export function sendJson(response: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
-  response.end(text);
-}
-
 /** `/health`: the process lives. `/ready`: event sources run and we are not draining. */
-export function createHealthRoutes(lifecycle: () => Readiness): OpsRoute[] {
+export function createHealthRoutes(readiness: () => Readiness): Route[] {
   return [
-    { method: 'GET', path: '/health', handle: (_req, res) => sendJson(res, 200, { status: 'ok' }) },
+    { name: 'health', path: '/health', methods: ['GET'], handle: ({ response }) => sendJson(response, 200, { status: 'ok' }) },
     {
-      method: 'GET',
+      name: 'ready',
       path: '/ready',
-      handle: (_req, res) => {
-        const state = lifecycle();
-        sendJson(res, state === 'ready' ? 200 : 503, { status: state });
+      methods: ['GET'],
+      handle: ({ response }) => {
+        const state = readiness();
+        sendJson(response, state === 'ready' ? 200 : 503, { status: state });
       },
     },
   ];

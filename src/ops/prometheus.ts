@@ -1,29 +1,25 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { STREAM_NAMES } from '../domain/index.ts';
-import { TRANSPORTS, type Streams } from '../streams/index.ts';
-import type { BroadcastTracker } from './broadcast.ts';
-import type { OpsRoute } from './http-routes.ts';
+import { TRANSPORTS, type DeliveryCounters } from '../engine/counters.ts';
+import type { DeliveryEngine } from '../engine/engine.ts';
+import { STREAM_NAMES } from '../streams/registry.ts';
+import type { Route } from '../transports/http/router.ts';
 
 export interface TransportGauges {
   /** Connections refused before a handshake (origin, rate, limits), by reason. */
   refused(): Iterable<[reason: string, count: number]>;
   /** Open sockets (or SSE responses) per transport, whatever they subscribe to. */
   sockets(): Partial<Record<string, number>>;
-  /** Connections ended by the server, by transport and reason. */
-  terminated(): Iterable<[transport: string, reason: string, count: number]>;
 }
 
 /**
- * Prometheus text at `/metrics`. Values are read at scrape time from counters
- * the streams and transports keep, so nothing here runs per message — except
- * the latency histogram, observed once per fan-out.
+ * Prometheus text at `/metrics`. Values are read at scrape time from the
+ * delivery engine's counters, so nothing here runs per message — except the
+ * latency histogram, observed once per fan-out. Every per-stream series is
+ * labelled from the stream registry.
  */
-export function createPrometheusRoute(deps: {
-  streams: Streams;
-  tracker: BroadcastTracker;
-  transports: TransportGauges;
-}): OpsRoute {
-  const { streams, tracker, transports } = deps;
+export function createPrometheusRoute(deps: { engine: DeliveryEngine; counters: DeliveryCounters; transports: TransportGauges }): Route {
+  const { engine, counters, transports } = deps;
+  const stats = counters.stats;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
 
@@ -33,7 +29,7 @@ export function createPrometheusRoute(deps: {
     labelNames: ['endpoint'],
     registers: [registry],
     collect() {
-      for (const stream of STREAM_NAMES) this.set({ endpoint: stream }, streams.hubs[stream].subscriberCount());
+      for (const stream of STREAM_NAMES) this.set({ endpoint: stream }, engine.subscriberCount(stream));
     },
   });
   new Gauge({
@@ -42,11 +38,7 @@ export function createPrometheusRoute(deps: {
     labelNames: ['endpoint', 'transport'],
     registers: [registry],
     collect() {
-      for (const stream of STREAM_NAMES) {
-        for (const transport of TRANSPORTS) {
-          this.set({ endpoint: stream, transport }, streams.hubs[stream].subscriberCount(transport));
-        }
-      }
+      for (const stream of STREAM_NAMES) for (const transport of TRANSPORTS) this.set({ endpoint: stream, transport }, engine.subscriberCount(stream, transport));
     },
   });
   new Gauge({
@@ -60,23 +52,38 @@ export function createPrometheusRoute(deps: {
   });
   new Counter({
     name: 'aurigraph_websocket_messages_sent_total',
-    help: 'Event frames written to subscribers, over every stream and transport.',
+    help: 'Live event frames written to subscribers, over every stream and transport.',
     registers: [registry],
     collect() {
       this.reset();
-      this.inc(tracker.stats.messagesSent);
+      this.inc(stats.messagesSent);
     },
   });
   new Counter({
     name: 'aurigraph_messages_sent_by_stream_total',
-    help: 'Event frames written, by stream and transport.',
+    help: 'Live event frames written, by stream and transport.',
     labelNames: ['endpoint', 'transport'],
     registers: [registry],
     collect() {
       this.reset();
       for (const endpoint of STREAM_NAMES) {
         for (const transport of TRANSPORTS) {
-          const count = tracker.stats.sentBy[endpoint][transport];
+          const count = stats.sentBy[endpoint][transport];
+          if (count > 0) this.inc({ endpoint, transport }, count);
+        }
+      }
+    },
+  });
+  new Counter({
+    name: 'aurigraph_history_messages_sent_total',
+    help: 'Retained events written to subscribers that resumed or asked for replay, by stream and transport (never counted as latency).',
+    labelNames: ['endpoint', 'transport'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const endpoint of STREAM_NAMES) {
+        for (const transport of TRANSPORTS) {
+          const count = stats.historyBy[endpoint][transport];
           if (count > 0) this.inc({ endpoint, transport }, count);
         }
       }
@@ -89,7 +96,7 @@ export function createPrometheusRoute(deps: {
     registers: [registry],
     collect() {
       this.reset();
-      for (const [key, count] of tracker.stats.droppedBy) {
+      for (const [key, count] of stats.droppedBy) {
         const [endpoint, transport, reason] = key.split('\u0000') as [string, string, string];
         this.inc({ endpoint, transport, reason }, count);
       }
@@ -97,12 +104,15 @@ export function createPrometheusRoute(deps: {
   });
   new Counter({
     name: 'aurigraph_connections_terminated_total',
-    help: 'Connections the server ended, by transport and reason (missed-pong, too-large, slow-consumer, …).',
+    help: 'Connections the server ended, by transport and reason (missed-pong, slow-consumer, token-expired, …).',
     labelNames: ['transport', 'reason'],
     registers: [registry],
     collect() {
       this.reset();
-      for (const [transport, reason, count] of transports.terminated()) this.inc({ transport, reason }, count);
+      for (const [key, count] of stats.terminatedBy) {
+        const [transport, reason] = key.split('\u0000') as [string, string];
+        this.inc({ transport, reason }, count);
+      }
     },
   });
   new Counter({
@@ -117,20 +127,21 @@ export function createPrometheusRoute(deps: {
   });
   const latency = new Histogram({
     name: 'aurigraph_websocket_broadcast_latency_ms',
-    help: "Per event: ms from the event's source timestamp to the last delivery of its fan-out.",
+    help: "Per live event: ms from the event's source timestamp to the last delivery of its fan-out. History is not counted.",
     labelNames: ['endpoint'],
     buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000],
     registers: [registry],
   });
-  tracker.onFanOutComplete((stream, makespanMs) => latency.observe({ endpoint: stream }, makespanMs));
+  counters.onFanOutComplete((stream, makespanMs) => latency.observe({ endpoint: stream }, makespanMs));
 
   return {
-    method: 'GET',
+    name: 'metrics',
     path: '/metrics',
-    async handle(_req, res) {
+    methods: ['GET'],
+    async handle({ response }) {
       const body = await registry.metrics();
-      res.writeHead(200, { 'content-type': registry.contentType });
-      res.end(body);
+      response.writeHead(200, { 'content-type': registry.contentType });
+      response.end(body);
     },
   };
 }

@@ -1,37 +1,36 @@
-import type { Streams } from '../streams/index.ts';
-import type { BroadcastTracker } from './broadcast.ts';
-import { sendJson, type OpsRoute } from './http-routes.ts';
+import type { DeliveryCounters } from '../engine/counters.ts';
+import type { DeliveryEngine } from '../engine/engine.ts';
+import { STREAMS } from '../streams/registry.ts';
+import { sendJson, type Route } from '../transports/http/router.ts';
 
-/** The original platform's stats document (CONTRACT.md, Operations). Counts are subscribers over every transport. */
-export interface WebSocketStats {
-  metricsConnections: number;
-  transactionConnections: number;
-  validatorConnections: number;
-  consensusConnections: number;
-  networkConnections: number;
+type StatsField = (typeof STREAMS)[number]['statsField'];
+
+/**
+ * The original platform's stats document (CONTRACT: Operations), with one
+ * `<singular>Connections` field per registered stream. Counts are subscribers
+ * over every transport.
+ */
+export type WebSocketStats = Record<StatsField, number> & {
   totalConnections: number;
   messagesSent: number;
   lastBroadcastLatency: number;
-}
+};
 
-export function collectStats(streams: Streams, tracker: BroadcastTracker): WebSocketStats {
-  const { hubs } = streams;
+export function collectStats(engine: DeliveryEngine, counters: DeliveryCounters): WebSocketStats {
+  const perStream = Object.fromEntries(STREAMS.map((stream) => [stream.statsField, engine.subscriberCount(stream.name)])) as Record<StatsField, number>;
   return {
-    metricsConnections: hubs.metrics.subscriberCount(),
-    transactionConnections: hubs.transactions.subscriberCount(),
-    validatorConnections: hubs.validators.subscriberCount(),
-    consensusConnections: hubs.consensus.subscriberCount(),
-    networkConnections: hubs.network.subscriberCount(),
-    totalConnections: streams.subscriberCount(),
-    messagesSent: tracker.stats.messagesSent,
-    lastBroadcastLatency: tracker.stats.lastBroadcastLatency,
+    ...perStream,
+    totalConnections: engine.subscriberCount(),
+    messagesSent: counters.stats.messagesSent,
+    lastBroadcastLatency: counters.stats.lastBroadcastLatency,
   };
 }
 
-export function createStatsRoute(streams: Streams, tracker: BroadcastTracker): OpsRoute {
+export function createStatsRoute(engine: DeliveryEngine, counters: DeliveryCounters): Route {
   return {
-    method: 'GET',
+    name: 'stats',
     path: '/api/v11/websocket/stats',
-    handle: (_req, res) => sendJson(res, 200, collectStats(streams, tracker)),
+    methods: ['GET'],
+    handle: ({ response }) => sendJson(response, 200, collectStats(engine, counters)),
   };
 }

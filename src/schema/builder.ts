@@ -1,7 +1,7 @@
 import SchemaBuilder from '@pothos/core';
 import type { GraphQLContext } from './context.ts';
 
-/** The builder alone; every type lives in the file of its stream. */
+/** The builder alone; every stream type is generated from the registry (stream-types.ts). */
 export const builder = new SchemaBuilder<{
   Context: GraphQLContext;
   DefaultFieldNullability: false;

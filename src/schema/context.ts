@@ -1,22 +1,16 @@
-import type { ChainState } from '../streams/state.ts';
-import type { Streams, Transport } from '../streams/index.ts';
-import type { PushSink } from '../transports/shared-execution.ts';
+import type { StreamOpener } from '../engine/request.ts';
 import type { Principal } from '../security/auth.ts';
+import type { Streams } from '../streams/index.ts';
 
-/** What every resolver sees. Built per operation by the transports. */
+/** What every resolver sees. Built per operation by the operation runner (and by yoga for HTTP queries). */
 export interface GraphQLContext {
   streams: Streams;
-  state: ChainState;
-  /** The wire the operation arrived on; subscriber counts are kept per transport. */
-  transport: Transport;
-  limits: { metricsIntervalMs: number; replayBufferSize: number };
+  principal: Principal | undefined;
   /** AUTH_MODE=jwt: every stream needs a `stream:<name>` (or `stream:*`) scope. */
   authRequired: boolean;
-  principal: Principal | undefined;
+  limits: { metricsIntervalMs: number; replayBufferSize: number };
   /** SSE reconnects send the last cursor they saw as Last-Event-ID; it resumes like `after`. */
   lastEventId?: string | undefined;
-  /** Set by graphql-ws when the shared-execution engine writes this subscription's frames itself. */
-  pushSink?: PushSink | undefined;
-  /** The cursor of the event being resolved, for `extensions.cursor` (transports/sse.ts). */
-  currentCursor?: string | undefined;
+  /** Outside the delivery engine only (benchmark baselines): how to iterate a subscription's events. */
+  openStream?: StreamOpener | undefined;
 }

@@ -1,20 +1,18 @@
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
 import { builder } from './builder.ts';
 import './scalars.ts';
-import './stream-event.ts';
-import './metrics.ts';
-import './transactions.ts';
-import './validators.ts';
-import './consensus.ts';
-import './network.ts';
+import { defineStreamTypes } from './stream-types.ts';
 
 export type { GraphQLContext } from './context.ts';
 
 let schema: GraphQLSchema | undefined;
 
-/** The one executable schema. Built once: every stream file registered its types on import. */
+/** The one executable schema, generated from the stream registry; built once. */
 export function getSchema(): GraphQLSchema {
-  schema ??= builder.toSchema();
+  if (!schema) {
+    defineStreamTypes();
+    schema = builder.toSchema();
+  }
   return schema;
 }
 

@@ -1,5 +1,5 @@
 import { GraphQLError, Kind } from 'graphql';
-import { timestampSchema } from '../domain/index.ts';
+import { timestampSchema } from '../streams/fields.ts';
 import { builder } from './builder.ts';
 
 const parseDateTime = (value: unknown): string => {

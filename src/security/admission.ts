@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Config } from '../config.ts';
 import { RealtimeError } from '../errors.ts';
+import { TokenBucket } from './token-bucket.ts';
 
 /**
  * Who may open a long-lived connection (WebSocket upgrade or SSE stream),
@@ -16,17 +17,12 @@ export interface Admission {
   readonly refused: ReadonlyMap<string, number>;
 }
 
-interface Bucket {
-  tokens: number;
-  updatedAt: number;
-}
-
 const BUCKET_IDLE_MS = 60_000;
 
 export function createAdmission(config: Pick<Config, 'limits' | 'corsOrigins'>, now: () => number = Date.now): Admission {
   const { limits } = config;
   const origins = new Set(config.corsOrigins);
-  const buckets = new Map<string, Bucket>();
+  const buckets = new Map<string, TokenBucket>();
   const perIp = new Map<string, number>();
   const refused = new Map<string, number>();
   let open = 0;
@@ -51,16 +47,15 @@ export function createAdmission(config: Pick<Config, 'limits' | 'corsOrigins'>, 
     const at = now();
     if (at - lastSweep > BUCKET_IDLE_MS) {
       // Full buckets carry no information; dropping them keeps memory bounded under many distinct IPs.
-      for (const [key, bucket] of buckets) if (at - bucket.updatedAt > BUCKET_IDLE_MS) buckets.delete(key);
+      for (const [key, bucket] of buckets) if (bucket.isFull(at)) buckets.delete(key);
       lastSweep = at;
     }
-    const bucket = buckets.get(ip) ?? { tokens: limits.rateBurst, updatedAt: at };
-    bucket.tokens = Math.min(limits.rateBurst, bucket.tokens + ((at - bucket.updatedAt) / 1000) * limits.ratePerIp);
-    bucket.updatedAt = at;
-    buckets.set(ip, bucket);
-    if (bucket.tokens < 1) return false;
-    bucket.tokens -= 1;
-    return true;
+    let bucket = buckets.get(ip);
+    if (!bucket) {
+      bucket = new TokenBucket(limits.ratePerIp, limits.rateBurst, at);
+      buckets.set(ip, bucket);
+    }
+    return bucket.take(at);
   };
 
   return {

@@ -1,6 +1,6 @@
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import type { Config } from '../config.ts';
-import type { StreamName } from '../domain/index.ts';
+import type { StreamName } from '../streams/registry.ts';
 import { RealtimeError } from '../errors.ts';
 
 /** Who is on the other end of a connection, as far as a verified token says. */
@@ -8,7 +8,11 @@ export interface Principal {
   subject: string | undefined;
   /** `stream:<name>` or `stream:*` scopes, from the space-separated `scope` claim. */
   scopes: ReadonlySet<string>;
-  /** Token expiry, ms since epoch; connections end then. */
+  /**
+   * When connections on this token end, ms since epoch: the token's `exp` plus
+   * the clock tolerance — the same moment verification starts refusing it, so
+   * admission and expiry apply one clock rule on every transport.
+   */
   expiresAt: number | undefined;
 }
 
@@ -17,9 +21,6 @@ export interface Authenticator {
   /** Verifies a bearer token (the raw `Authorization` value or the bare token). Throws AUTH_REQUIRED when invalid. */
   verify(credentials: string | null | undefined): Promise<Principal | undefined>;
 }
-
-/** The challenge HTTP answers carry with 401. */
-export const WWW_AUTHENTICATE = 'Bearer realm="aurigraph-realtime"';
 
 /** Throws FORBIDDEN unless the principal may read the stream. With auth off, everyone may. */
 export function authorizeStream(principal: Principal | undefined, required: boolean, stream: StreamName): void {
@@ -63,10 +64,10 @@ export function createAuthenticator(config: Config['auth']): Authenticator {
         return {
           subject: payload.sub,
           scopes: new Set(scope.split(' ').filter(Boolean)),
-          expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : undefined,
+          expiresAt: typeof payload.exp === 'number' ? (payload.exp + config.clockToleranceS) * 1000 : undefined,
         };
       } catch (error) {
-        if (error instanceof joseErrors.JWTExpired) throw new RealtimeError('AUTH_REQUIRED', 'token expired');
+        if (error instanceof joseErrors.JWTExpired) throw new RealtimeError('TOKEN_EXPIRED', 'token expired');
         if (error instanceof joseErrors.JWKSTimeout || error instanceof joseErrors.JWKSInvalid) {
           throw new RealtimeError('AUTH_UNAVAILABLE', 'the signing keys cannot be fetched; retry later');
         }

@@ -36,5 +36,37 @@ export function graphqlLimitPlugins(config: Config['graphql']): Plugin[] {
       },
     });
   }
+  plugins.push(useClientErrorCodes());
   return plugins;
+}
+
+/** A copy of a GraphQL error with a code, unless it has one. */
+function withCode(error: GraphQLError, code: string): GraphQLError {
+  if (error.extensions['code']) return error;
+  return new GraphQLError(error.message, {
+    ...(error.nodes && { nodes: error.nodes }),
+    ...(error.source && { source: error.source }),
+    ...(error.positions && { positions: error.positions }),
+    extensions: { ...error.extensions, code },
+  });
+}
+
+/**
+ * Gives syntax and validation errors their code (GRAPHQL_PARSE_FAILED,
+ * GRAPHQL_VALIDATION_FAILED) where they are made, so every transport — yoga's
+ * HTTP and the operation runner alike — reports a client mistake the same way.
+ */
+function useClientErrorCodes(): Plugin {
+  return {
+    onParse() {
+      return ({ result, replaceParseResult }) => {
+        if (result instanceof GraphQLError) replaceParseResult(withCode(result, 'GRAPHQL_PARSE_FAILED'));
+      };
+    },
+    onValidate() {
+      return ({ result, setResult }) => {
+        if (result.length > 0) setResult(result.map((error) => withCode(error, 'GRAPHQL_VALIDATION_FAILED')));
+      };
+    },
+  };
 }

@@ -1,11 +1,12 @@
 import { availableParallelism } from 'node:os';
-import { toTimestamp, type TransactionEvent } from '../domain/index.ts';
+import { toTimestamp } from '../streams/fields.ts';
+import type { EventOf } from '../streams/registry.ts';
 import { publishAndForget, type EventSource } from './source.ts';
 
 export interface MetricsTickerOptions {
   intervalMs: number;
   /** Registers a listener for every transaction that passes through this server; returns an unsubscribe. */
-  observeTransactions(listener: (event: TransactionEvent) => void): () => void;
+  observeTransactions(listener: (event: EventOf<'transactions'>) => void): () => void;
   /** Live subscribers over all transports. */
   connections(): number;
 }

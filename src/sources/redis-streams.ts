@@ -1,11 +1,9 @@
 import { hostname } from 'node:os';
 import { Redis } from 'ioredis';
-import { parseEvent, type StreamName } from '../domain/index.ts';
-import { naturalKey } from '../domain/keys.ts';
+import { CHAIN_STREAMS, descriptorOf, type StreamName } from '../streams/registry.ts';
 import type { Logger } from '../ops/logger.ts';
 import type { EventSource } from './source.ts';
 
-const CHAIN_STREAMS: readonly StreamName[] = ['transactions', 'validators', 'consensus', 'network'];
 const GROUP = 'aurigraph-realtime';
 const BLOCK_MS = 1000;
 /** Entries another consumer left unacknowledged this long are taken over (it probably died). */
@@ -51,15 +49,16 @@ export function createRedisStreamsSource(options: { url: string; prefix: string;
       const handle = async (stream: StreamName, entries: Entries) => {
         for (const [id, fields] of entries) {
           const raw = fields[fields.indexOf('event') + 1];
-          let result: ReturnType<typeof parseEvent> | undefined;
+          const descriptor = descriptorOf(stream);
+          let result: ReturnType<typeof descriptor.parse> | undefined;
           try {
-            result = parseEvent(stream, JSON.parse(raw ?? ''));
+            result = descriptor.parse(JSON.parse(raw ?? ''));
           } catch {
             result = undefined;
           }
           if (result?.ok) {
             // A failed publish throws out of here before the XACK: the entry stays pending and is read again.
-            const fresh = await publish(stream, result.event as never, { dedupKey: naturalKey(stream, result.event as never) });
+            const fresh = await publish(stream, result.event as never, { dedupKey: descriptor.naturalKey(result.event) });
             if (fresh === false) counters.duplicates++;
             else counters.consumed++;
           } else {

@@ -2,8 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { OpsRoute } from '../ops/http-routes.ts';
 import type { Logger } from '../ops/logger.ts';
+import type { Route } from '../transports/http/router.ts';
 
 /** Where the page's assets live; GET / is the page itself. */
 export const STATUS_PAGE_ASSETS = '/status';
@@ -58,7 +58,7 @@ const CSP = [
  * loaded once and kept in memory; a failed load is logged, answered 500 and
  * tried again on the next request.
  */
-export function createStatusPageRoutes(options: { logger: Logger }): OpsRoute[] {
+export function createStatusPageRoutes(options: { logger: Logger }): Route[] {
   const assets: Record<string, Asset> = {
     '/': { type: 'text/html; charset=utf-8', load: () => readFile(join(here, 'index.html'), 'utf8') },
     [`${STATUS_PAGE_ASSETS}/app.js`]: { type: 'text/javascript; charset=utf-8', load: bundleApp },
@@ -69,10 +69,11 @@ export function createStatusPageRoutes(options: { logger: Logger }): OpsRoute[] 
     },
   };
   const cache = new Map<string, Promise<string>>();
-  return Object.entries(assets).map(([path, asset]) => ({
-    method: 'GET' as const,
+  return Object.entries(assets).map(([path, asset]): Route => ({
+    name: `status-page ${path}`,
     path,
-    async handle(_request, response) {
+    methods: ['GET'],
+    async handle({ response }) {
       let body = cache.get(path);
       if (!body) {
         body = asset.load();

@@ -1,251 +1,230 @@
-import {
-  CONSENSUS_STATES,
-  TRANSACTION_STATUSES,
-  VALIDATOR_STATUSES,
-  type StreamName,
-} from '../domain/index.ts';
 import { RealtimeError } from '../errors.ts';
-import type { StreamFilter } from './hub.ts';
+import type { FieldSpec, FieldSpecs } from './fields.ts';
 
 /**
- * Server-side filters, one per stream. Input comes from GraphQL arguments or
- * legacy query parameters in the same shape; each filter is checked, put in a
- * canonical form (sorted, de-duplicated, lower-cased addresses), and keyed by
- * that form so every subscriber with the same filter shares one evaluation per
- * event. Fields combine with AND, values within a list with OR; an empty list
- * matches nothing, like SQL's `IN ()`.
+ * Server-side filters. A stream declares its filter as data (which input
+ * fields exist, which event fields each one constrains, with what operator);
+ * this module turns that into a parser for GraphQL arguments and legacy query
+ * parameters (the same shape) and a predicate. Every filter is put in a
+ * canonical form and keyed by it, so subscribers with the same filter share one
+ * evaluation per event. Fields combine with AND, values within a list with OR;
+ * an empty list matches nothing, like SQL's `IN ()`.
  */
 
 export const MAX_FILTER_LIST = 1000;
 export const MAX_INTERVAL_MS = 3_600_000;
 
-export interface TransactionFilterInput {
-  status?: readonly string[] | null | undefined;
-  from?: readonly string[] | null | undefined;
-  to?: readonly string[] | null | undefined;
-  address?: readonly string[] | null | undefined;
-  minValue?: string | null | undefined;
-  maxValue?: string | null | undefined;
-}
-export interface ValidatorFilterInput {
-  validator?: readonly string[] | null | undefined;
-  status?: readonly string[] | null | undefined;
-}
-export interface ConsensusFilterInput {
-  state?: readonly string[] | null | undefined;
-}
-export interface NetworkFilterInput {
-  peerId?: readonly string[] | null | undefined;
-  connected?: boolean | null | undefined;
-}
-export interface MetricsFilterInput {
-  intervalMs?: number | null | undefined;
+/** A checked, canonical filter: `key` is equal for equal filters; `matches` is the predicate. */
+export interface StreamFilter<E> {
+  key: string;
+  matches(event: E): boolean;
+  /** For stateful filters (conflation): a fresh instance to judge history with, leaving live state untouched. */
+  forHistory?: () => StreamFilter<E>;
 }
 
-export interface FilterInputs {
-  metrics: MetricsFilterInput;
-  transactions: TransactionFilterInput;
-  validators: ValidatorFilterInput;
-  consensus: ConsensusFilterInput;
-  network: NetworkFilterInput;
+/**
+ * - `anyOf`: a list; matches when any of `fields` holds one of the values.
+ * - `equals`: one value; the field equals it.
+ * - `atLeast` / `atMost`: one value; the field is ≥ / ≤ it (decimal strings compare as big integers).
+ */
+export type FilterOperator = 'anyOf' | 'equals' | 'atLeast' | 'atMost';
+
+export interface FilterInputField<K extends string = string> {
+  op: FilterOperator;
+  /** The event fields it constrains (several: any of them, e.g. an address on either side). */
+  fields: readonly K[];
+  description: string;
 }
 
-const bad = (argument: string, message: string) =>
-  new RealtimeError('BAD_REQUEST', `${argument}: ${message}`, { argument });
+export type FilterSpec<K extends string = string> =
+  | {
+      kind: 'fields';
+      /** The GraphQL input type, e.g. `TransactionFilter`; its argument is `filter`. */
+      inputName: string;
+      description: string;
+      fields: Record<string, FilterInputField<K>>;
+    }
+  | {
+      /** At most one event per interval, always the newest: for snapshot streams (metrics). */
+      kind: 'conflate';
+      /** The argument (and legacy query parameter) holding the interval in ms. */
+      argument: string;
+      description: string;
+    };
 
-function checkList(argument: string, values: readonly string[]): void {
-  if (values.length > MAX_FILTER_LIST) throw bad(argument, `at most ${MAX_FILTER_LIST} values, got ${values.length}`);
+export interface FilterLimits {
+  /** The stream's own cadence; a conflation interval at or below it gets every event. */
+  metricsIntervalMs: number;
 }
 
-function addressSet(argument: string, values: readonly string[] | null | undefined): Set<string> | undefined {
-  if (values == null) return undefined;
-  checkList(argument, values);
-  return new Set(
-    values.map((value, i) => {
-      if (!/^0x[0-9a-fA-F]{40}$/.test(value)) throw bad(`${argument}[${i}]`, `"${value.slice(0, 80)}" is not a 0x-prefixed 20-byte hex address`);
-      return value.toLowerCase();
-    }),
-  );
+export interface CompiledFilter<E> {
+  readonly spec: FilterSpec;
+  /** The legacy query parameters this filter reads. */
+  readonly queryParams: readonly string[];
+  /**
+   * Checks arguments (`{ filter: {...} }` or `{ intervalMs }`, from GraphQL or
+   * from `argsFromQuery`) and returns the canonical filter, or undefined when
+   * nothing is filtered. Throws BAD_REQUEST naming the argument (`filter.from[0]`).
+   */
+  parse(args: Record<string, unknown>, limits: FilterLimits, argumentPrefix?: string): StreamFilter<E> | undefined;
+  /** Legacy query parameters (`?status=FAILED,SUCCESS&address=0x…`, repeated or comma-separated) as arguments. */
+  argsFromQuery(query: URLSearchParams): Record<string, unknown>;
 }
 
-function enumSet<T extends string>(argument: string, values: readonly string[] | null | undefined, allowed: readonly T[]): Set<T> | undefined {
-  if (values == null) return undefined;
-  checkList(argument, values);
-  return new Set(
-    values.map((value, i) => {
-      if (!(allowed as readonly string[]).includes(value)) throw bad(`${argument}[${i}]`, `must be one of ${allowed.join(', ')}`);
-      return value as T;
-    }),
-  );
-}
+const bad = (argument: string, message: string) => new RealtimeError('BAD_REQUEST', `${argument}: ${message}`, { argument });
 
-function stringSet(argument: string, values: readonly string[] | null | undefined): Set<string> | undefined {
-  if (values == null) return undefined;
-  checkList(argument, values);
-  values.forEach((value, i) => {
-    if (value.length === 0 || value.length > 256) throw bad(`${argument}[${i}]`, 'must be 1–256 characters');
-  });
-  return new Set(values);
-}
+type Canonical = string | number | bigint | boolean;
 
-function bigint(argument: string, value: string | null | undefined): bigint | undefined {
-  if (value == null) return undefined;
-  if (!/^(0|[1-9][0-9]{0,77})$/.test(value)) throw bad(argument, 'must be a non-negative decimal integer string');
-  return BigInt(value);
-}
-
-/** A canonical, order-independent key for a filter's constraints. */
-function keyOf(parts: Record<string, Set<string> | string | boolean | number | undefined>): string {
-  const canonical: Record<string, unknown> = {};
-  for (const name of Object.keys(parts).sort()) {
-    const value = parts[name];
-    if (value === undefined) continue;
-    canonical[name] = value instanceof Set ? [...value].sort() : value;
+/** Turns one raw input value (GraphQL value, or a query string) into the field's canonical form. */
+function canonicalValue(spec: FieldSpec, raw: unknown, argument: string): Canonical {
+  let value = raw;
+  if (typeof raw === 'string') {
+    if (spec.graphql === 'Int' || spec.graphql === 'SafeInt') value = /^-?\d{1,16}$/.test(raw) ? Number(raw) : Number.NaN;
+    else if (spec.graphql === 'Float') value = raw.trim() === '' ? Number.NaN : Number(raw);
+    else if (spec.graphql === 'Boolean') value = raw === 'true' ? true : raw === 'false' ? false : raw;
   }
-  return JSON.stringify(canonical);
+  const checked = spec.zod.safeParse(value);
+  if (!checked.success) {
+    const shown = typeof value === 'string' ? `"${value.slice(0, 80)}"` : String(value).slice(0, 80);
+    throw bad(argument, `${shown} is not ${spec.expected}`);
+  }
+  const data = checked.data as Canonical;
+  if (spec.comparison === 'caseless') return String(data).toLowerCase();
+  if (spec.comparison === 'bigint') return BigInt(data as string);
+  return data;
 }
 
-function transactionsFilter(input: TransactionFilterInput, argument: string): StreamFilter<'transactions'> | undefined {
-  const status = enumSet(`${argument}.status`, input.status, TRANSACTION_STATUSES);
-  const from = addressSet(`${argument}.from`, input.from);
-  const to = addressSet(`${argument}.to`, input.to);
-  const address = addressSet(`${argument}.address`, input.address);
-  const minValue = bigint(`${argument}.minValue`, input.minValue);
-  const maxValue = bigint(`${argument}.maxValue`, input.maxValue);
-  const key = keyOf({ status, from, to, address, minValue: minValue?.toString(), maxValue: maxValue?.toString() });
-  if (key === '{}') return undefined;
+interface Constraint<E> {
+  key: unknown;
+  matches(event: E): boolean;
+}
+
+function compileOperator<E>(input: FilterInputField, specs: FieldSpecs, raw: unknown, argument: string): Constraint<E> | undefined {
+  if (raw === null || raw === undefined) return undefined;
+  const fields = input.fields;
+  const spec = specs[fields[0] as string] as FieldSpec;
+  const read = spec.comparison === 'caseless' ? (e: E, f: string) => String((e as Record<string, unknown>)[f]).toLowerCase() : (e: E, f: string) => (e as Record<string, unknown>)[f];
+  switch (input.op) {
+    case 'anyOf': {
+      if (!Array.isArray(raw)) throw bad(argument, 'must be a list');
+      if (raw.length > MAX_FILTER_LIST) throw bad(argument, `at most ${MAX_FILTER_LIST} values, got ${raw.length}`);
+      const values = new Set(raw.map((value: unknown, i) => canonicalValue(spec, value, `${argument}[${i}]`)));
+      return {
+        key: [...values].map(String).sort(),
+        matches: (event) => {
+          for (const f of fields) if (values.has(read(event, f) as Canonical)) return true;
+          return false;
+        },
+      };
+    }
+    case 'equals': {
+      const value = canonicalValue(spec, raw, argument);
+      return { key: String(value), matches: (event) => fields.some((f) => read(event, f) === value) };
+    }
+    case 'atLeast':
+    case 'atMost': {
+      const bound = canonicalValue(spec, raw, argument) as number | bigint;
+      const numeric = spec.comparison === 'bigint' ? (e: E, f: string) => BigInt(read(e, f) as string) : (e: E, f: string) => read(e, f) as number;
+      const atLeast = input.op === 'atLeast';
+      return {
+        key: String(bound),
+        matches: (event) => fields.some((f) => (atLeast ? numeric(event, f) >= bound : numeric(event, f) <= bound)),
+      };
+    }
+  }
+}
+
+function compileFields<E>(spec: Extract<FilterSpec, { kind: 'fields' }>, fieldSpecs: FieldSpecs, streamName: string): CompiledFilter<E> {
+  const names = Object.keys(spec.fields);
   return {
-    key: `transactions:${key}`,
-    matches(tx) {
-      if (status && !status.has(tx.status)) return false;
-      const txFrom = tx.from.toLowerCase();
-      const txTo = tx.to.toLowerCase();
-      if (from && !from.has(txFrom)) return false;
-      if (to && !to.has(txTo)) return false;
-      if (address && !address.has(txFrom) && !address.has(txTo)) return false;
-      if (minValue !== undefined || maxValue !== undefined) {
-        const value = BigInt(tx.value);
-        if (minValue !== undefined && value < minValue) return false;
-        if (maxValue !== undefined && value > maxValue) return false;
+    spec,
+    queryParams: names,
+    parse(args, _limits, argumentPrefix = 'filter.') {
+      const input = args['filter'];
+      if (input === null || input === undefined) return undefined;
+      if (typeof input !== 'object' || Array.isArray(input)) throw bad(argumentPrefix.replace(/\.$/, '') || 'filter', 'must be an object');
+      const constraints: { name: string; constraint: Constraint<E> }[] = [];
+      for (const name of names) {
+        const constraint = compileOperator<E>(spec.fields[name] as FilterInputField, fieldSpecs, (input as Record<string, unknown>)[name], `${argumentPrefix}${name}`);
+        if (constraint) constraints.push({ name, constraint });
       }
-      return true;
+      if (constraints.length === 0) return undefined;
+      const key = `${streamName}:${JSON.stringify(Object.fromEntries(constraints.map(({ name, constraint }) => [name, constraint.key])))}`;
+      const predicates = constraints.map(({ constraint }) => constraint.matches);
+      return {
+        key,
+        matches: (event) => {
+          for (const predicate of predicates) if (!predicate(event)) return false;
+          return true;
+        },
+      };
     },
-  };
-}
-
-function validatorsFilter(input: ValidatorFilterInput, argument: string): StreamFilter<'validators'> | undefined {
-  const validator = addressSet(`${argument}.validator`, input.validator);
-  const status = enumSet(`${argument}.status`, input.status, VALIDATOR_STATUSES);
-  const key = keyOf({ validator, status });
-  if (key === '{}') return undefined;
-  return {
-    key: `validators:${key}`,
-    matches: (v) => (!validator || validator.has(v.validator.toLowerCase())) && (!status || status.has(v.status)),
-  };
-}
-
-function consensusFilter(input: ConsensusFilterInput, argument: string): StreamFilter<'consensus'> | undefined {
-  const state = enumSet(`${argument}.state`, input.state, CONSENSUS_STATES);
-  const key = keyOf({ state });
-  if (key === '{}') return undefined;
-  return { key: `consensus:${key}`, matches: (c) => !state || state.has(c.state) };
-}
-
-function networkFilter(input: NetworkFilterInput, argument: string): StreamFilter<'network'> | undefined {
-  const peerId = stringSet(`${argument}.peerId`, input.peerId);
-  const connected = input.connected ?? undefined;
-  const key = keyOf({ peerId, connected });
-  if (key === '{}') return undefined;
-  return {
-    key: `network:${key}`,
-    matches: (p) => (!peerId || peerId.has(p.peerId)) && (connected === undefined || p.connected === connected),
+    argsFromQuery(query) {
+      const filter: Record<string, unknown> = {};
+      for (const name of names) {
+        const values = query.getAll(name);
+        if (values.length === 0) continue;
+        if ((spec.fields[name] as FilterInputField).op === 'anyOf') {
+          filter[name] = values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+        } else {
+          if (values.length > 1) throw bad(name, 'give it once');
+          filter[name] = values[0];
+        }
+      }
+      return Object.keys(filter).length > 0 ? { filter } : {};
+    },
   };
 }
 
 /**
- * Conflates metrics to at most one snapshot per interval, always the newest
- * one available when the interval has passed. Stateful, so the hub keeps one
- * instance per interval (shared by its subscribers) and evaluates history with
- * a fresh copy.
+ * Conflates to at most one event per interval, always the newest one available
+ * when the interval has passed. Stateful, so the engine keeps one instance per
+ * interval (shared by its subscribers) and judges history with a fresh copy.
  */
-function metricsFilter(input: MetricsFilterInput, argument: string, baseIntervalMs: number): StreamFilter<'metrics'> | undefined {
-  const requested = input.intervalMs;
-  if (requested == null) return undefined;
-  if (!Number.isInteger(requested) || requested <= 0 || requested > MAX_INTERVAL_MS) {
-    throw bad(argument, `must be a positive integer of ms up to ${MAX_INTERVAL_MS}`);
-  }
-  // Never faster than the ticker; a request below the base interval simply gets every snapshot.
-  const interval = Math.max(requested, baseIntervalMs);
-  if (interval === baseIntervalMs) return undefined;
-  // Snapshots come on ticks, so the cadence is the first whole number of ticks at or above the interval; half a
-  // tick of slack absorbs timer jitter without ever letting two snapshots through inside one interval.
-  const due = Math.ceil(interval / baseIntervalMs) * baseIntervalMs;
-  const threshold = due - baseIntervalMs / 2;
-  const create = (): StreamFilter<'metrics'> => {
-    let lastDelivered = -Infinity;
-    return {
-      key: `metrics:{"intervalMs":${interval}}`,
-      matches(snapshot) {
-        const at = Date.parse(snapshot.timestamp);
-        if (at - lastDelivered < threshold) return false;
-        lastDelivered = at;
-        return true;
-      },
-      forHistory: create,
-    };
-  };
-  return create();
-}
-
-/** Checks and canonicalizes one stream's filter input; throws BAD_REQUEST naming the argument. */
-export function parseFilter<S extends StreamName>(
-  stream: S,
-  input: FilterInputs[S] | null | undefined,
-  options: { argument?: string; metricsIntervalMs: number },
-): StreamFilter<S> | undefined {
-  if (input == null) return undefined;
-  const argument = options.argument ?? (stream === 'metrics' ? 'intervalMs' : 'filter');
-  const build: { [K in StreamName]: (input: FilterInputs[K]) => StreamFilter<K> | undefined } = {
-    metrics: (i) => metricsFilter(i, argument, options.metricsIntervalMs),
-    transactions: (i) => transactionsFilter(i, argument),
-    validators: (i) => validatorsFilter(i, argument),
-    consensus: (i) => consensusFilter(i, argument),
-    network: (i) => networkFilter(i, argument),
-  };
-  return (build[stream] as (input: FilterInputs[S]) => StreamFilter<S> | undefined)(input);
-}
-
-/** Turns legacy query parameters (`?status=FAILED,SUCCESS&address=0x…`, repeated or comma-separated) into filter input. */
-export function filterInputFromQuery<S extends StreamName>(stream: S, query: URLSearchParams): FilterInputs[S] | undefined {
-  const list = (name: string): string[] | undefined => {
-    const values = query.getAll(name);
-    if (values.length === 0) return undefined;
-    return values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
-  };
-  const one = (name: string) => query.get(name) ?? undefined;
-  const inputs: { [K in StreamName]: () => FilterInputs[K] } = {
-    metrics: () => {
-      const raw = one('intervalMs');
-      return raw === undefined ? {} : { intervalMs: /^-?\d+$/.test(raw) ? Number(raw) : Number.NaN };
-    },
-    transactions: () => ({
-      status: list('status'),
-      from: list('from'),
-      to: list('to'),
-      address: list('address'),
-      minValue: one('minValue'),
-      maxValue: one('maxValue'),
-    }),
-    validators: () => ({ validator: list('validator'), status: list('status') }),
-    consensus: () => ({ state: list('state') }),
-    network: () => {
-      const connected = one('connected');
-      if (connected !== undefined && connected !== 'true' && connected !== 'false') {
-        throw bad('connected', 'must be true or false');
+function compileConflation<E extends { timestamp: string }>(spec: Extract<FilterSpec, { kind: 'conflate' }>, streamName: string): CompiledFilter<E> {
+  return {
+    spec,
+    queryParams: [spec.argument],
+    parse(args, limits) {
+      const requested = args[spec.argument];
+      if (requested === null || requested === undefined) return undefined;
+      if (typeof requested !== 'number' || !Number.isInteger(requested) || requested <= 0 || requested > MAX_INTERVAL_MS) {
+        throw bad(spec.argument, `must be a positive integer of ms up to ${MAX_INTERVAL_MS}`);
       }
-      return { peerId: list('peerId'), connected: connected === undefined ? undefined : connected === 'true' };
+      const base = limits.metricsIntervalMs;
+      // Never faster than the source; a request below its cadence simply gets every event.
+      const interval = Math.max(requested, base);
+      if (interval === base) return undefined;
+      // Events come on ticks, so the cadence is the first whole number of ticks at or above the interval; half a
+      // tick of slack absorbs timer jitter. On a busy event loop every tick runs late, so one tick fewer can also
+      // reach that mark: never let two events through closer than the interval itself (less 2% of a tick for
+      // timer rounding).
+      const threshold = Math.max(Math.ceil(interval / base) * base - base / 2, interval - base / 50);
+      const create = (): StreamFilter<E> => {
+        let lastDelivered = -Infinity;
+        return {
+          key: `${streamName}:{"${spec.argument}":${interval}}`,
+          matches(event) {
+            const at = Date.parse(event.timestamp);
+            if (at - lastDelivered < threshold) return false;
+            lastDelivered = at;
+            return true;
+          },
+          forHistory: create,
+        };
+      };
+      return create();
+    },
+    argsFromQuery(query) {
+      const values = query.getAll(spec.argument);
+      if (values.length > 1) throw bad(spec.argument, 'give it once');
+      const raw = values[0];
+      if (raw === undefined) return {};
+      return { [spec.argument]: /^-?\d{1,16}$/.test(raw) ? Number(raw) : Number.NaN };
     },
   };
-  return inputs[stream]();
 }
 
+export function compileFilter<E extends { timestamp: string }>(spec: FilterSpec, fields: FieldSpecs, streamName: string): CompiledFilter<E> {
+  return spec.kind === 'fields' ? compileFields<E>(spec, fields, streamName) : compileConflation<E>(spec, streamName);
+}

@@ -1,10 +1,8 @@
-import type { EventOf, StreamName } from '../domain/index.ts';
 import { RealtimeError } from '../errors.ts';
 import { decodeCursor, encodeCursor, newEpoch } from './cursor.ts';
-import { createSubscriberQueue, type OverflowPolicy } from './subscriber-queue.ts';
-
-export const TRANSPORTS = ['graphql-ws', 'sse', 'legacy'] as const;
-export type Transport = (typeof TRANSPORTS)[number];
+import type { StreamFilter } from './filters.ts';
+import type { EventOf, StreamName } from './registry.ts';
+import { Ring } from './ring.ts';
 
 /** One event as the stream knows it: the source's event plus its place in the stream. */
 export type StreamItem<S extends StreamName = StreamName> = EventOf<S> & {
@@ -12,48 +10,33 @@ export type StreamItem<S extends StreamName = StreamName> = EventOf<S> & {
   readonly cursor: string;
 };
 
-/**
- * A filter shared by every subscriber that asks for the same thing: `key` is a
- * canonical form of the filter, so the hub evaluates each distinct filter once
- * per event, not once per subscriber.
- */
-export interface StreamFilter<S extends StreamName> {
-  key: string;
-  matches(event: EventOf<S>): boolean;
-  /** For stateful filters (conflation): a fresh instance to judge history with, leaving live state untouched. */
-  forHistory?: () => StreamFilter<S>;
-}
-
-export interface SubscribeOptions<S extends StreamName> {
-  transport: Transport;
-  filter?: StreamFilter<S> | undefined;
-  /** Resume: first deliver every retained event after this cursor. */
+/** Where a new subscriber starts: resume after a cursor, the last N events, or live only. */
+export interface StartPosition {
+  /** Resume: every retained event after this cursor first. */
   after?: string | undefined;
-  /** Deliver the last N retained matching events first. */
+  /** The last N retained matching events first. */
   replay?: number | undefined;
 }
 
-/** Handed to a pull subscriber first when its cursor could not be resumed without loss. */
-export interface GapNotice {
-  readonly gap: RealtimeError;
+export interface Backlog<S extends StreamName> {
+  /** Retained events to send before live ones, in order. */
+  items: StreamItem<S>[];
+  /** Set when the requested cursor is older than retained history or from another history: sent first. */
+  gap: RealtimeError | null;
+  /** The newest seq covered when the backlog was taken: live delivery continues after it. */
+  through: number;
 }
 
-export function isGapNotice(value: unknown): value is GapNotice {
-  return typeof value === 'object' && value !== null && 'gap' in value;
+export interface SharedHistory<S extends StreamName> {
+  epoch: string;
+  /** Oldest first. `receivedAt`: when the bus took the event (ms since epoch), which retention ages from. */
+  items: { event: EventOf<S>; seq: number; receivedAt?: number }[];
 }
 
-export type Deliver<S extends StreamName> = (item: StreamItem<S>) => void;
-
-interface Subscriber<S extends StreamName> {
-  transport: Transport;
-  deliver: Deliver<S>;
-  /** The last seq already covered at attach time (history): never delivered again live. */
-  after: number;
-}
-
-interface FilterGroup<S extends StreamName> {
-  filter: StreamFilter<S> | undefined;
-  subscribers: Set<Subscriber<S>>;
+export interface HubCounters {
+  published: number;
+  /** Events dropped because their seq was not newer than the last one (a bus redelivery). */
+  redeliveries: number;
 }
 
 interface Retained<S extends StreamName> {
@@ -61,313 +44,148 @@ interface Retained<S extends StreamName> {
   receivedAt: number;
 }
 
-export interface Attachment<S extends StreamName> {
-  /** Retained events to send before live ones (resume or replay), in order. */
-  backlog: StreamItem<S>[];
-  /** Set when the requested cursor is older than retained history or from another epoch. */
-  gap: RealtimeError | null;
-  detach(): void;
-}
-
-export interface HubCounters {
-  published: number;
-  filterEvaluations: number;
-  deliverErrors: number;
-}
-
 export interface StreamHub<S extends StreamName> {
   readonly name: S;
+  /** The identity of this stream's history; cursors carry it. */
   readonly epoch: string;
+  /** The seq of the newest event (0 before the first). */
+  readonly lastSeq: number;
+  readonly counters: Readonly<HubCounters>;
   /**
-   * Appends an event. `seq` comes from a bus that orders events across
-   * instances (Redis); without it the hub numbers events itself. An event at or
-   * below the last seq is a redelivery and is dropped (returns undefined).
+   * Appends an event and hands it to every listener, synchronously. `seq` comes
+   * from a bus that orders events across instances (Redis); without it the hub
+   * numbers events itself. An event at or below the last seq is a redelivery and
+   * is dropped (returns undefined).
    */
-  publish(event: EventOf<S>): StreamItem<S>;
-  publish(event: EventOf<S>, seq: number | undefined): StreamItem<S> | undefined;
-  /** Adopts a shared history (epoch and retained events) before any publish: cursors then work on every instance. */
-  resume(history: { epoch: string; items: { event: EventOf<S>; seq: number; receivedAt?: number }[] }): void;
-  /** Push-style subscription used by transports that write frames themselves. */
-  attach(options: SubscribeOptions<S>, deliver: Deliver<S>): Attachment<S>;
-  /** Pull-style subscription for GraphQL resolvers: backlog, then live, bounded by the overflow policy. */
-  iterate(options: SubscribeOptions<S>): AsyncIterableIterator<StreamItem<S> | GapNotice>;
+  publish(event: EventOf<S>, seq?: number): StreamItem<S> | undefined;
+  /** Adopts a shared history (epoch and retained events): cursors then mean the same on every instance. */
+  adopt(history: SharedHistory<S>): void;
   /**
-   * Push-style subscription for a transport that writes frames itself from the
-   * fan-out loop (the shared-execution graphql-ws path). Delivers a gap notice
-   * and the backlog at once, then live events. The returned iterator never
-   * yields: it stands for the subscription's lifetime, ending on `return()` or
-   * drain, so protocol code that expects an iterator can hold it.
+   * What a subscriber starting at `position` gets before live events, judged
+   * with `filter`. Take it and register for live events in the same
+   * synchronous turn: then no event falls between them and none lands in both.
    */
-  listen(
-    options: SubscribeOptions<S>,
-    deliver: (item: StreamItem<S> | GapNotice, history?: boolean) => void,
-    onEnd?: () => void,
-  ): AsyncIterableIterator<never>;
-  /** An internal observer (metrics ticker, state projection); not a subscriber, never counted. */
-  tap(listener: Deliver<S>): () => void;
+  backlog(position: StartPosition, filter?: StreamFilter<EventOf<S>>): Backlog<S>;
+  /** Called with every published event, in order. Returns the unsubscribe function. */
+  listen(listener: (item: StreamItem<S>) => void): () => void;
   /** The last `limit` retained events, oldest first. */
   recent(limit: number): StreamItem<S>[];
   latest(): StreamItem<S> | undefined;
-  subscriberCount(transport?: Transport): number;
-  readonly counters: Readonly<HubCounters>;
-  /** Ends every pull-style subscription (graceful drain). */
-  endAll(): void;
 }
 
-export interface HubOptions<S extends StreamName> {
+export interface HubOptions {
+  /** Events retained for replay and resume. */
   bufferSize: number;
+  /** How long an event is retained (0: no age limit). */
   ttlMs: number;
-  queueLimit: number;
-  overflow: OverflowPolicy;
   now?: () => number;
-  onSubscribersChanged?: () => void;
-  onDeliverError?: (error: unknown) => void;
-  /** Called once per event handed to a subscriber's transport (pull transports) or written (legacy). */
-  onDelivered?: (item: StreamItem<S>, transport: Transport) => void;
 }
 
 /**
- * What is true of one stream: order (sequence numbers), recent history
- * (replay ring), subscribers, and fan-out. Every transport reads from here;
- * none keeps a second copy.
+ * What is true of one stream's order and history: sequence numbers, the
+ * bounded replay ring, resume by cursor. The delivery engine listens to it;
+ * nothing keeps a second copy.
  */
-export function createStreamHub<S extends StreamName>(name: S, options: HubOptions<S>): StreamHub<S> {
+export function createStreamHub<S extends StreamName>(name: S, options: HubOptions): StreamHub<S> {
   const now = options.now ?? Date.now;
   let epoch = newEpoch();
-  const ring: (Retained<S> | undefined)[] = new Array(options.bufferSize);
-  let ringStart = 0; // index of the oldest retained entry
-  let ringLength = 0;
+  const ring = new Ring<Retained<S>>(options.bufferSize);
   let nextSeq = 1;
-  const groups = new Map<string, FilterGroup<S>>();
-  const taps = new Set<Deliver<S>>();
-  const pullEnders = new Set<() => void>();
-  const counts: Record<Transport, number> = { 'graphql-ws': 0, sse: 0, legacy: 0 };
-  const counters: HubCounters = { published: 0, filterEvaluations: 0, deliverErrors: 0 };
+  const listeners = new Set<(item: StreamItem<S>) => void>();
+  const counters: HubCounters = { published: 0, redeliveries: 0 };
 
-  const retain = (item: StreamItem<S>, receivedAt = now()) => {
-    if (options.bufferSize === 0) return;
-    const entry = { item, receivedAt };
-    if (ringLength < options.bufferSize) {
-      ring[(ringStart + ringLength) % options.bufferSize] = entry;
-      ringLength++;
-    } else {
-      ring[ringStart] = entry;
-      ringStart = (ringStart + 1) % options.bufferSize;
-    }
-  };
+  const itemOf = (event: EventOf<S>, seq: number) => ({ ...event, seq, cursor: encodeCursor({ epoch, seq }) }) as StreamItem<S>;
 
   /** Retained entries still inside the TTL, oldest first. */
-  const retained = (): Retained<S>[] => {
+  const retained = (): StreamItem<S>[] => {
     const oldestAllowed = options.ttlMs > 0 ? now() - options.ttlMs : -Infinity;
-    const out: Retained<S>[] = [];
-    for (let i = 0; i < ringLength; i++) {
-      const entry = ring[(ringStart + i) % options.bufferSize];
-      if (entry && entry.receivedAt >= oldestAllowed) out.push(entry);
-    }
+    const out: StreamItem<S>[] = [];
+    for (const entry of ring) if (entry.receivedAt >= oldestAllowed) out.push(entry.item);
     return out;
   };
 
-  const backlogFor = (
-    opts: SubscribeOptions<S>,
-  ): { backlog: StreamItem<S>[]; gap: RealtimeError | null } => {
-    const historyFilter = opts.filter?.forHistory?.() ?? opts.filter;
-    const matches = (item: StreamItem<S>) => !historyFilter || historyFilter.matches(item);
-    const history = retained();
-    if (opts.after !== undefined) {
-      const position = decodeCursor(opts.after);
-      const oldest = history[0]?.item;
-      const oldestCursor = oldest ? encodeCursor({ epoch, seq: oldest.seq - 1 }) : encodeCursor({ epoch, seq: nextSeq - 1 });
-      if (!position || position.epoch !== epoch) {
-        return {
-          backlog: [],
-          gap: new RealtimeError('REPLAY_GAP', `cursor is not from this stream's history; resuming live`, {
-            stream: name,
-            oldestCursor,
-          }),
-        };
-      }
-      // Everything after `position.seq` must still be retained, otherwise events were lost to the client.
-      const firstRetainedSeq = oldest ? oldest.seq : nextSeq;
-      if (position.seq + 1 < firstRetainedSeq) {
-        const backlog = history.map((e) => e.item).filter(matches);
-        return {
-          backlog,
-          gap: new RealtimeError('REPLAY_GAP', `events after the cursor are no longer retained; replaying what is`, {
-            stream: name,
-            oldestCursor,
-          }),
-        };
-      }
-      return { backlog: history.map((e) => e.item).filter((item) => item.seq > position.seq && matches(item)), gap: null };
-    }
-    if (opts.replay !== undefined && opts.replay > 0) {
-      const picked: StreamItem<S>[] = [];
-      for (let i = history.length - 1; i >= 0 && picked.length < opts.replay; i--) {
-        const item = (history[i] as Retained<S>).item;
-        if (matches(item)) picked.push(item);
-      }
-      return { backlog: picked.reverse(), gap: null };
-    }
-    return { backlog: [], gap: null };
-  };
-
-  const attach = (opts: SubscribeOptions<S>, deliver: Deliver<S>): Attachment<S> => {
-    // Backlog snapshot and live registration happen in the same synchronous turn,
-    // so no event can fall between them (no gap) or land in both (no duplicate).
-    const { backlog, gap } = backlogFor(opts);
-    const key = opts.filter?.key ?? '';
-    let group = groups.get(key);
-    if (!group) {
-      group = { filter: opts.filter, subscribers: new Set() };
-      groups.set(key, group);
-    }
-    // An attach from inside a fan-out (a deliver callback) must not get the event being fanned out twice.
-    const subscriber: Subscriber<S> = { transport: opts.transport, deliver, after: nextSeq - 1 };
-    group.subscribers.add(subscriber);
-    counts[opts.transport]++;
-    options.onSubscribersChanged?.();
-    let attached = true;
-    return {
-      backlog,
-      gap,
-      detach() {
-        if (!attached) return;
-        attached = false;
-        const current = groups.get(key);
-        if (current?.subscribers.delete(subscriber)) {
-          counts[opts.transport]--;
-          if (current.subscribers.size === 0) groups.delete(key);
-          options.onSubscribersChanged?.();
-        }
-      },
-    };
-  };
+  const gap = (message: string, oldestSeq: number) =>
+    new RealtimeError('REPLAY_GAP', message, { stream: name, oldestCursor: encodeCursor({ epoch, seq: oldestSeq }) });
 
   return {
     name,
     get epoch() {
       return epoch;
     },
+    get lastSeq() {
+      return nextSeq - 1;
+    },
     counters,
-    resume(history) {
+    adopt(history) {
       epoch = history.epoch;
-      ringStart = 0;
-      ringLength = 0;
+      ring.clear();
       nextSeq = 1;
+      const at = now();
       for (const { event, seq, receivedAt } of history.items) {
         // History ages from when the bus took each event, as live events do, not from when this instance read it.
-        retain({ ...event, seq, cursor: encodeCursor({ epoch, seq }) } as StreamItem<S>, Math.min(now(), receivedAt ?? now()));
+        ring.push({ item: itemOf(event, seq), receivedAt: Math.min(at, receivedAt ?? at) });
         nextSeq = seq + 1;
       }
     },
-    publish: ((event: EventOf<S>, seq?: number) => {
+    publish(event, seq) {
       if (seq !== undefined) {
-        if (seq < nextSeq) return undefined;
+        if (seq < nextSeq) {
+          counters.redeliveries++;
+          return undefined;
+        }
         nextSeq = seq;
       }
-      const item = { ...event, seq: nextSeq, cursor: encodeCursor({ epoch, seq: nextSeq }) } as StreamItem<S>;
+      const item = itemOf(event, nextSeq);
       nextSeq++;
       counters.published++;
-      retain(item);
-      for (const listener of taps) listener(item);
-      for (const group of groups.values()) {
-        if (group.filter) {
-          counters.filterEvaluations++;
-          if (!group.filter.matches(item)) continue;
-        }
-        for (const subscriber of group.subscribers) {
-          if (item.seq <= subscriber.after) continue;
-          try {
-            subscriber.deliver(item);
-          } catch (error) {
-            // One broken subscriber must not stop the fan-out (or the source that published).
-            counters.deliverErrors++;
-            options.onDeliverError?.(error);
-          }
-        }
-      }
+      ring.push({ item, receivedAt: now() });
+      for (const listener of listeners) listener(item);
       return item;
-    }) as StreamHub<S>['publish'],
-    attach,
-    iterate(opts) {
-      let attachment: Attachment<S> | undefined;
-      const queue = createSubscriberQueue<StreamItem<S> | GapNotice>({
-        limit: options.queueLimit,
-        overflow: options.overflow,
-        onClose: () => {
-          attachment?.detach();
-          pullEnders.delete(queue.end);
-        },
-      });
-      attachment = attach(opts, queue.push);
-      pullEnders.add(queue.end);
-      queue.preload(attachment.gap ? [{ gap: attachment.gap }, ...attachment.backlog] : attachment.backlog);
-      const transport = opts.transport;
-      const source = queue.iterator;
-      // Counting at hand-over to the transport keeps delivery accounting in one place for every pull transport.
-      const next = () =>
-        source.next().then((result) => {
-          if (!result.done && !isGapNotice(result.value)) options.onDelivered?.(result.value, transport);
-          return result;
-        });
-      return {
-        next,
-        return: source.return,
-        throw: source.throw,
-        [Symbol.asyncIterator]() {
-          return this;
-        },
-      } as AsyncIterableIterator<StreamItem<S> | GapNotice>;
     },
-    listen(opts, deliver, onEnd) {
-      const attachment = attach(opts, deliver);
-      let finish: ((result: IteratorResult<never>) => void) | undefined;
-      let done = false;
-      const end = () => {
-        if (done) return;
-        done = true;
-        attachment.detach();
-        pullEnders.delete(end);
-        onEnd?.();
-        finish?.({ value: undefined, done: true });
-      };
-      pullEnders.add(end);
-      if (attachment.gap) deliver({ gap: attachment.gap }, true);
-      for (const item of attachment.backlog) deliver(item, true);
-      return {
-        next: () =>
-          done
-            ? Promise.resolve({ value: undefined, done: true })
-            : new Promise<IteratorResult<never>>((resolve) => {
-                finish = resolve;
-              }),
-        return: () => {
-          end();
-          return Promise.resolve({ value: undefined, done: true });
-        },
-        [Symbol.asyncIterator]() {
-          return this;
-        },
-      } as AsyncIterableIterator<never>;
+    backlog(position, filter) {
+      const through = nextSeq - 1;
+      const judge = filter?.forHistory?.() ?? filter;
+      const matches = (item: StreamItem<S>) => !judge || judge.matches(item as EventOf<S>);
+      if (position.after !== undefined) {
+        const history = retained();
+        const oldestSeq = (history[0]?.seq ?? nextSeq) - 1;
+        const cursor = decodeCursor(position.after);
+        if (!cursor || cursor.epoch !== epoch) {
+          return { items: [], gap: gap(`cursor is not from this stream's history; resuming live`, oldestSeq), through };
+        }
+        // A position this history never reached: the cursor came from a history that has since gone backwards.
+        if (cursor.seq > through) {
+          return { items: [], gap: gap(`cursor is ahead of this stream's history; resuming live`, oldestSeq), through };
+        }
+        // Everything after the cursor must still be retained, otherwise events were lost to the client.
+        if (cursor.seq < oldestSeq) {
+          return { items: history.filter(matches), gap: gap('events after the cursor are no longer retained; replaying what is', oldestSeq), through };
+        }
+        return { items: history.filter((item) => item.seq > cursor.seq && matches(item)), gap: null, through };
+      }
+      if (position.replay !== undefined && position.replay > 0) {
+        const history = retained();
+        // A stateful filter (conflation) judges events in time order: walked back from the newest it keeps only one.
+        if (filter?.forHistory) return { items: history.filter(matches).slice(-position.replay), gap: null, through };
+        const picked: StreamItem<S>[] = [];
+        for (let i = history.length - 1; i >= 0 && picked.length < position.replay; i--) {
+          const item = history[i] as StreamItem<S>;
+          if (matches(item)) picked.push(item);
+        }
+        return { items: picked.reverse(), gap: null, through };
+      }
+      return { items: [], gap: null, through };
     },
-    tap(listener) {
-      taps.add(listener);
-      return () => taps.delete(listener);
+    listen(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
     },
     recent(limit) {
       const history = retained();
-      return history.slice(Math.max(0, history.length - limit)).map((e) => e.item);
+      return history.slice(Math.max(0, history.length - limit));
     },
     latest() {
-      if (ringLength === 0) return undefined;
-      return ring[(ringStart + ringLength - 1) % options.bufferSize]?.item;
-    },
-    subscriberCount(transport) {
-      if (transport) return counts[transport];
-      return counts['graphql-ws'] + counts.sse + counts.legacy;
-    },
-    endAll() {
-      for (const end of [...pullEnders]) end();
+      return ring.newest()?.item;
     },
   };
 }

@@ -1,66 +1,49 @@
-import type { BusMessage, EventBus } from '../bus/bus.ts';
-import { STREAM_NAMES, type StreamName } from '../domain/index.ts';
-import { createStreamHub, type HubOptions, type StreamHub, type StreamItem, type Transport } from './hub.ts';
+import type { EventBus } from '../bus/bus.ts';
+import { createStreamHub, type HubOptions, type StreamHub } from './hub.ts';
+import { STREAMS, type StreamName } from './registry.ts';
+import { createSnapshot, type Snapshot } from './snapshots.ts';
 
 export * from './hub.ts';
+export * from './registry.ts';
 
 export type Hubs = { [S in StreamName]: StreamHub<S> };
 
 export interface Streams {
   readonly hubs: Hubs;
-  /** Live subscribers over every stream and transport. */
-  subscriberCount(transport?: Transport): number;
-  /** Adopts the bus's history, then pulls events from the bus into the hubs. Call before sources start publishing. */
+  hub(name: StreamName): StreamHub<StreamName>;
+  /** A snapshot query's current items, by query name (e.g. `validatorSet`). */
+  snapshot(queryName: string): Snapshot | undefined;
+  /** Adopts the bus's history, then pulls events from the bus into the hubs. Call before sources publish. */
   start(): Promise<void>;
-  stop(): Promise<void>;
+  stop(): void;
 }
 
-export interface StreamsOptions {
-  bufferSize: number;
-  ttlMs: number;
-  queueLimit: number;
-  onDelivered?: (stream: StreamName, item: StreamItem, transport: Transport) => void;
-  onDeliverError?: (stream: StreamName, error: unknown) => void;
-}
-
-export function createStreams(bus: EventBus, options: StreamsOptions): Streams {
-  const hubOptions = <S extends StreamName>(stream: S): HubOptions<S> => ({
-    bufferSize: options.bufferSize,
-    ttlMs: options.ttlMs,
-    queueLimit: options.queueLimit,
-    // A metrics snapshot supersedes the previous one; other streams must not silently skip events.
-    overflow: stream === 'metrics' ? 'conflate' : 'error',
-    ...(options.onDelivered && { onDelivered: (item, transport) => options.onDelivered?.(stream, item, transport) }),
-    ...(options.onDeliverError && { onDeliverError: (error) => options.onDeliverError?.(stream, error) }),
-  });
-  const hubs: Hubs = {
-    metrics: createStreamHub('metrics', hubOptions('metrics')),
-    transactions: createStreamHub('transactions', hubOptions('transactions')),
-    validators: createStreamHub('validators', hubOptions('validators')),
-    consensus: createStreamHub('consensus', hubOptions('consensus')),
-    network: createStreamHub('network', hubOptions('network')),
-  };
+/** One hub per registered stream, fed by the bus; snapshot projections for the streams that declare them. */
+export function createStreams(bus: EventBus, options: HubOptions): Streams {
+  const hubs = Object.fromEntries(STREAMS.map((stream) => [stream.name, createStreamHub(stream.name, options)])) as unknown as Hubs;
+  const hub = (name: StreamName) => hubs[name] as unknown as StreamHub<StreamName>;
+  const snapshots = new Map<string, Snapshot>();
+  for (const stream of STREAMS) {
+    for (const query of stream.queries) {
+      if (query.kind === 'snapshot') snapshots.set(query.name, createSnapshot(hub(stream.name), query as never));
+    }
+  }
   const unsubscribes: (() => void)[] = [];
-
   return {
     hubs,
-    subscriberCount(transport) {
-      let total = 0;
-      for (const stream of STREAM_NAMES) total += hubs[stream].subscriberCount(transport);
-      return total;
-    },
+    hub,
+    snapshot: (name) => snapshots.get(name),
     async start() {
-      bus.onHistoryReset((stream, history) => (hubs[stream] as StreamHub<StreamName>).resume(history as never));
-      for (const stream of STREAM_NAMES) {
-        const history = await bus.history(stream);
-        if (history) (hubs[stream] as StreamHub<typeof stream>).resume(history as never);
-        const hub = hubs[stream] as StreamHub<StreamName>;
-        unsubscribes.push(bus.subscribe(stream, (message: BusMessage) => hub.publish(message.event, message.seq)));
+      bus.onHistoryReset((stream, history) => hub(stream).adopt(history));
+      for (const { name } of STREAMS) {
+        const history = await bus.history(name);
+        if (history) hub(name).adopt(history);
+        unsubscribes.push(bus.subscribe(name, (message) => hub(name).publish(message.event, message.seq)));
       }
     },
-    async stop() {
-      for (const stream of STREAM_NAMES) hubs[stream].endAll();
+    stop() {
       for (const unsubscribe of unsubscribes.splice(0)) unsubscribe();
+      for (const snapshot of snapshots.values()) snapshot.stop();
     },
   };
 }

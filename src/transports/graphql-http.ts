@@ -1,16 +1,16 @@
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
-import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import { GraphQLError } from 'graphql';
+import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import type { IncomingMessage } from 'node:http';
 import type { Config } from '../config.ts';
+import type { Envelope } from '../engine/operations.ts';
+import { RealtimeError, toClientError } from '../errors.ts';
 import type { Logger } from '../ops/logger.ts';
 import type { GraphQLContext } from '../schema/index.ts';
 import { getSchema } from '../schema/index.ts';
-import type { ChainState } from '../streams/state.ts';
-import type { Streams, Transport } from '../streams/index.ts';
-import { useCursorExtension, useGraphQLSSESingleConnection, useSseEventIds } from './sse.ts';
-import type { HttpGate } from './http-gate.ts';
-import type { IncomingMessage } from 'node:http';
-import { graphqlLimitPlugins } from '../security/graphql-limits.ts';
 import type { Principal } from '../security/auth.ts';
+import { graphqlLimitPlugins } from '../security/graphql-limits.ts';
+import type { Streams } from '../streams/index.ts';
 
 export const GRAPHQL_PATH = '/graphql';
 export const GRAPHQL_SSE_PATH = '/graphql/stream';
@@ -56,31 +56,45 @@ subscription FailedTransactions($after: String) {
 # Ctrl-Space suggests fields; the Docs pane has them all.
 `;
 
-export interface ServerContext {
-  /** Set by transports that run operations outside yoga's own HTTP handling. */
-  transport?: Transport;
-  /** The verified token's principal, when graphql-ws authenticated the connection. */
-  principal?: Principal | undefined;
-  /** Node's request, which yoga's Node adapter passes along for HTTP. */
+/** What yoga's Node adapter hands the context factory. */
+interface ServerContext {
   req?: IncomingMessage;
 }
 
 export type Yoga = YogaServerInstance<ServerContext, GraphQLContext>;
 
 /**
- * yoga serves GraphQL over HTTP, SSE on `/graphql` (graphql-sse "distinct
- * connections" mode) and graphql-sse single-connection mode on
- * `/graphql/stream`. graphql-ws reuses its envelope (see graphql-ws.ts).
+ * Subscriptions stream through the delivery engine (SSE, WebSocket); yoga
+ * answers only single results, so it refuses a subscription plainly instead of
+ * streaming nothing.
+ */
+function useSingleResultsOnly(): Plugin {
+  return {
+    onSubscribe({ setResultAndStopExecution }) {
+      setResultAndStopExecution({
+        errors: [
+          new GraphQLError('subscriptions stream over SSE (Accept: text/event-stream) or WebSocket (graphql-ws) on /graphql', {
+            extensions: { code: 'NOT_ACCEPTABLE', http: { status: 406 } },
+          }),
+        ],
+      });
+    },
+  };
+}
+
+/**
+ * yoga serves GraphQL queries over HTTP (GET and POST, JSON) and the GraphiQL
+ * page. Its envelope (parse and validate with every operation limit) is also
+ * what the operation runner uses on every other transport.
  */
 export function createGraphQLHttp(deps: {
-  config: Config;
+  config: Pick<Config, 'production' | 'graphiql' | 'graphql' | 'corsOrigins' | 'metricsIntervalMs' | 'replay'>;
   streams: Streams;
-  state: ChainState;
   logger: Logger;
   authRequired: boolean;
-  gate: HttpGate;
+  principalOf(request: IncomingMessage): Principal | undefined;
 }): Yoga {
-  const { config, streams, state, logger, authRequired, gate } = deps;
+  const { config, streams, logger, authRequired } = deps;
   // The GraphiQL page inlines ~9 MB of assets so it works offline; render it once.
   const graphiqlPages = new Map<string, string>();
   return createYoga<ServerContext, GraphQLContext>({
@@ -94,15 +108,21 @@ export function createGraphQLHttp(deps: {
       warn: (...args) => logger.warn({ args }, 'yoga'),
       error: (...args) => logger.error({ args }, 'yoga'),
     },
-    maskedErrors: config.nodeEnv === 'production',
+    // The one masking rule (errors.ts); yoga keeps its `http` extension internally and never sends it.
+    maskedErrors: {
+      maskError(error) {
+        if (error instanceof GraphQLError && !(error.originalError instanceof Error && !(error.originalError instanceof GraphQLError))) return error;
+        const formatted = toClientError(error, { production: config.production });
+        const http = error instanceof GraphQLError ? error.extensions['http'] : undefined;
+        return new GraphQLError(formatted.message, {
+          ...(error instanceof GraphQLError && { nodes: error.nodes ?? null, path: error.path ?? null }),
+          extensions: { ...formatted.extensions, ...(http ? { http } : {}) },
+          originalError: error instanceof RealtimeError ? error : undefined,
+        });
+      },
+    },
     cors: { origin: [...config.corsOrigins], credentials: true },
-    graphiql: config.graphiql
-      ? {
-          title: 'aurigraph-realtime GraphiQL',
-          subscriptionsProtocol: 'WS',
-          defaultQuery: GRAPHIQL_DEFAULT_DOCUMENT,
-        }
-      : false,
+    graphiql: config.graphiql ? { title: 'aurigraph-realtime GraphiQL', subscriptionsProtocol: 'WS', defaultQuery: GRAPHIQL_DEFAULT_DOCUMENT } : false,
     renderGraphiQL: (options) => {
       const key = JSON.stringify(options ?? {});
       let page = graphiqlPages.get(key);
@@ -114,19 +134,22 @@ export function createGraphQLHttp(deps: {
     },
     context: (initial): GraphQLContext => ({
       streams,
-      state,
-      // Over plain HTTP, subscriptions can only stream as SSE (or multipart, counted alike).
-      transport: initial.transport ?? 'sse',
-      limits: { metricsIntervalMs: config.metricsIntervalMs, replayBufferSize: config.replay.bufferSize },
+      principal: initial.req ? deps.principalOf(initial.req) : undefined,
       authRequired,
-      principal: initial.principal ?? (initial.req ? gate.principalOf(initial.req) : undefined),
-      lastEventId: initial.transport ? undefined : (initial.request.headers.get('last-event-id') ?? undefined),
+      limits: { metricsIntervalMs: config.metricsIntervalMs, replayBufferSize: config.replay.bufferSize },
     }),
-    plugins: [
-      ...graphqlLimitPlugins(config.graphql),
-      useGraphQLSSESingleConnection(GRAPHQL_SSE_PATH),
-      useCursorExtension(),
-      useSseEventIds(),
-    ],
+    plugins: [...graphqlLimitPlugins(config.graphql), useSingleResultsOnly()],
   });
+}
+
+/** yoga's parse and validate, with every operation limit, for the operation runner. */
+export function envelopeOf(yoga: Yoga): () => Envelope {
+  return () => {
+    const { parse, validate, schema } = yoga.getEnveloped({});
+    return {
+      schema,
+      parse: (source) => parse(source),
+      validate: (document) => validate(schema, document),
+    };
+  };
 }

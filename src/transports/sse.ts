@@ -1,138 +1,167 @@
-import { useGraphQLSSE } from '@graphql-yoga/plugin-graphql-sse';
-import { GraphQLError, type ExecutionResult } from 'graphql';
-import { isAsyncIterable, type Plugin } from 'graphql-yoga';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { DeliveryEngine, Frame, Outlet } from '../engine/engine.ts';
+import type { OperationRunner } from '../engine/operations.ts';
+import { createGraphQLRenderer, type Envelope } from '../engine/renderers.ts';
+import { RealtimeError, toClientError } from '../errors.ts';
+import type { Logger } from '../ops/logger.ts';
+import type { Admission } from '../security/admission.ts';
+import { whenTokenExpires, type Authenticator } from '../security/auth.ts';
+import type { Cors } from '../security/cors.ts';
+import { accepts, authenticateRequest, readOperationParams } from './http/request.ts';
+import type { Route } from './http/router.ts';
 
-const KEEPALIVE_MS = 12_000;
-
-interface CursorCarrier {
-  /** Set by the subscription field's resolver for the event being executed (schema/stream-event.ts). */
-  currentCursor?: string | undefined;
+/** The wire format of one SSE message (graphql-sse's `event:`/`data:` blocks, with the cursor as `id:`). */
+export function sseMessage(event: 'next' | 'complete', data: string | undefined, id?: string): string {
+  return `${id ? `id: ${id}\n` : ''}event: ${event}\ndata:${data === undefined ? '' : ` ${data}`}\n\n`;
 }
 
 /**
- * Puts the cursor of the event behind every subscription result into
- * `extensions.cursor`, on every transport, so a client can resume without
- * selecting `cursor` itself.
+ * graphql-sse's distinct-connections mode: one response per operation, each
+ * result an `event: next` block whose `id:` is the event's cursor, so a
+ * browser EventSource resumes with Last-Event-ID by itself. Shared by every
+ * subscriber of a group: rendered once per event.
  */
-export function useCursorExtension(): Plugin {
+export const DISTINCT_ENVELOPE: Envelope = {
+  name: 'sse',
+  wrap: (json, cursor) => Buffer.from(sseMessage('next', json, cursor)),
+};
+
+/**
+ * Every open SSE response (both graphql-sse modes): one keep-alive timer for
+ * all of them, the outlet the delivery engine writes to, and the drain.
+ */
+export function createSseStreams(options: { keepAliveMs: number; cors: Cors }) {
+  const open = new Set<ServerResponse>();
+  let timer: NodeJS.Timeout | undefined;
+  const keepAlive = () => {
+    // A comment line keeps proxies and browsers from timing the stream out; skipped while the reader is behind.
+    for (const response of open) if (!response.writableNeedDrain) response.write(':\n\n');
+  };
   return {
-    onSubscribe() {
+    start(): void {
+      timer ??= setInterval(keepAlive, options.keepAliveMs);
+      timer.unref();
+    },
+    stop(): void {
+      clearInterval(timer);
+      timer = undefined;
+    },
+    /** Sends the SSE headers and the first comment (some proxies hold a response until its first bytes). */
+    begin(request: IncomingMessage, response: ServerResponse): void {
+      response.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache',
+        connection: 'keep-alive',
+        // nginx: never buffer this response.
+        'x-accel-buffering': 'no',
+        ...options.cors.headersFor(request),
+      });
+      response.write(':\n\n');
+      open.add(response);
+      response.once('close', () => open.delete(response));
+    },
+    /**
+     * The delivery engine's view of a response. Lag is how long the response
+     * has waited for `drain` (its reader stopped taking bytes); unsent bytes
+     * leave out what this tick wrote (Node corks chunked responses until the
+     * next tick, so a burst is not a slow reader); abort cuts it, since
+     * nothing more can reach a reader that is not reading.
+     */
+    outlet(response: ServerResponse): Outlet {
+      let waitingSince: number | undefined;
+      // Node corks a chunked response for the rest of the tick: what this tick wrote is not backlog yet.
+      let thisTick = 0;
+      const endTick = () => {
+        thisTick = 0;
+      };
+      response.on('drain', () => {
+        waitingSince = undefined;
+      });
       return {
-        onSubscribeResult({ args }) {
-          const context = args.contextValue as CursorCarrier;
-          return {
-            onNext({ result, setResult }) {
-              const cursor = context.currentCursor;
-              if (!cursor) return;
-              context.currentCursor = undefined;
-              setResult({ ...result, extensions: { ...result.extensions, cursor } });
-            },
-          };
+        transport: 'sse',
+        write(frame: Frame) {
+          if (response.writableEnded || response.destroyed) return;
+          if (thisTick === 0) setImmediate(endTick);
+          thisTick += frame.length;
+          if (!response.write(frame) && waitingSince === undefined) waitingSince = Date.now();
         },
+        buffered: () => Math.max(0, response.writableLength - thisTick),
+        lagMs: (now) => (waitingSince === undefined ? 0 : now - waitingSince),
+        abort: () => response.destroy(),
       };
+    },
+    count: () => open.size,
+    /** Drain: ends every open SSE response (their operations already got `complete`). */
+    endAll(): void {
+      for (const response of open) response.end();
     },
   };
 }
 
-function serialize(result: ExecutionResult): string {
-  // Events carry no errors: serialize them plainly (this runs per event per SSE subscriber).
-  if (!result.errors) return JSON.stringify(result);
-  // GraphQLError#toJSON already drops stacks; yoga's internal `http` extension must not leak.
-  return JSON.stringify(result, (key, value: unknown) => (key === 'http' ? undefined : value));
+export type SseStreams = ReturnType<typeof createSseStreams>;
+
+export interface SseDeps {
+  cors: Cors;
+  runner: OperationRunner;
+  engine: DeliveryEngine;
+  streams: SseStreams;
+  admission: Admission;
+  authenticator: Authenticator;
+  logger: Logger;
+  production: boolean;
 }
 
 /**
- * SSE ("distinct connections" mode on /graphql) with an `id:` line per event
- * carrying its cursor, so a browser EventSource reconnects with Last-Event-ID
- * and the server resumes exactly after it. Otherwise the same wire format as
- * yoga's own processor: `event: next` / `event: complete`, comment keep-alives.
+ * GraphQL over SSE on `/graphql` (`Accept: text/event-stream`, GET or POST):
+ * graphql-sse's distinct-connections mode. Request-level problems (no token,
+ * admission, a body that is not an operation) are HTTP errors; once the
+ * request is accepted, every problem with the operation goes out as an
+ * `event: next` carrying the errors, then `event: complete`, on a 200 stream —
+ * so graphql-sse's client and EventSource both learn what went wrong.
  */
-export function useSseEventIds(): Plugin {
+export function createSseRoute(deps: SseDeps & { path: string }): Route {
+  const { runner, engine, streams, admission, authenticator, production } = deps;
   return {
-    onResultProcess({ request, result, resultProcessor, setResultProcessor }) {
-      if (!isAsyncIterable(result)) return;
-      if (!resultProcessor) {
-        // No streaming media type was acceptable: yoga answers 406, and the subscription it already started
-        // must end here, or it would live on with nobody reading it.
-        void result[Symbol.asyncIterator]().return?.();
-        return;
-      }
-      // For a subscription the only processor yoga can have picked is its own SSE one; ours adds `id:` lines.
-      setResultProcessor((stream, fetchAPI) => {
-        const iterator = (stream as AsyncIterable<ExecutionResult>)[Symbol.asyncIterator]();
-        const encoder = new fetchAPI.TextEncoder();
-        let keepAlive: NodeJS.Timeout | undefined;
-        const body = new fetchAPI.ReadableStream<Uint8Array>({
-          start(controller) {
-            // Some proxies and browsers hold the response until the first bytes arrive.
-            controller.enqueue(encoder.encode(':\n\n'));
-            keepAlive = setInterval(() => {
-              if (controller.desiredSize !== null && controller.desiredSize > 0) controller.enqueue(encoder.encode(':\n\n'));
-            }, KEEPALIVE_MS);
-          },
-          async pull(controller) {
-            try {
-              const next = await iterator.next();
-              if (!next.done) {
-                const cursor = next.value.extensions?.['cursor'];
-                const id = typeof cursor === 'string' ? `id: ${cursor}\n` : '';
-                controller.enqueue(encoder.encode(`${id}event: next\ndata: ${serialize(next.value)}\n\n`));
-                return;
-              }
-              controller.enqueue(encoder.encode('event: complete\ndata:\n\n'));
-              clearInterval(keepAlive);
-              controller.close();
-            } catch (error) {
-              clearInterval(keepAlive);
-              controller.error(error);
-            }
-          },
-          async cancel() {
-            clearInterval(keepAlive);
-            await iterator.return?.();
-          },
-        });
-        return new fetchAPI.Response(body, {
-          status: 200,
-          headers: {
-            'content-type': 'text/event-stream',
-            'cache-control': 'no-cache',
-            connection: 'keep-alive',
-            'content-encoding': 'none',
-          },
-        });
-      }, 'text/event-stream');
-    },
-  };
-}
-
-/**
- * graphql-sse single-connection mode at `endpoint`, with its errors contained:
- * the plugin lets a document that fails to parse escape as a server error (a
- * 500 carrying a stack trace); here it becomes a 400 with the GraphQL error's
- * message, and anything else a bare "Unexpected error.".
- */
-export function useGraphQLSSESingleConnection(endpoint: string): Plugin {
-  const inner = useGraphQLSSE({ endpoint });
-  const onRequest = inner.onRequest as NonNullable<Plugin['onRequest']>;
-  return {
-    ...inner,
-    onRequest(payload) {
-      const answer = (error: unknown) => {
-        const known = error instanceof GraphQLError;
-        payload.endResponse(
-          new payload.fetchAPI.Response(
-            JSON.stringify({ errors: [{ message: known ? error.message : 'Unexpected error.' }] }),
-            { status: known ? 400 : 500, headers: { 'content-type': 'application/json; charset=utf-8' } },
-          ),
-        );
+    name: 'sse',
+    path: deps.path,
+    methods: ['GET', 'POST'],
+    accepts: ({ request }) => accepts(request, 'text/event-stream'),
+    async handle({ request, response, url }) {
+      const principal = await authenticateRequest(request, url, authenticator);
+      const params = await readOperationParams(request, url);
+      const release = admission.admit(request);
+      response.once('close', release);
+      const lastEventId = request.headers['last-event-id'];
+      const prepared = await runner.prepare(params, { principal, lastEventId: typeof lastEventId === 'string' ? lastEventId : undefined });
+      if (response.destroyed) return;
+      streams.begin(request, response);
+      const finish = (result?: object) => {
+        if (response.writableEnded) return;
+        if (result) response.write(sseMessage('next', JSON.stringify(result)));
+        response.end(sseMessage('complete', undefined));
       };
+      if (prepared.kind === 'rejected') return finish({ errors: prepared.errors });
+      if (prepared.kind === 'result') return finish(prepared.result);
+      const connection = engine.connect(streams.outlet(response));
+      const expiry = whenTokenExpires(principal, () => {
+        connection.close();
+        // The client reconnects with a fresh token and Last-Event-ID; it must see why the stream ended.
+        finish({ errors: [new RealtimeError('TOKEN_EXPIRED', 'token expired').toFormatted(production)] });
+      });
+      response.once('close', () => {
+        clearTimeout(expiry);
+        connection.close();
+      });
       try {
-        const result = onRequest(payload) as unknown;
-        if (result instanceof Promise) return result.catch(answer);
-        return result as ReturnType<NonNullable<Plugin['onRequest']>>;
+        connection.subscribe(prepared.request, createGraphQLRenderer(prepared.operation, { production, envelope: DISTINCT_ENVELOPE }), {
+          onEnd: () => finish(),
+        });
       } catch (error) {
-        answer(error);
+        // A fault of ours starting the subscription: the headers went out, so it is an event on the stream (masked in
+        // production), like every other operation problem, not a cut response.
+        deps.logger.error({ transport: 'sse', err: error }, 'failed to start a subscription');
+        connection.close();
+        finish({ errors: [toClientError(error, { production })] });
       }
     },
   };

@@ -6,10 +6,10 @@ import { waitFor } from '../helpers/wait.ts';
 import { appFeed, descending, duplicatesOf, FLAVOURS, holesOf } from './support.ts';
 
 /**
- * Real JWT auth: tokens that expire on an open connection (4403 'token
- * expired') are survived by asking `getToken()` again; refused credentials
- * (4403 'invalid token' / 'a bearer token is required') end the subscription
- * at once, with no retry that could never succeed.
+ * Real JWT auth: tokens that expire on an open connection (4440 'token
+ * expired', retryable) are survived by asking `getToken()` again; refused
+ * credentials (4401 'invalid token' / 'a bearer token is required', fatal)
+ * end the subscription at once, with no retry that could never succeed.
  */
 let server: TestServer;
 beforeAll(async () => {
@@ -29,9 +29,9 @@ describe('resumable client with JWT auth', () => {
       },
     });
     try {
-      await waitFor(() => feed.retries.filter((r) => r.reason === 'closed 4403 token expired').length >= 2 && feed.seqs.length > 0, {
-        what: 'two token expiries',
-        timeoutMs: 15_000,
+      await waitFor(() => feed.retries.filter((r) => r.reason === 'closed 4440 token expired').length >= 2 && feed.seqs.length > 0, {
+        what: 'two token expiries (4440) survived by a retry',
+        timeoutMs: 20_000,
       });
       const count = feed.seqs.length;
       await waitFor(() => feed.seqs.length > count + 100, { what: 'events after the last refresh' });
@@ -44,14 +44,14 @@ describe('resumable client with JWT auth', () => {
     expect(descending(feed.seqs)).toEqual([]);
     expect(duplicatesOf(feed.seqs)).toEqual([]);
     expect(holesOf(feed.seqs)).toEqual([]);
-  }, 30_000);
+  }, 45_000);
 
   const refused: [string, () => string | undefined | Promise<string>, string][] = [
     ['an invalid token', () => 'not-a-jwt', 'invalid token'],
     ['no token', () => undefined, 'a bearer token is required'],
     ['a token signed with another key', () => signHs256({ scope: 'stream:*' }, 'another-secret-that-is-long-enough-000000'), 'invalid token'],
   ];
-  test.each(refused)('%s: the subscription errors with the 4403 close and is not retried', async (_name, token, reason) => {
+  test.each(refused)('%s: the subscription errors with the 4401 close and is not retried', async (_name, token, reason) => {
     let tokens = 0;
     const feed = appFeed('kit', server, LiveTransactionsDocument, 'transactions', {
       kit: {
@@ -64,7 +64,7 @@ describe('resumable client with JWT auth', () => {
     try {
       await waitFor(() => feed.errors.length > 0, { what: 'the subscription to fail' });
       expect(feed.errors).toHaveLength(1);
-      expect(feed.errors[0]).toMatchObject({ code: 4403, reason });
+      expect(feed.errors[0]).toMatchObject({ code: 4401, reason });
       // Give a wrongly scheduled retry the time it would take (initial backoff is 50 ms) to show up.
       await new Promise((resolve) => setTimeout(resolve, 300));
       expect(feed.retries).toEqual([]);
@@ -80,7 +80,7 @@ describe('resumable client with JWT auth', () => {
     try {
       await waitFor(() => feed.errors.length > 0, { what: 'the subscription to fail' });
       expect(feed.errors).toHaveLength(1);
-      expect(String(feed.errors[0])).toContain('4403 invalid token');
+      expect(String(feed.errors[0])).toContain('4401 invalid token');
       expect(feed.retries).toEqual([]);
     } finally {
       await feed.stop();

@@ -36,9 +36,9 @@ describe('the GraphiQL default document', () => {
     const sockets = controlSockets(server);
     const kit = createResumableClient({ url: server.ws('/graphql'), webSocketImpl: WebSocket, backoff: { initialMs: 200, maxMs: 200 } });
     const events: { seq: number; status: string }[] = [];
-    // The ground truth: every FAILED transaction the stream published, tapped in-process.
+    // The ground truth: every FAILED transaction the stream published, heard in-process.
     const control: number[] = [];
-    const untap = server.app.streams.hubs.transactions.tap((item) => {
+    const untap = server.app.streams.hubs.transactions.listen((item) => {
       if (item.status === 'FAILED') control.push(item.seq);
     });
     try {

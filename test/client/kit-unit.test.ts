@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, test } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
-import { backoffDelay, createResumableClient, isFatal, planResume, ResumePlanError, type ReplayGap } from '../../src/client/index.ts';
+import { backoffDelay, CLOSE, createResumableClient, isFatal, planResume, ResumePlanError, type ReplayGap } from '../../src/client/index.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 describe('planResume: the document rewrite', () => {
@@ -47,13 +47,24 @@ describe('policy', () => {
 
   test('what is final and what is retried', () => {
     const close = (code: number, reason = '') => ({ code, reason });
-    expect(isFatal(close(4403, 'invalid token'))).toBe(true);
-    expect(isFatal(close(4403, 'a bearer token is required'))).toBe(true);
-    expect(isFatal(close(4403, 'token expired'))).toBe(false);
+    // Refused credentials: 4401 (missing or invalid token) and 4403 (scope) are final whatever the reason says.
+    expect(isFatal(close(CLOSE.UNAUTHORIZED, 'invalid token'))).toBe(true);
+    expect(isFatal(close(CLOSE.UNAUTHORIZED, 'a bearer token is required'))).toBe(true);
+    expect(isFatal(close(CLOSE.FORBIDDEN, "the token's scope does not include stream:metrics"))).toBe(true);
+    // An expired token (4440) is retried: the reconnect asks getToken for a fresh one.
+    expect(isFatal(close(CLOSE.TOKEN_EXPIRED, 'token expired'))).toBe(false);
+    // Try again later (1013: message rate, connection limit, JWKS down) is retried.
+    expect(isFatal(close(CLOSE.TRY_AGAIN_LATER, 'rate limited: too many messages; retry later'))).toBe(false);
+    // Protocol violations are final.
     expect(isFatal(close(4400, 'bad'))).toBe(true);
     expect(isFatal(close(1002))).toBe(true);
-    for (const code of [1000, 1001, 1006, 1011, 1012, 4008, 4429, 4499, 4500]) expect(isFatal(close(code)), String(code)).toBe(false);
+    for (const code of [4406, 4409, 4429]) expect(isFatal(close(code)), String(code)).toBe(true);
+    for (const code of [1000, 1001, 1006, 1011, 1012, 1013, 4008, 4408, 4440, 4499, 4500]) expect(isFatal(close(code)), String(code)).toBe(false);
+    // The kit and the server share one close-code table.
+    expect(CLOSE).toMatchObject({ GOING_AWAY: 1001, TRY_AGAIN_LATER: 1013, SLOW_CONSUMER: 4008, UNAUTHORIZED: 4401, FORBIDDEN: 4403, TOKEN_EXPIRED: 4440 });
     expect(isFatal([{ message: 'bad filter', extensions: { code: 'BAD_REQUEST' } }])).toBe(true);
+    expect(isFatal([{ message: 'no scope', extensions: { code: 'FORBIDDEN' } }])).toBe(true);
+    expect(isFatal([{ message: 'end one first', extensions: { code: 'TOO_MANY_OPERATIONS' } }])).toBe(true);
     expect(isFatal([{ message: 'slow down', extensions: { code: 'RATE_LIMITED' } }])).toBe(false);
     expect(isFatal(new Error('connect ECONNREFUSED'))).toBe(false);
     expect(isFatal({ type: 'error', message: 'socket hang up' })).toBe(false);

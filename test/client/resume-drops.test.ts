@@ -32,11 +32,16 @@ const DISRUPTIONS: { name: string; apply(): number; reason: RegExp }[] = [
     apply: () => sockets.closeWith(4008, 'slow consumer; resubscribe with after: <last cursor>'),
     reason: /closed 4008 slow consumer/,
   },
-  { name: 'token expired (4403)', apply: () => sockets.closeWith(4403, 'token expired'), reason: /closed 4403 token expired/ },
+  { name: 'token expired (4440)', apply: () => sockets.closeWith(4440, 'token expired'), reason: /closed 4440 token expired/ },
+  {
+    name: 'try again later (1013)',
+    apply: () => sockets.closeWith(1013, 'rate limited: too many messages; retry later'),
+    reason: /closed 1013 rate limited/,
+  },
 ];
 
 describe('resumable client: dropped sockets while events flow', () => {
-  test('bare kit, Apollo Client 4 and urql each see every transaction exactly once across four kinds of drop', async () => {
+  test('bare kit, Apollo Client 4 and urql each see every transaction exactly once across five kinds of drop', async () => {
     const feeds: AppFeed[] = FLAVOURS.map((flavour) => appFeed(flavour, server, LiveTransactionsDocument, 'transactions'));
     try {
       await waitFor(() => feeds.every((f) => f.seqs.length >= 100), { what: 'every client to get 100 events', timeoutMs: 15_000 });
@@ -71,7 +76,7 @@ describe('resumable client: dropped sockets while events flow', () => {
     for (const feed of feeds) {
       expect(feed.errors, `${feed.label}: errors`).toEqual([]);
       expect(feed.gaps, `${feed.label}: no REPLAY_GAP while the server kept its history`).toEqual([]);
-      expect(feed.retries.map((r) => r.attempt), `${feed.label}: one retry per drop, each the first attempt`).toEqual([1, 1, 1, 1]);
+      expect(feed.retries.map((r) => r.attempt), `${feed.label}: one retry per drop, each the first attempt`).toEqual(DISRUPTIONS.map(() => 1));
       expect(descending(feed.seqs), `${feed.label}: order`).toEqual([]);
       expect(duplicatesOf(feed.seqs), `${feed.label}: duplicates`).toEqual([]);
       expect(holesOf(feed.seqs), `${feed.label}: holes`).toEqual([]);

@@ -34,7 +34,7 @@ export async function restartOnSamePort(
  * The server side of every graphql-ws socket, seen at the HTTP upgrade: a test
  * can cut them (a network drop: the client sees 1006) or close them with any
  * code and reason (a server drain 1001, slow consumer 4008, 'token expired'
- * 4403) without restarting the server, so the history — and resumption —
+ * 4440, try again later 1013) without restarting the server, so the history — and resumption —
  * survive.
  */
 export interface SocketControl {

@@ -1,6 +1,6 @@
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { parse } from 'graphql';
-import { CONTRACT_FIELDS, type EventOf, type StreamName } from '../../src/domain/index.ts';
+import { CONTRACT_FIELDS, type EventOf, type StreamName } from './contract.ts';
 
 export type FullEvent<S extends StreamName> = EventOf<S> & { seq: number; cursor: string };
 export type FullEventResult<S extends StreamName> = { [K in S]: FullEvent<S> };

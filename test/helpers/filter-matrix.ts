@@ -1,6 +1,6 @@
 import type { Client as SseClient } from 'graphql-sse';
 import type { Client as WsClient } from 'graphql-ws';
-import type { StreamName } from '../../src/domain/index.ts';
+import type { StreamName } from './contract.ts';
 import { graphqlSseClient, graphqlWsClient } from './clients.ts';
 import type { TestServer } from './server.ts';
 import {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
-import type { ConsensusEvent, NetworkEvent, StreamName, TransactionEvent, ValidatorEvent } from '../../src/domain/index.ts';
+import type { ConsensusEvent, NetworkEvent, StreamName, TransactionEvent, ValidatorEvent } from './contract.ts';
 import type { ServerUrls } from './legacy-client.ts';
 
 /**
@@ -159,4 +159,37 @@ export async function ingestOk(
   const response = await postIngest(server, stream, body, options);
   if (response.status !== 200) throw new Error(`ingest answered ${response.status}: ${response.text}`);
   return response.json as { accepted: number; duplicates: number };
+}
+
+/** The one HTTP error body (`{"errors":[{"message","extensions":{"code",…}}]}`), checked for its shape. */
+export interface IngestError {
+  message: string;
+  code: string;
+  extensions: Record<string, unknown>;
+}
+
+/**
+ * The single error of an error answer, or a thrown Error naming what is wrong
+ * with the body: every refusal uses the one JSON error shape of the server.
+ */
+export function errorOf(response: IngestResponse): IngestError {
+  const body = response.json as { errors?: unknown } | undefined;
+  const errors = body?.errors;
+  if (!Array.isArray(errors) || errors.length !== 1) {
+    throw new Error(`expected {"errors":[one error]} from a ${response.status}, got: ${response.text.slice(0, 500)}`);
+  }
+  const error = errors[0] as { message?: unknown; extensions?: { code?: unknown } & Record<string, unknown> };
+  if (typeof error.message !== 'string' || typeof error.extensions?.code !== 'string') {
+    throw new Error(`error without message or extensions.code: ${response.text.slice(0, 500)}`);
+  }
+  return { message: error.message, code: error.extensions.code, extensions: error.extensions };
+}
+
+/** The `problems` an ingest 400 lists (in `extensions.problems` of the one error). */
+export function problemsOf(response: IngestResponse): { index: number; field: string; reason: string }[] {
+  const error = errorOf(response);
+  if (error.code !== 'BAD_REQUEST') throw new Error(`expected BAD_REQUEST, got ${error.code}: ${error.message}`);
+  const problems = error.extensions['problems'];
+  if (!Array.isArray(problems)) throw new Error(`BAD_REQUEST without extensions.problems: ${response.text.slice(0, 500)}`);
+  return problems as { index: number; field: string; reason: string }[];
 }

@@ -1,6 +1,6 @@
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import type { StreamName } from '../../src/domain/index.ts';
+import type { StreamName } from './contract.ts';
 import { openLegacy, type LegacyClient, type ServerUrls } from './legacy-client.ts';
 import { waitFor } from './wait.ts';
 

@@ -99,18 +99,29 @@ export function seqGaps(frames: readonly LegacyFrame[]): [number, number][] {
   return gaps;
 }
 
+/** What the server answered to an upgrade it refused: status, headers and body. */
+export interface RefusedUpgrade {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
 /**
  * Attempts a WebSocket upgrade that the server is expected to refuse and
- * resolves with the HTTP status it answered with. Rejects if the handshake
- * succeeds (the socket is then closed) or the connection fails outright.
+ * resolves with its HTTP answer. Rejects if the handshake succeeds (the socket
+ * is then closed) or the connection fails outright.
  */
-export function refusedUpgradeStatus(url: string, protocols?: string | string[]): Promise<number> {
+export function refusedUpgrade(url: string, protocols?: string | string[]): Promise<RefusedUpgrade> {
   const ws = protocols === undefined ? new WebSocket(url) : new WebSocket(url, protocols);
   return new Promise((resolve, reject) => {
     ws.once('unexpected-response', (request, response) => {
-      response.resume();
-      request.destroy();
-      resolve(response.statusCode ?? -1);
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (body += chunk));
+      response.on('end', () => {
+        request.destroy();
+        resolve({ status: response.statusCode ?? -1, headers: response.headers, body });
+      });
     });
     ws.once('open', () => {
       ws.terminate();
@@ -118,4 +129,30 @@ export function refusedUpgradeStatus(url: string, protocols?: string | string[])
     });
     ws.on('error', (error) => reject(error));
   });
+}
+
+/** The HTTP status of an upgrade the server is expected to refuse (see refusedUpgrade). */
+export async function refusedUpgradeStatus(url: string, protocols?: string | string[]): Promise<number> {
+  return (await refusedUpgrade(url, protocols)).status;
+}
+
+/**
+ * The one error of the server's JSON error body (`{"errors":[{"message","extensions":{"code",…}}]}`),
+ * which every HTTP refusal uses, upgrades refused before the handshake included. Throws when the body
+ * has another shape.
+ */
+export function httpErrorOf(body: string): { message: string; code: string; extensions: Record<string, unknown> } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    throw new Error(`error body is not JSON: ${body.slice(0, 300)}`);
+  }
+  const errors = (parsed as { errors?: unknown }).errors;
+  if (!Array.isArray(errors) || errors.length !== 1) throw new Error(`expected {"errors":[one error]}, got: ${body.slice(0, 300)}`);
+  const error = errors[0] as { message?: unknown; extensions?: Record<string, unknown> };
+  if (typeof error.message !== 'string' || typeof error.extensions?.['code'] !== 'string') {
+    throw new Error(`error without message or extensions.code: ${body.slice(0, 300)}`);
+  }
+  return { message: error.message, code: error.extensions['code'] as string, extensions: error.extensions };
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { StreamName, TransactionEvent } from '../../src/domain/index.ts';
+import type { StreamName, TransactionEvent } from './contract.ts';
 import { startChildServer, type ChildServer } from './child-server.ts';
 import { makeTransaction, postIngest, TEST_INGEST_TOKEN } from './ingest-client.ts';
 import type { ServerUrls } from './legacy-client.ts';

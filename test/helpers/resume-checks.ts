@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import type { StreamName } from '../../src/domain/index.ts';
+import type { StreamName } from './contract.ts';
 import type { TestServer } from './server.ts';
 import { duplicates, holes, latestSeq, outOfOrder, seqsOf, type Feed, type Item } from './stream-feeds.ts';
 import { waitFor } from './wait.ts';

@@ -1,7 +1,7 @@
 import type { Client as SseClient } from 'graphql-sse';
 import type { Client as WsClient } from 'graphql-ws';
 import WebSocket from 'ws';
-import type { StreamName } from '../../src/domain/index.ts';
+import type { StreamName } from './contract.ts';
 import type { TestServer } from './server.ts';
 import { waitFor } from './wait.ts';
 
@@ -342,9 +342,10 @@ export function legacyQuery(params: Record<string, unknown>, style: 'repeat' | '
  */
 export function attached(server: TestServer, stream: StreamName, count: number, timeoutMs = 10_000): Promise<number> {
   const hub = server.app.streams.hubs[stream];
-  return waitFor(() => hub.subscriberCount() >= count && (hub.latest()?.seq ?? 0) + 1, {
+  const engine = server.app.engine;
+  return waitFor(() => engine.subscriberCount(stream) >= count && (hub.latest()?.seq ?? 0) + 1, {
     timeoutMs,
-    what: `${count} ${stream} subscribers (have ${hub.subscriberCount()})`,
+    what: `${count} ${stream} subscribers (have ${engine.subscriberCount(stream)})`,
   });
 }
 
@@ -353,8 +354,10 @@ export function attached(server: TestServer, stream: StreamName, count: number, 
  * feeds were stopped (a server notices a dropped subscriber a moment later).
  */
 export function settledAt(server: TestServer, stream: StreamName, count: number): Promise<true> {
-  const hub = server.app.streams.hubs[stream];
-  return waitFor(() => hub.subscriberCount() === count, { what: `${stream} subscribers to settle at ${count} (have ${hub.subscriberCount()})` });
+  const engine = server.app.engine;
+  return waitFor(() => engine.subscriberCount(stream) === count, {
+    what: `${stream} subscribers to settle at ${count} (have ${engine.subscriberCount(stream)})`,
+  });
 }
 
 /** The sequence number of the newest event the server published on a stream (0 before the first). */

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Client as SseClient } from 'graphql-sse';
 import type { Client as WsClient } from 'graphql-ws';
-import type { StreamName } from '../../src/domain/index.ts';
+import type { StreamName } from '../helpers/contract.ts';
 import { graphqlSseClient, graphqlWsClient } from '../helpers/clients.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import {
@@ -9,6 +9,7 @@ import {
   clientFeed,
   holes,
   legacyFeed,
+  rawSseFeed,
   refusedLegacy,
   stopAll,
   type Feed,
@@ -116,7 +117,7 @@ describe('graphql-ws', () => {
   });
 
   test('exactly 1,000 values is accepted', async () => {
-    const before = server.app.streams.hubs.transactions.subscriberCount();
+    const before = server.app.engine.subscriberCount('transactions');
     const feed = clientFeed(wsClient, 'transactions', { filter: { address: many(1000, (i) => address(i + 1)), status: many(1000, () => 'SUCCESS') } });
     try {
       await attached(server, 'transactions', before + 1);
@@ -133,6 +134,23 @@ describe('SSE', () => {
     const feed = clientFeed(sseClient, c.stream, c.args, `sse ${c.name}`);
     try {
       await expectBadRequest(feed, c);
+    } finally {
+      feed.stop();
+    }
+  });
+});
+
+describe('SSE on the wire', () => {
+  test('an invalid argument is an event: next with the errors, then event: complete, on a 200 stream', async () => {
+    const feed = rawSseFeed(server, 'transactions', { filter: { from: ['0xnot-an-address'] } }, { label: 'raw sse bad from' });
+    try {
+      await waitFor(() => feed.ended, { what: 'the SSE stream to end' });
+      expect(feed.failure).toBeUndefined();
+      expect(feed.status).toBe(200);
+      expect(feed.messages.map((m) => m.event)).toEqual(['next', 'complete']);
+      expect(feed.errors).toHaveLength(1);
+      expect(feed.errors[0]?.extensions).toMatchObject({ code: 'BAD_REQUEST', argument: 'filter.from[0]' });
+      expect(feed.events).toEqual([]);
     } finally {
       feed.stop();
     }
@@ -161,7 +179,12 @@ describe('legacy query parameters', () => {
   test.each(LEGACY.map((c) => [c.name, c] as const))('%s → HTTP 400 naming the parameter', async (_name, c) => {
     const { status, body } = await refusedLegacy(server, c.path);
     expect(status).toBe(400);
-    expect(body).toContain(c.parameter);
+    // The one HTTP error shape, before the handshake too.
+    const parsed = JSON.parse(body) as { errors: { message: string; extensions: Record<string, unknown> }[] };
+    expect(parsed.errors).toHaveLength(1);
+    expect(parsed.errors[0]?.extensions['code']).toBe('BAD_REQUEST');
+    expect(String(parsed.errors[0]?.extensions['argument'])).toMatch(new RegExp(`^${c.parameter}(\\[\\d+\\])?$`));
+    expect(parsed.errors[0]?.message).toContain(c.parameter);
   });
 
   test('exactly 1,000 values is accepted', async () => {

@@ -79,42 +79,50 @@ describe('bad GraphQL documents over graphql-ws get an error result, not a broke
     }
   });
 
-  const cases: { name: string; query: string; operationName?: string; expected: RegExp }[] = [
+  // `code`: the phase that refused it (decided: the same codes on every transport, in production too).
+  const cases: { name: string; query: string; operationName?: string; expected: RegExp; code: string }[] = [
     {
       name: 'unknown field in a subscription',
       query: 'subscription { metrics { tps notAField } }',
       expected: /Cannot query field "notAField" on type "MetricsSnapshot"/,
+      code: 'GRAPHQL_VALIDATION_FAILED',
     },
     {
       name: 'unknown subscription root field',
       query: 'subscription { blocks { height } }',
       expected: /Cannot query field "blocks" on type "Subscription"/,
+      code: 'GRAPHQL_VALIDATION_FAILED',
     },
     {
       name: 'unknown argument on a subscription field',
       query: 'subscription { metrics(limit: 3) { tps } }',
       expected: /Unknown argument "limit"/,
+      code: 'GRAPHQL_VALIDATION_FAILED',
     },
     {
       name: 'argument of the wrong type',
       query: '{ recentTransactions(limit: "five") { txHash } }',
       expected: /Int cannot represent non-integer value/,
+      code: 'GRAPHQL_VALIDATION_FAILED',
     },
     {
       name: 'syntax error',
       query: 'subscription { metrics { tps ',
       expected: /Syntax Error/,
+      code: 'GRAPHQL_PARSE_FAILED',
     },
     {
       name: 'two subscription root fields in one operation',
       query: 'subscription { metrics { tps } transactions { txHash } }',
       expected: /must select only one top level field/,
+      code: 'GRAPHQL_VALIDATION_FAILED',
     },
     {
       name: 'operationName that names no operation',
       query: 'subscription A { metrics { tps } }',
       operationName: 'B',
-      expected: /Unable to identify operation|Unknown operation named "B"/,
+      expected: /no operation named "B"/,
+      code: 'BAD_REQUEST',
     },
   ];
 
@@ -129,10 +137,12 @@ describe('bad GraphQL documents over graphql-ws get an error result, not a broke
         // (a socket close here would take down every other subscription on the connection).
         expect(describeSinkError(bad.error)).toMatch(c.expected);
         expect(Array.isArray(bad.error)).toBe(true);
+        const codes = (bad.error as { extensions?: { code?: unknown } }[]).map((e) => e.extensions?.code);
+        expect(codes).toEqual(codes.map(() => c.code));
       } finally {
         bad.stop();
       }
-      expect(server.app.streams.subscriberCount()).toBe(1); // the control only
+      expect(server.app.engine.subscriberCount()).toBe(1); // the control only
     });
   }
 
@@ -143,6 +153,11 @@ describe('bad GraphQL documents over graphql-ws get an error result, not a broke
       // Variable coercion happens at execution: one result carrying the error, or an error message.
       const messages = [...errorMessages(bad.error ?? []), ...bad.results.flatMap((r) => errorMessages(r.errors ?? []))];
       expect(messages.join('\n')).toMatch(/Variable "\$n" got invalid value "five"/);
+      const codes = [...(Array.isArray(bad.error) ? bad.error : []), ...bad.results.flatMap((r) => r.errors ?? [])].map(
+        (e: { extensions?: { code?: unknown } }) => e.extensions?.code,
+      );
+      expect(codes.length).toBeGreaterThan(0);
+      for (const code of codes) expect(code).toBe('BAD_USER_INPUT');
       for (const r of bad.results) expect(r.data ?? null).toBeNull();
     } finally {
       bad.stop();
@@ -179,7 +194,7 @@ describe('malformed graphql-transport-ws frames close only the offending socket'
     const socket = await openRawSocket(server.ws('/graphql'), PROTOCOL);
     socket.send({ type: 'subscribe', id: '1', payload: { query: print(LiveTransactionsDocument) } });
     expect((await socket.closed).code).toBe(CloseCode.Unauthorized);
-    expect(server.app.streams.subscriberCount()).toBe(1);
+    expect(server.app.engine.subscriberCount()).toBe(1);
   });
 
   test('duplicate connection_init → 4429', async () => {
@@ -193,10 +208,10 @@ describe('malformed graphql-transport-ws frames close only the offending socket'
     const subscribeFrame = { type: 'subscribe', id: 'dup', payload: { query: print(LiveTransactionsDocument) } };
     socket.send(subscribeFrame);
     await waitFor(() => messagesOfType(socket, 'next').length > 0, { what: 'the first subscription to stream' });
-    expect(server.app.streams.subscriberCount()).toBe(2);
+    expect(server.app.engine.subscriberCount()).toBe(2);
     socket.send(subscribeFrame);
     expect((await socket.closed).code).toBe(CloseCode.SubscriberAlreadyExists);
-    await waitFor(() => server.app.streams.subscriberCount() === 1, { what: 'the closed socket’s subscriber to be released' });
+    await waitFor(() => server.app.engine.subscriberCount() === 1, { what: 'the closed socket’s subscriber to be released' });
   });
 
   test('no connection_init within the wait timeout → 4408', async () => {

@@ -118,7 +118,7 @@ describe('partial selections reach every client with exactly the selected fields
         expect(keysOf((result.data as { metrics: unknown }).metrics)).toEqual(LIVE_METRICS_KEYS);
       }
       // Unsubscribing through urql must reach the server.
-      await waitFor(() => server.app.streams.subscriberCount() === 0, { what: 'urql unsubscribe to reach the server' });
+      await waitFor(() => server.app.engine.subscriberCount() === 0, { what: 'urql unsubscribe to reach the server' });
     } finally {
       await urql.dispose();
     }
@@ -175,13 +175,13 @@ describe('SSE (graphql-sse client)', () => {
     try {
       // Pull one event from each so both are known to be live on the server.
       await Promise.all([a.next(), b.next()]);
-      expect(server.app.streams.subscriberCount('sse')).toBe(2);
-      expect(server.app.streams.hubs.transactions.subscriberCount('sse')).toBe(2);
+      expect(server.app.engine.subscriberCount(undefined, 'sse')).toBe(2);
+      expect(server.app.engine.subscriberCount('transactions', 'sse')).toBe(2);
     } finally {
       await Promise.all([a.return?.(), b.return?.()]);
       distinct.dispose();
       single.dispose();
     }
-    await waitFor(() => server.app.streams.subscriberCount('sse') === 0, { what: 'SSE subscribers to be released' });
+    await waitFor(() => server.app.engine.subscriberCount(undefined, 'sse') === 0, { what: 'SSE subscribers to be released' });
   });
 });

@@ -114,16 +114,16 @@ describe('metrics.connections counts live subscribers over all transports', () =
       );
       // Exactly: no subscriber counted twice, none forgotten.
       expect(raised).toBe(1 + extraCount);
-      expect(server.app.streams.subscriberCount()).toBe(1 + extraCount);
+      expect(server.app.engine.subscriberCount()).toBe(1 + extraCount);
       // graphql-ws: observer, 2 plain, Apollo, urql. SSE: 2 distinct + 2 single.
-      expect(server.app.streams.subscriberCount('graphql-ws')).toBe(5);
-      expect(server.app.streams.subscriberCount('sse')).toBe(4);
+      expect(server.app.engine.subscriberCount(undefined, 'graphql-ws')).toBe(5);
+      expect(server.app.engine.subscriberCount(undefined, 'sse')).toBe(4);
 
       for (const s of extras) s.stop();
       for (const dispose of disposers.splice(0)) await dispose();
 
       await waitFor(() => latestConnections() === 1, { what: 'a snapshot back at the observer alone' });
-      expect(server.app.streams.subscriberCount()).toBe(1);
+      expect(server.app.engine.subscriberCount()).toBe(1);
     } finally {
       for (const dispose of disposers) await dispose();
       observer.stop();

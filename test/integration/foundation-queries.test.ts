@@ -2,7 +2,7 @@ import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print, type FormattedExecutionResult } from 'graphql';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { DashboardStateDocument, type DashboardStateQuery } from '../../examples/generated/graphql.ts';
-import { parseEvent } from '../../src/domain/index.ts';
+import { parseEvent } from '../helpers/contract.ts';
 import { graphqlWsClient, subscribe } from '../helpers/clients.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { take, waitFor } from '../helpers/wait.ts';

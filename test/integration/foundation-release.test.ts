@@ -97,7 +97,7 @@ describe('unsubscribe and disconnect release everything', () => {
       const socket = await serverSocket;
       // Warm up once so lazily created state (parser caches, first-use listeners) is in the baseline.
       await churn((doc) => collect(client, doc), 6, 6);
-      await waitFor(() => server.app.streams.subscriberCount() === 0, { what: 'warm-up release' });
+      await waitFor(() => server.app.engine.subscriberCount() === 0, { what: 'warm-up release' });
 
       const baseline = {
         socket: listenerCounts(socket),
@@ -110,10 +110,12 @@ describe('unsubscribe and disconnect release everything', () => {
       // A third of the cycles waited for an event: they really were live on the server.
       expect(live).toBeGreaterThanOrEqual(300);
 
-      await waitFor(() => server.app.streams.subscriberCount() === 0, {
-        what: `every subscriber to be released (still live: ${JSON.stringify(liveSubscribers(server.app.streams))})`,
+      await waitFor(() => server.app.engine.subscriberCount() === 0, {
+        what: `every subscriber to be released (still live: ${JSON.stringify(liveSubscribers(server.app.engine))})`,
       });
-      expect(liveSubscribers(server.app.streams)).toEqual({});
+      expect(liveSubscribers(server.app.engine)).toEqual({});
+      // Emptied delivery groups are gone too (nothing rendered for nobody).
+      expect(server.app.engine.groupCount()).toBe(0);
       expect(hubWatch.outstanding()).toEqual({});
       expect(connections).toBe(1);
       expect(listenerCounts(socket)).toEqual(baseline.socket);
@@ -123,9 +125,9 @@ describe('unsubscribe and disconnect release everything', () => {
       // The connection is still healthy after all that.
       const after = collect(client, LiveTransactionsDocument);
       await waitFor(() => after.results.length > 0, { what: 'a subscription after the churn' });
-      expect(server.app.streams.subscriberCount('graphql-ws')).toBe(1);
+      expect(server.app.engine.subscriberCount(undefined, 'graphql-ws')).toBe(1);
       after.stop();
-      await waitFor(() => server.app.streams.subscriberCount() === 0, { what: 'the last subscriber to be released' });
+      await waitFor(() => server.app.engine.subscriberCount() === 0, { what: 'the last subscriber to be released' });
     } finally {
       hubWatch.restore();
       await client.dispose();
@@ -149,9 +151,10 @@ describe('unsubscribe and disconnect release everything', () => {
       expect(a.live).toBeGreaterThanOrEqual(45);
       expect(b.live).toBeGreaterThanOrEqual(45);
 
-      await waitFor(() => server.app.streams.subscriberCount() === 0, {
-        what: `every SSE subscriber to be released (still live: ${JSON.stringify(liveSubscribers(server.app.streams))})`,
+      await waitFor(() => server.app.engine.subscriberCount() === 0, {
+        what: `every SSE subscriber to be released (still live: ${JSON.stringify(liveSubscribers(server.app.engine))})`,
       });
+      expect(server.app.engine.groupCount()).toBe(0);
       expect(hubWatch.outstanding()).toEqual({});
       expect(listenerCounts(httpServer)).toEqual(baseline.server);
       expect(listenerCounts(process)).toEqual(baseline.process);
@@ -175,14 +178,15 @@ describe('unsubscribe and disconnect release everything', () => {
     socket.send({ type: 'connection_init' });
     await waitFor(() => messagesOfType(socket, 'connection_ack').length === 1, { what: 'connection_ack' });
     DOCUMENTS.forEach((document, i) => socket.send({ type: 'subscribe', id: String(i), payload: { query: print(document) } }));
-    await waitFor(() => server.app.streams.subscriberCount('graphql-ws') === DOCUMENTS.length, {
+    await waitFor(() => server.app.engine.subscriberCount(undefined, 'graphql-ws') === DOCUMENTS.length, {
       what: 'all subscriptions to register',
     });
     await waitFor(() => messagesOfType(socket, 'next').length > 0, { what: 'events to flow' });
 
     socket.ws.terminate(); // no close frame: the TCP connection is simply destroyed
-    await waitFor(() => server.app.streams.subscriberCount() === 0, { what: 'the terminated socket’s subscribers to be released' });
-    expect(liveSubscribers(server.app.streams)).toEqual({});
+    await waitFor(() => server.app.engine.subscriberCount() === 0, { what: 'the terminated socket’s subscribers to be released' });
+    expect(liveSubscribers(server.app.engine)).toEqual({});
+    expect(server.app.engine.groupCount()).toBe(0);
   });
 
   test('abrupt termination of an SSE response releases its subscriber', async () => {
@@ -203,9 +207,9 @@ describe('unsubscribe and disconnect release everything', () => {
       });
       req.end(JSON.stringify({ query: print(LiveTransactionsDocument) }));
     });
-    expect(server.app.streams.subscriberCount('sse')).toBe(1);
+    expect(server.app.engine.subscriberCount(undefined, 'sse')).toBe(1);
     socket.destroy();
-    await waitFor(() => server.app.streams.subscriberCount() === 0, { what: 'the SSE subscriber to be released' });
+    await waitFor(() => server.app.engine.subscriberCount() === 0, { what: 'the SSE subscriber to be released' });
   });
 });
 
@@ -224,11 +228,11 @@ describe('dead peers are dropped', () => {
       clientFrame(JSON.stringify({ type: 'subscribe', id: '1', payload: { query: print(LiveTransactionsDocument) } })),
     );
     await waitFor(() => socket.received().includes('"next"'), { what: 'events to flow' });
-    expect(server.app.streams.subscriberCount('graphql-ws')).toBe(1);
+    expect(server.app.engine.subscriberCount(undefined, 'graphql-ws')).toBe(1);
 
     // Stop reading: pings pile up unanswered in the kernel buffer, as with a vanished peer.
     socket.pause();
-    await waitFor(() => server.app.streams.subscriberCount() === 0, { what: 'the dead peer to be dropped' });
+    await waitFor(() => server.app.engine.subscriberCount() === 0, { what: 'the dead peer to be dropped' });
     socket.destroy();
   });
 });

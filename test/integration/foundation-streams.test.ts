@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { CONTRACT_FIELDS, parseEvent, STREAM_NAMES, type StreamName } from '../../src/domain/index.ts';
+import { CONTRACT_FIELDS, parseEvent, STREAM_NAMES, type StreamName } from '../helpers/contract.ts';
 import { graphqlSseClient, graphqlWsClient, subscribe } from '../helpers/clients.ts';
 import { collect } from '../helpers/collect.ts';
 import { fullStreamDocument, type FullEvent } from '../helpers/documents.ts';

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
-import type { StreamName } from '../../src/domain/index.ts';
+import type { StreamName } from '../helpers/contract.ts';
 import {
   makeConsensus,
   makeNetwork,
@@ -8,6 +8,7 @@ import {
   makeValidator,
   ndjson,
   postIngest,
+  problemsOf,
   TEST_INGEST_TOKEN,
 } from '../helpers/ingest-client.ts';
 import { getStats, graphqlWsFeed, legacyMetaFeed, repeated, seqBreaks, type SeqFeed } from '../helpers/instance-feeds.ts';
@@ -28,7 +29,7 @@ const tag = () => `batches-${process.pid}-${++tagCounter}`;
 async function subscribed<F extends SeqFeed>(feed: Promise<F>, stream: StreamName = 'transactions'): Promise<F> {
   const f = await feed;
   feeds.push(f);
-  await waitFor(() => server.app.streams.hubs[stream].subscriberCount() >= feeds.filter((x) => x.label.endsWith(stream)).length, {
+  await waitFor(() => server.app.engine.subscriberCount(stream) >= feeds.filter((x) => x.label.endsWith(stream)).length, {
     what: `${f.label} attached`,
   });
   return f;
@@ -47,7 +48,7 @@ beforeAll(async () => {
 });
 afterEach(async () => {
   await Promise.all(feeds.splice(0).map((f) => f.stop()));
-  await waitFor(() => server.app.streams.subscriberCount() === 0, { what: 'every subscriber detached' });
+  await waitFor(() => server.app.engine.subscriberCount() === 0, { what: 'every subscriber detached' });
 });
 afterAll(() => server?.stop());
 
@@ -121,7 +122,7 @@ test('every chain stream can be fed: validators, consensus, network', async () =
   expect(network.events.map(({ seq: _s, cursor: _c, ...rest }) => rest)).toEqual(n);
 });
 
-test('an invalid batch is refused whole: 400 listing index, field and reason of every problem, nothing published', async () => {
+test('an invalid batch is refused whole: 400 BAD_REQUEST listing index, field and reason of every problem, nothing published', async () => {
   const gql = await subscribed(graphqlWsFeed(server, 'transactions'));
   const legacy = await subscribed(legacyMetaFeed(server, 'transactions'));
   const t = tag();
@@ -136,7 +137,7 @@ test('an invalid batch is refused whole: 400 listing index, field and reason of 
 
   const response = await postIngest(server, 'transactions', [good0, badHash, good2, manyProblems, notAnObject]);
   expect(response.status).toBe(400);
-  const problems = (response.json as { problems: { index: number; field: string; reason: string }[] }).problems;
+  const problems = problemsOf(response);
   for (const p of problems) {
     expect(typeof p.index, JSON.stringify(p)).toBe('number');
     expect(typeof p.field, JSON.stringify(p)).toBe('string');
@@ -166,7 +167,7 @@ test('a body that is not JSON, and an NDJSON line that is not JSON, are 400 with
   const gql = await subscribed(graphqlWsFeed(server, 'transactions'));
   const notJson = await postIngest(server, 'transactions', '{"txHash": ');
   expect(notJson.status).toBe(400);
-  const p1 = (notJson.json as { problems: { index: number; field: string; reason: string }[] }).problems;
+  const p1 = problemsOf(notJson);
   expect(p1).toHaveLength(1);
   expect(p1[0]?.index).toBe(0);
   expect(p1[0]?.reason).toMatch(/JSON/);
@@ -175,7 +176,7 @@ test('a body that is not JSON, and an NDJSON line that is not JSON, are 400 with
   const body = ndjson([makeTransaction(t, 0), makeTransaction(t, 1)]) + '{broken\n' + ndjson([makeTransaction(t, 3)]);
   const badLine = await postIngest(server, 'transactions', body, { contentType: 'application/x-ndjson' });
   expect(badLine.status).toBe(400);
-  const p2 = (badLine.json as { problems: { index: number; field: string; reason: string }[] }).problems;
+  const p2 = problemsOf(badLine);
   expect(p2).toHaveLength(1);
   expect(p2[0]?.index, 'the third event (index 2) is the broken line').toBe(2);
   expect(p2[0]?.reason).toMatch(/line 3/);

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
-import { makeTransaction, makeTransactions, postIngest, TEST_INGEST_TOKEN } from '../helpers/ingest-client.ts';
+import { errorOf, makeTransaction, makeTransactions, postIngest, TEST_INGEST_TOKEN } from '../helpers/ingest-client.ts';
 import { graphqlWsFeed, type SeqFeed } from '../helpers/instance-feeds.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -7,7 +7,8 @@ import { waitFor } from '../helpers/wait.ts';
 /**
  * The ingest endpoint's HTTP surface: its token (separate from subscriber
  * auth), its body limit, the streams and methods it accepts. Every refusal
- * publishes nothing, which a sentinel event sent afterwards proves.
+ * publishes nothing, which a sentinel event sent afterwards proves. Every
+ * refusal has the server's one error body: {"errors":[{"message","extensions":{"code",…}}]}.
  */
 
 const MAX_BODY = 4096;
@@ -29,7 +30,7 @@ afterEach(async () => {
 
 async function watch(): Promise<SeqFeed> {
   feed = await graphqlWsFeed(server, 'transactions');
-  await waitFor(() => server.app.streams.hubs.transactions.subscriberCount() === 1, { what: 'the subscriber attached' });
+  await waitFor(() => server.app.engine.subscriberCount('transactions') === 1, { what: 'the subscriber attached' });
   return feed;
 }
 
@@ -58,6 +59,7 @@ test('a wrong or missing token is 401 with WWW-Authenticate: Bearer, and nothing
     expect(response.status, JSON.stringify(options)).toBe(401);
     expect(String(response.headers['www-authenticate']), JSON.stringify(options)).toMatch(/^Bearer\b/);
     expect(response.text, 'the expected token is never echoed').not.toContain(TEST_INGEST_TOKEN);
+    expect(errorOf(response).code, JSON.stringify(options)).toBe('AUTH_REQUIRED');
   }
   await expectOnlySentinel(f);
   // The refused event was not remembered by dedup either.
@@ -70,9 +72,11 @@ test(`a body over INGEST_MAX_BODY_BYTES (${MAX_BODY}) is 413, declared or stream
   expect(JSON.stringify(big).length).toBeGreaterThan(2 * MAX_BODY);
   const declared = await postIngest(server, 'transactions', big);
   expect(declared.status).toBe(413);
-  expect(declared.text).toMatch(/4096/);
+  expect(errorOf(declared)).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', extensions: { limit: MAX_BODY } });
+  expect(errorOf(declared).message).toMatch(/4096/);
   const streamed = await postIngest(server, 'transactions', big, { chunked: true });
   expect(streamed.status).toBe(413);
+  expect(errorOf(streamed).code).toBe('PAYLOAD_TOO_LARGE');
   await expectOnlySentinel(f);
   // Just under the limit is fine.
   const small = makeTransactions(`http-small-${process.pid}`, 0, 5);
@@ -91,10 +95,13 @@ test('metrics cannot be ingested (each instance measures itself): 404; unknown s
     errorRate: 0,
   });
   expect(metrics.status).toBe(404);
-  expect((await postIngest(server, 'blocks', makeTransaction('x', 1))).status).toBe(404);
-  expect((await postIngest(server, '', makeTransaction('x', 1))).status).toBe(404);
-  expect((await postIngest(server, 'transactions/extra', makeTransaction('x', 1))).status).toBe(404);
-  expect(server.app.streams.hubs.metrics.subscriberCount()).toBe(0);
+  expect(errorOf(metrics).code).toBe('NOT_FOUND');
+  for (const path of ['blocks', '', 'transactions/extra']) {
+    const response = await postIngest(server, path, makeTransaction('x', 1));
+    expect(response.status, path).toBe(404);
+    expect(errorOf(response).code, path).toBe('NOT_FOUND');
+  }
+  expect(server.app.engine.subscriberCount('metrics')).toBe(0);
   await expectOnlySentinel(f);
 });
 
@@ -103,6 +110,7 @@ test('GET (and other methods) are 405 with Allow: POST', async () => {
     const response = await postIngest(server, 'transactions', method === 'GET' ? '' : makeTransaction('m', 1), { method });
     expect(response.status, method).toBe(405);
     expect(response.headers['allow'], method).toBe('POST');
+    expect(errorOf(response).code, method).toBe('METHOD_NOT_ALLOWED');
   }
 });
 
@@ -117,6 +125,7 @@ test('without SOURCES=ingest there is no ingest endpoint', async () => {
   try {
     const response = await postIngest(plain, 'transactions', makeTransaction('off', 1));
     expect(response.status).toBe(404);
+    expect(errorOf(response).code).toBe('NOT_FOUND');
   } finally {
     await plain.stop();
   }

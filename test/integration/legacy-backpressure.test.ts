@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
 import WebSocket from 'ws';
 import { openLegacy, seqGaps, seqs, type LegacyClient } from '../helpers/legacy-client.ts';
@@ -7,14 +8,16 @@ import { waitFor } from '../helpers/wait.ts';
 
 /**
  * Slow readers: a legacy client that stops reading must not grow the server's
- * memory without bound. The server caps each socket's unsent bytes
- * (WS_MAX_BUFFERED_BYTES): transactions (which must not skip) close the slow
- * socket with 4008; metrics snapshots (which supersede each other) are dropped
- * for it instead. Either way the other clients on the path get every event.
+ * memory without bound. The delivery engine caps each connection's unsent
+ * bytes (SLOW_CONSUMER_BUFFER_BYTES, for every transport) and its lag (an
+ * unanswered ping probe older than SLOW_CONSUMER_LAG_MS), then applies the
+ * stream's policy: transactions (which must not skip) close the slow socket
+ * with 4008; metrics snapshots (which supersede each other) are conflated for
+ * it instead. Either way the other clients on the path get every event.
  *
  * A paused client stops reading from its TCP socket, so the kernel buffers fill
- * first and only then does the server's bufferedAmount grow; the waits below are
- * generous because how much the kernel absorbs depends on the machine.
+ * first and only then does the server's unsent byte count grow; the waits below
+ * are generous because how much the kernel absorbs depends on the machine.
  */
 
 let server: TestServer;
@@ -24,7 +27,7 @@ beforeAll(async () => {
   server = await startTestServer({
     SIM_TPS: '1000',
     METRICS_INTERVAL_MS: '50',
-    WS_MAX_BUFFERED_BYTES: '1024',
+    SLOW_CONSUMER_BUFFER_BYTES: '1024',
   });
 });
 afterEach(async () => {
@@ -80,20 +83,23 @@ test('a metrics client that stops reading has snapshots dropped (counted), is no
   const closuresBefore = await slowClosures();
   const dropsBefore = await metricsDrops();
   const witness = await open('/ws/metrics?meta=1');
+  // The server's end of the slow client's TCP connection: what it has not yet handed to the kernel.
+  const serverSide = new Promise<Socket>((resolve) => server.app.server.once('upgrade', (_request, socket: Socket) => resolve(socket)));
   const slow = await open('/ws/metrics?meta=1');
+  const slowServerSocket = await serverSide;
   await receivesMore(slow, 1, 'the slow metrics client to receive a frame');
   slow.ws.pause();
 
   // Metrics frames are tiny, so on their own they would take minutes to fill the kernel's buffers.
   // Pings do it quickly: the server answers each with a pong on the same socket, which nobody reads.
   // ws terminates a peer with 60 unanswered auto-pongs queued (ping-flood protection), so the pings go
-  // in small batches and stop as soon as the server holds more than WS_MAX_BUFFERED_BYTES for this
+  // in small batches and stop as soon as the server holds more than SLOW_CONSUMER_BUFFER_BYTES for this
   // socket — read from the server in this process, only to know when to stop.
-  const buffered = () => Math.max(...[...server.app.legacy.wss.clients].map((socket) => socket.bufferedAmount));
+  const buffered = () => slowServerSocket.writableLength;
   const payload = Buffer.alloc(125, 0x70);
   await waitFor(
     () => {
-      if (buffered() > server.config.ws.maxBufferedBytes) return true;
+      if (buffered() > server.config.delivery.slowConsumerBufferBytes) return true;
       for (let i = 0; i < 25; i++) slow.ws.ping(payload);
       return false;
     },

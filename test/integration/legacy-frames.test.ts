@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { openLegacy, refusedUpgradeStatus, seqGaps, type LegacyClient } from '../helpers/legacy-client.ts';
+import { httpErrorOf, openLegacy, refusedUpgrade, refusedUpgradeStatus, seqGaps, type LegacyClient } from '../helpers/legacy-client.ts';
 import { probeStatus } from '../helpers/ops.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -179,14 +179,30 @@ describe('upgrade routing', () => {
   test.each(['/ws/nope', '/ws/', '/ws', '/ws/metrics/extra', '/ws/Metrics', '/ws//metrics', '/foo', '/', '/graphql/stream', '/health'])(
     'an upgrade to %s is refused with HTTP 404 before the handshake',
     async (path) => {
-      expect(await refusedUpgradeStatus(server.ws(path))).toBe(404);
+      const refused = await refusedUpgrade(server.ws(path));
+      expect(refused.status).toBe(404);
+      // The one JSON error body, before the handshake too.
+      expect(refused.headers['content-type']).toMatch(/^application\/json/);
+      expect(httpErrorOf(refused.body).code).toBe('NOT_FOUND');
     },
   );
 
-  test('a query string does not change routing: /ws/nope?x=1 is 404, /ws/metrics?x=1 is accepted', async () => {
+  test('a query string does not change routing: /ws/nope?meta=1 is 404, /ws/metrics?meta=1 is accepted', async () => {
     expect(await refusedUpgradeStatus(server.ws('/ws/nope?meta=1'))).toBe(404);
-    const client = await open('/ws/metrics?x=1');
+    const client = await open('/ws/metrics?meta=1');
     await waitFor(() => client.frames.length >= 1, { what: 'a metrics frame' });
+  });
+
+  test('an unknown query parameter is HTTP 400 naming the allowed ones, before the handshake', async () => {
+    const refused = await refusedUpgrade(server.ws('/ws/metrics?x=1'));
+    expect(refused.status).toBe(400);
+    const error = httpErrorOf(refused.body);
+    expect(error.code).toBe('BAD_REQUEST');
+    expect(error.extensions['argument']).toBe('x');
+    expect(error.extensions['allowed']).toEqual(expect.arrayContaining(['intervalMs', 'replay', 'since', 'meta']));
+    for (const name of ['intervalMs', 'replay', 'since', 'meta']) expect(error.message).toContain(name);
+    const transactions = httpErrorOf((await refusedUpgrade(server.ws('/ws/transactions?stauts=FAILED'))).body);
+    expect(transactions.extensions['allowed']).toEqual(expect.arrayContaining(['status', 'from', 'to', 'address', 'minValue', 'maxValue']));
   });
 
   test('the server keeps serving after refused upgrades', async () => {

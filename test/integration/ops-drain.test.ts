@@ -5,7 +5,7 @@ import { afterEach, expect, test } from 'vitest';
 import WebSocket from 'ws';
 import { startChildServer, type ChildServer } from '../helpers/child-server.ts';
 import { collect } from '../helpers/collect.ts';
-import { openLegacy, refusedUpgradeStatus } from '../helpers/legacy-client.ts';
+import { httpErrorOf, openLegacy, refusedUpgrade } from '../helpers/legacy-client.ts';
 import { probeStatus } from '../helpers/ops.ts';
 import { rawUpgrade } from '../helpers/raw-tcp.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -139,8 +139,12 @@ test('clients that never answer cannot keep the process alive past SHUTDOWN_TIME
   // The hanging clients hold the drain open, so the process is still there to ask.
   expect(await probeStatus(server.http('/ready'))).toBe(503);
   expect(await probeStatus(server.http('/health'))).toBe(200);
-  expect(await refusedUpgradeStatus(server.ws('/ws/metrics'))).toBe(503);
-  expect(await refusedUpgradeStatus(server.ws('/graphql'), 'graphql-transport-ws')).toBe(503);
+  for (const refused of [await refusedUpgrade(server.ws('/ws/metrics')), await refusedUpgrade(server.ws('/graphql'), 'graphql-transport-ws')]) {
+    expect(refused.status).toBe(503);
+    // The one JSON error body; clients come back after Retry-After (at another instance, or this one restarted).
+    expect(httpErrorOf(refused.body).code).toBe('SHUTTING_DOWN');
+    expect(refused.headers['retry-after']).toBeDefined();
+  }
   expect(server.exit, 'still draining while the clients hang').toBeUndefined();
 
   const exit = await exitWithin(server, shutdownTimeoutMs + EXIT_SLACK_MS);

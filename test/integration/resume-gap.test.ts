@@ -19,14 +19,14 @@ import { waitFor } from '../helpers/wait.ts';
  * one REPLAY_GAP error (with oldestCursor) comes first, then events with no
  * hole among them. Expired cursors (REPLAY_BUFFER_SIZE=50 at SIM_TPS=200, so a
  * cursor falls out within a fraction of a second; and REPLAY_TTL_MS) and
- * cursors from another server instance (another epoch), on graphql-ws (both
- * engines), SSE (Last-Event-ID) and legacy (?since=).
+ * cursors from another server instance (another epoch), on graphql-ws, SSE
+ * (Last-Event-ID) and legacy (?since=).
  */
 
-const TRANSPORTS = ['graphql-ws shared', 'graphql-ws standard', 'sse', 'legacy'] as const;
+const TRANSPORTS = ['graphql-ws', 'sse', 'legacy'] as const;
 type Transport = (typeof TRANSPORTS)[number];
 
-let small: Record<'shared' | 'standard', TestServer>;
+let small: TestServer;
 let foreign: TestServer;
 let foreignCursor: string;
 const feeds: Feed[] = [];
@@ -34,13 +34,7 @@ const clients: { dispose(): unknown }[] = [];
 
 beforeAll(async () => {
   const env = { SIM_TPS: '200', REPLAY_BUFFER_SIZE: '50' };
-  const [shared, standard, other] = await Promise.all([
-    startTestServer({ ...env, GRAPHQL_WS_ENGINE: 'shared' }),
-    startTestServer({ ...env, GRAPHQL_WS_ENGINE: 'standard' }),
-    startTestServer(),
-  ]);
-  small = { shared, standard };
-  foreign = other;
+  [small, foreign] = await Promise.all([startTestServer(env), startTestServer()]);
   // A perfectly good cursor — of another server's history.
   const data = await waitFor(
     async () => (await query<{ recentTransactions: Item[] }>(foreign, '{ recentTransactions(limit: 5) { seq cursor } }')).recentTransactions.at(-1),
@@ -49,19 +43,19 @@ beforeAll(async () => {
   foreignCursor = data.cursor;
 });
 afterAll(async () => {
-  await Promise.all([small?.shared.stop(), small?.standard.stop(), foreign?.stop()]);
+  await Promise.all([small?.stop(), foreign?.stop()]);
 });
 afterEach(async () => {
   stopAll(feeds.splice(0));
   for (const client of clients.splice(0)) await client.dispose();
 });
 
-const serverFor = (transport: Transport) => (transport === 'graphql-ws standard' ? small.standard : small.shared);
+const serverFor = (_transport: Transport) => small;
 
 /** Resumes from `cursor` over the transport, as its clients do. */
 async function resume(transport: Transport, server: TestServer, cursor: string, stream: 'transactions' | 'validators' = 'transactions'): Promise<Feed> {
   let feed: Feed;
-  if (transport.startsWith('graphql-ws')) {
+  if (transport === 'graphql-ws') {
     const client = graphqlWsClient(server);
     clients.push(client);
     feed = clientFeed(client, stream, { after: cursor }, `${transport} after`);
@@ -140,7 +134,7 @@ describe('oldestCursor', () => {
     // The other server keeps its whole history (10,000 events), so oldestCursor stays valid for a while.
     const client = graphqlWsClient(foreign);
     clients.push(client);
-    const data = await query<{ recentTransactions: Item[] }>(small.shared, '{ recentTransactions(limit: 1) { cursor } }');
+    const data = await query<{ recentTransactions: Item[] }>(small, '{ recentTransactions(limit: 1) { cursor } }');
     const gap = clientFeed(client, 'transactions', { after: data.recentTransactions[0]?.cursor }, 'gap');
     feeds.push(gap);
     await waitFor(() => gap.errors.length > 0, { what: 'the REPLAY_GAP' });
@@ -161,7 +155,7 @@ describe('REPLAY_TTL_MS', () => {
   });
   afterAll(() => server?.stop());
 
-  test.each(['graphql-ws shared', 'sse', 'legacy'] as const)('%s: a cursor older than the TTL → REPLAY_GAP, then events', async (transport) => {
+  test.each(['graphql-ws', 'sse', 'legacy'] as const)('%s: a cursor older than the TTL → REPLAY_GAP, then events', async (transport) => {
     const witness = control(server);
     await waitFor(() => witness.events.length >= 1, { what: 'a cursor' });
     const old = witness.events[0] as Item;

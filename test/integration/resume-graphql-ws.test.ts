@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import WebSocket from 'ws';
 import { graphqlWsClient } from '../helpers/clients.ts';
+import { sampleValue, scrape } from '../helpers/ops.ts';
 import {
   expectFilteredReplayThenLive,
   expectLosslessFilteredResume,
@@ -17,7 +18,7 @@ import { waitFor } from '../helpers/wait.ts';
  * graphql-ws: a client reads some transactions, its socket drops without a
  * close handshake, it reconnects with `after: <last cursor>` while the chain
  * keeps producing at SIM_TPS=200 (≈400 events/s); what it received before and
- * after is every seq exactly once. Also `replay: N`. Both graphql-ws engines.
+ * after is every seq exactly once. Also `replay: N`.
  */
 
 /** A graphql-ws client whose underlying sockets the test can reach, to drop them abruptly. */
@@ -39,12 +40,12 @@ function droppableClient(server: TestServer) {
   };
 }
 
-describe.each(['shared', 'standard'])('graphql-ws engine %s', (engine) => {
+describe('graphql-ws resume and replay', () => {
   let server: TestServer;
   const cleanup: (() => unknown)[] = [];
 
   beforeAll(async () => {
-    server = await startTestServer({ SIM_TPS: '200', GRAPHQL_WS_ENGINE: engine });
+    server = await startTestServer({ SIM_TPS: '200' });
   });
   // Each test starts with no subscribers, so attach barriers count only its own.
   afterEach(async () => {
@@ -130,10 +131,10 @@ describe.each(['shared', 'standard'])('graphql-ws engine %s', (engine) => {
   });
 });
 
-describe.each(['shared', 'standard'])('graphql-ws engine %s, a whole buffer of history at once', (engine) => {
+describe('graphql-ws, a whole buffer of history at once', () => {
   let server: TestServer;
   beforeAll(async () => {
-    server = await startTestServer({ GRAPHQL_WS_ENGINE: engine });
+    server = await startTestServer();
     // Fill the default 10,000-event history quickly: copies of a real transaction, published into the stream
     // where the bus would put them (a slow chain keeps running alongside, so live events follow).
     const hub = server.app.streams.hubs.transactions;
@@ -161,6 +162,16 @@ describe.each(['shared', 'standard'])('graphql-ws engine %s, a whole buffer of h
       expect(close === undefined ? 'still open' : `closed ${close.code ?? ''} ${close.reason ?? String(close)}`, `after ${feed.events.length} events`).toBe('still open');
       expectReplayThenLive(feed, 10_000, newestBefore, newestAfter);
       feed.stop();
+      // History is counted as history, never as live broadcast (so never as broadcast latency either).
+      const { historyBy, sentBy } = server.app.counters.stats;
+      expect(historyBy.transactions['graphql-ws'], 'replayed events counted as history').toBe(10_000);
+      const liveReceived = feed.events.filter((e) => e.seq > newestAfter).length;
+      // Live delivery starts after the backlog, which covered at least everything up to newestBefore.
+      const livePublished = latestSeq(server, 'transactions') - newestBefore;
+      expect(sentBy.transactions['graphql-ws'], 'live frames: what was received live, at least').toBeGreaterThanOrEqual(liveReceived);
+      expect(sentBy.transactions['graphql-ws'], 'live frames: no more than live events published').toBeLessThanOrEqual(livePublished);
+      const scraped = await scrape(server);
+      expect(sampleValue(scraped, 'aurigraph_history_messages_sent_total', { endpoint: 'transactions', transport: 'graphql-ws' })).toBe(10_000);
     } finally {
       await client.dispose();
     }

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
-import { CONTRACT_FIELDS } from '../../src/domain/index.ts';
+import { CONTRACT_FIELDS } from '../helpers/contract.ts';
 import {
   expectFilteredReplayThenLive,
   expectLosslessFilteredResume,

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { expect, test } from 'vitest';
-import { printSortedSchema } from '../../src/schema/index.ts';
+import { getSchema, printSortedSchema } from '../../src/schema/index.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -14,6 +14,14 @@ test('schema.graphql is the printed, sorted schema of the code', () => {
   for (const stream of ['metrics', 'transactions', 'validators', 'consensus', 'network']) {
     expect(committed).toMatch(new RegExp(`^type Subscription \\{[^}]*\\n  ${stream}\\b`, 'm'));
   }
+});
+
+test('counters that can pass 2^31 are SafeInt, not Int (Int is 32-bit in GraphQL)', () => {
+  const schema = getSchema();
+  const typeOf = (type: string, field: string) => String((schema.getType(type) as { getFields?: () => Record<string, { type: unknown }> }).getFields?.()[field]?.type);
+  expect(typeOf('TransactionEvent', 'gasUsed')).toBe('SafeInt!');
+  expect(typeOf('ValidatorEvent', 'lastBlockProposed')).toBe('SafeInt!');
+  for (const field of ['epoch', 'round', 'term']) expect(typeOf('ConsensusEvent', field), field).toBe('SafeInt!');
 });
 
 test('the generated typed documents are current (graphql-codegen --check)', async () => {

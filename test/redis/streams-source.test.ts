@@ -110,7 +110,7 @@ describeWithRedis('Redis Streams consumer source', () => {
 
     test('every chain stream is read: network entries reach /ws/network', async () => {
       const network = track(await legacyMetaFeed(server, 'network'));
-      await waitFor(() => server.app.streams.hubs.network.subscriberCount() === 1, { what: 'network subscriber' });
+      await waitFor(() => server.app.engine.subscriberCount('network') === 1, { what: 'network subscriber' });
       const node = redis.client();
       const events = [makeNetwork(keyPrefix, 1), makeNetwork(keyPrefix, 2)];
       for (const e of events) await node.xadd(`${streamPrefix}:network`, '*', 'event', JSON.stringify(e));

@@ -88,8 +88,9 @@ async function run(transport: Transport, query: string): Promise<Outcome> {
     const probe = sseProbe(server.http('/graphql'), { query });
     try {
       await waitFor(() => probe.results.length > 0 || (probe.ended && probe.status !== undefined), { what: 'an SSE answer' });
-      const result =
-        probe.results[0] ?? (JSON.parse(probe.body || '{}') as { data?: unknown; errors?: { message: string }[] });
+      // Past auth and admission, every operation problem (limits included) is an event on a 200 stream, not an HTTP error.
+      expect(probe.status, probe.body.slice(0, 200)).toBe(200);
+      const result = probe.results[0] ?? {};
       return { ok: !result.errors && result.data != null, messages: (result.errors ?? []).map((e) => e.message) };
     } finally {
       probe.abort();
@@ -158,13 +159,12 @@ describe.each(TRANSPORTS)('%s', (transport) => {
     expect(refused.messages.join()).toContain(`Token limit of ${MAX_TOKENS} exceeded`);
   });
 
-  test('a huge document is refused by the token limit quickly, not parsed whole', async () => {
+  test('a huge document is refused by the size or token limit, not parsed whole', async () => {
     const huge = `{ ${'__typename '.repeat(80_000)}}`; // 880 KB: under WS_MAX_MESSAGE_BYTES (1 MB)
-    const startedAt = Date.now();
     const refused = await run(transport, huge);
     expect(refused.ok).toBe(false);
-    // The size limit (checked before parsing) or the token limit, whichever trips first: never a whole parse.
+    // The size limit (checked before parsing) or the token limit, whichever trips first: never a whole parse
+    // (a whole parse would have answered with a validation result about the selection instead).
     expect(refused.messages.join()).toMatch(/Token limit|documents are limited/);
-    expect(Date.now() - startedAt).toBeLessThan(3000);
   });
 });

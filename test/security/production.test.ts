@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { RealtimeError } from '../../src/errors.ts';
 import { startChildServer } from '../helpers/child-server.ts';
+import { openLegacy } from '../helpers/legacy-client.ts';
 import { messagesOfType, openRawSocket, type RawSocket } from '../helpers/raw-ws.ts';
 import { GRAPHQL_WS_PROTOCOL, sseProbe, startControlFeed, tryUpgrade, type ControlFeed } from '../helpers/security-probes.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
@@ -105,6 +106,27 @@ async function httpAnswer(server: TestServer, query: string, headers: Record<str
   return { status: response.status, text: await response.text() };
 }
 
+/** The first operation answer on graphql-sse's single-connection mode (PUT, GET the stream, POST the operation), as text. */
+async function singleConnectionAnswer(server: TestServer, query: string): Promise<string> {
+  const url = server.http('/graphql/stream');
+  const token = await (await fetch(url, { method: 'PUT' })).text();
+  const stream = sseProbe(`${url}?token=${token}`, { method: 'GET' });
+  try {
+    await stream.head;
+    expect(stream.status).toBe(200);
+    const posted = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-graphql-event-stream-token': token },
+      body: JSON.stringify({ query, extensions: { operationId: 'op' } }),
+    });
+    expect(posted.status).toBe(202);
+    await waitFor(() => stream.messages.some((m) => m.event === 'complete'), { what: 'the operation to complete on the stream' });
+    return stream.messages.map((m) => m.data).join('\n');
+  } finally {
+    stream.abort();
+  }
+}
+
 async function sseAnswer(server: TestServer, query: string) {
   const probe = sseProbe(server.http('/graphql'), { query });
   try {
@@ -137,8 +159,12 @@ describe('production profile (anonymous allowed explicitly)', () => {
     await server.stop();
   });
 
-  /** Replaces a method of the transactions hub with one that throws an internal error, until the test ends. */
-  const breakHub = (method: 'recent' | 'iterate' | 'listen' | 'attach') => {
+  /**
+   * Replaces a method of the transactions hub with one that throws an internal error, until the test ends:
+   * `recent` behind a query, `backlog` behind every subscription start (the delivery engine takes the backlog and
+   * registers the subscriber in one turn, on every transport).
+   */
+  const breakHub = (method: 'recent' | 'backlog') => {
     const hub = server.app.streams.hubs.transactions as unknown as Record<string, unknown>;
     const original = hub[method];
     hub[method] = () => {
@@ -204,30 +230,109 @@ describe('production profile (anonymous allowed explicitly)', () => {
     }
   });
 
-  test('an internal error opening a subscription is masked over SSE and graphql-ws', async () => {
-    breakHub('iterate');
-    breakHub('listen');
+  test('an internal error opening a subscription is masked over SSE (both modes) and graphql-ws; the socket and its other operations go on', async () => {
+    // A live operation on the same socket, started before the fault: it must not be ended by another operation's fault.
+    socket.send({ type: 'subscribe', id: 'bystander', payload: { query: 'subscription { transactions { seq } }' } });
+    const bystanderNexts = () => messagesOfType(socket, 'next').filter((m) => m['id'] === 'bystander').length;
+    await waitFor(() => bystanderNexts() > 0, { what: 'the bystander operation to receive' });
+    breakHub('backlog');
     const sse = await sseAnswer(server, 'subscription { transactions { seq } }');
-    const ws = JSON.stringify(await wsAnswer(socket, 's-broken', 'subscription { transactions { seq } }'));
-    for (const [transport, text] of [['SSE', sse.text], ['graphql-ws', ws]] as const) {
+    const ws = await wsAnswer(socket, 's-broken', 'subscription { transactions { seq } }');
+    const single = await singleConnectionAnswer(server, 'subscription { transactions { seq } }');
+    for (const [transport, text] of [['SSE', sse.text], ['graphql-ws', JSON.stringify(ws)], ['SSE single connection', single]] as const) {
       expect(text, transport).not.toContain('hunter2');
       expect(text, transport).not.toContain('/srv/');
       expect(text, transport).not.toMatch(/stack|\.ts:\d+/);
       expect(text, transport).toContain('Unexpected error.');
     }
+    // SSE: an event on the 200 stream, like every operation problem once the stream started.
+    expect(sse.status).toBe(200);
+    expect(ws.errors?.[0]?.extensions).toEqual({ code: 'INTERNAL' });
+    // graphql-ws: an `error` for that id, not a close: the socket and the bystander go on.
+    const before = bystanderNexts();
+    await waitFor(() => bystanderNexts() > before, { what: 'the bystander to keep receiving' });
+    expect(socket.ws.readyState).toBe(socket.ws.OPEN);
+    socket.send({ type: 'complete', id: 'bystander' });
+    // Nothing of the failed starts is left subscribed: the control client and the bystander (until its complete lands).
+    await waitFor(() => server.app.engine.subscriberCount('transactions') === 1, { what: 'only the control client left subscribed' });
   });
 
-  test('an internal error behind a legacy upgrade ends the connection without detail', async () => {
-    breakHub('attach');
+  test('an internal error behind a legacy upgrade ends the connection without detail and leaves no subscriber', async () => {
+    breakHub('backlog');
     const outcome = await tryUpgrade(server.ws('/ws/transactions'));
     let close: unknown;
-    if (outcome.socket) close = await new Promise((resolve) => outcome.socket?.once('close', (code, reason) => resolve({ code, reason: String(reason) })));
-    // The fault strikes after the handshake (attach runs on 'connection'): the socket must not stay open as if
-    // streaming, and the secret must not travel either way.
+    if (outcome.socket) {
+      const socket = outcome.socket;
+      close = await new Promise((resolve) => {
+        if (socket.readyState === socket.CLOSED) resolve({ code: 1006, reason: '' });
+        else socket.once('close', (code, reason) => resolve({ code, reason: String(reason) }));
+      });
+    }
+    // The fault strikes after the handshake (the subscriber starts on 'connection'): the socket must not stay open as
+    // if streaming, and the secret must not travel either way.
     expect(outcome.body).not.toContain('hunter2');
     if (outcome.status === 101) expect((close as { code: number }).code).not.toBe(1000);
     else expect(outcome.status).toBe(500);
     expect(JSON.stringify(close ?? '')).not.toContain('hunter2');
+    await waitFor(() => server.app.engine.subscriberCount('transactions', 'legacy') === 0, { what: 'no legacy subscriber left' });
+  });
+
+  test('an internal error rendering a live event is masked on every transport, and only that event is affected', async () => {
+    // A value that throws whenever anything reads it as a string or as JSON: the engine's renderers (GraphQL
+    // execution, the legacy contract frame) fail on it. `version` is read by nothing but the renderers.
+    const poisoned = {
+      valueOf: () => {
+        throw new Error(SECRET);
+      },
+      toString: () => {
+        throw new Error(SECRET);
+      },
+      toJSON: () => {
+        throw new Error(SECRET);
+      },
+    };
+    const query = 'subscription { network(filter: { peerId: ["peer-poisoned", "peer-after"] }) { peerId version } }';
+    socket.send({ type: 'subscribe', id: 'render', payload: { query } });
+    const sse = sseProbe(server.http('/graphql'), { query });
+    const legacy = await openLegacy(server, '/ws/network?peerId=peer-poisoned,peer-after');
+    try {
+      await waitFor(
+        () => (['graphql-ws', 'sse', 'legacy'] as const).every((t) => server.app.engine.subscriberCount('network', t) >= 1),
+        { what: 'a network subscriber on every transport' },
+      );
+      const event = { timestamp: new Date().toISOString(), peerId: 'peer-poisoned', ip: '10.0.0.1', connected: false, latency: 0 };
+      await server.app.bus.publish('network', { ...event, version: poisoned } as never);
+      await server.app.bus.publish('network', { ...event, peerId: 'peer-after', version: '1.2.3' });
+      const wsResults = () => messagesOfType(socket, 'next').filter((m) => m['id'] === 'render').map((m) => JSON.stringify(m['payload']));
+      const gotAfter = (texts: string[]) => texts.some((t) => t.includes('peer-after'));
+      await waitFor(() => gotAfter(wsResults()) && gotAfter(sse.messages.map((m) => m.data)) && gotAfter(legacy.frames.map((f) => f.text)), {
+        what: 'the event after the poisoned one on every transport',
+      });
+      const ws = wsResults();
+      const sseTexts = sse.messages.map((m) => m.data);
+      const legacyTexts = legacy.frames.map((f) => f.text);
+      for (const [transport, texts] of [['graphql-ws', ws], ['SSE', sseTexts], ['legacy', legacyTexts]] as const) {
+        const all = texts.join('\n');
+        expect(all, transport).not.toContain('hunter2');
+        expect(all, transport).not.toContain('/srv/');
+        expect(all, transport).not.toMatch(/stack|\.ts:\d+/);
+      }
+      // GraphQL transports: the poisoned event is a masked error result; legacy frames carry no errors: it is skipped.
+      for (const [transport, texts] of [['graphql-ws', ws], ['SSE', sseTexts]] as const) {
+        const poisonedResult = JSON.parse(texts.find((t) => !t.includes('peer-after') && t.includes('errors')) ?? '{}') as {
+          errors?: { message: string; extensions?: unknown }[];
+        };
+        expect(poisonedResult.errors?.[0], transport).toMatchObject({ message: 'Unexpected error.', extensions: { code: 'INTERNAL' } });
+      }
+      expect(legacyTexts.filter((t) => t.includes('peer-poisoned'))).toEqual([]);
+      expect(legacy.closeInfo).toBeUndefined();
+      expect(sse.ended).toBe(false);
+      expect(socket.ws.readyState).toBe(socket.ws.OPEN);
+    } finally {
+      socket.send({ type: 'complete', id: 'render' });
+      sse.abort();
+      await legacy.close();
+    }
   });
 
   test('client mistakes keep their coded, useful messages', async () => {
@@ -237,6 +342,11 @@ describe('production profile (anonymous allowed explicitly)', () => {
     expect(body.errors[0]?.message).toContain('limit must be between 1 and 1000');
     const replay = await wsAnswer(socket, 'bad-replay', 'subscription { transactions(replay: -1) { seq } }');
     expect(replay.errors?.[0]?.extensions?.['code']).toBe('BAD_REQUEST');
+    // An empty document is this operation's mistake: an `error` for its id, the socket lives.
+    const empty = await wsAnswer(socket, 'empty-document', '');
+    expect(empty.errors?.[0]?.extensions?.['code']).toBe('BAD_REQUEST');
+    expect(empty.errors?.[0]?.message).toContain('query');
+    expect(socket.ws.readyState).toBe(socket.ws.OPEN);
   });
 
   test('graphql-sse single-connection mode (/graphql/stream) does not answer bad documents with a stack trace', async () => {
@@ -314,6 +424,6 @@ describe('production with GRAPHQL_INTROSPECTION=true', () => {
     expect((await httpAnswer(server, INTROSPECTION)).status).toBe(401);
     const socket = await openRawSocket(server.ws('/graphql'), GRAPHQL_WS_PROTOCOL);
     socket.send({ type: 'connection_init' });
-    expect((await socket.closed).code).toBe(4403);
+    expect(await socket.closed).toEqual({ code: 4401, reason: 'a bearer token is required' });
   });
 });

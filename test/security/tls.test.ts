@@ -76,12 +76,12 @@ describe.skipIf(!HAVE_OPENSSL)('native TLS', () => {
     expect(sequenceProblems(control.events.map((e) => e.seq))).toBeUndefined();
   });
 
-  test('graphql-ws over wss:// still demands a token: 4403', async () => {
+  test('graphql-ws over wss:// still demands a token: 4401', async () => {
     const ws = new WebSocket(secure.ws('/graphql'), 'graphql-transport-ws', { ca: certificate.cert });
     const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
     ws.once('open', () => ws.send(JSON.stringify({ type: 'connection_init' })));
     ws.on('error', () => {});
-    expect(await closed).toBe(4403);
+    expect(await closed).toBe(4401);
   });
 
   test('SSE over https with graphql-sse (distinct and single connection)', async () => {

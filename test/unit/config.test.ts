@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { loadConfig } from '../../src/config.ts';
+import { loadConfig, removedOptions } from '../../src/config.ts';
 import { RealtimeError } from '../../src/errors.ts';
 
 function configError(env: Record<string, string | undefined>): RealtimeError {
@@ -19,12 +19,16 @@ describe('loadConfig', () => {
       port: 9003,
       host: '0.0.0.0',
       metricsIntervalMs: 1000,
-      broadcastLatencyTargetMs: 100,
       corsOrigins: ['http://localhost:5173'],
       sources: ['simulator'],
       nodeEnv: 'development',
+      production: false,
       graphiql: true,
     });
+    expect(config.delivery).toEqual({ slowConsumerLagMs: 5000, slowConsumerBufferBytes: 512 * 1024, latencyTargetMs: 100 });
+    expect(config.sse).toEqual({ keepAliveMs: 12_000, reservationTtlMs: 10_000 });
+    expect(config.limits).toMatchObject({ maxSubscriptionsPerConnection: 100, wsMessageBurst: 2 * 100 + 10, maxConnections: 5_000 });
+    expect(config.replay).toEqual({ bufferSize: 10_000, ttlMs: 600_000 });
     expect(config.ws).toMatchObject({
       maxFrameBytes: 64 * 1024,
       maxMessageBytes: 1024 * 1024,
@@ -83,6 +87,61 @@ describe('loadConfig', () => {
     expect(loadConfig({ WS_PERMESSAGE_DEFLATE: 'off' }).ws.perMessageDeflate).toBe(false);
   });
 
+  test('the delivery and SSE options land in their slices', () => {
+    const config = loadConfig({
+      SLOW_CONSUMER_LAG_MS: '250',
+      SLOW_CONSUMER_BUFFER_BYTES: '2048',
+      BROADCAST_LATENCY_TARGET_MS: '40',
+      SSE_KEEPALIVE_MS: '500',
+      SSE_RESERVATION_TTL_MS: '700',
+    });
+    expect(config.delivery).toEqual({ slowConsumerLagMs: 250, slowConsumerBufferBytes: 2048, latencyTargetMs: 40 });
+    expect(config.sse).toEqual({ keepAliveMs: 500, reservationTtlMs: 700 });
+  });
+
+  test('WS_MESSAGE_BURST defaults to 2 × MAX_SUBSCRIPTIONS_PER_CONNECTION + 10; an explicit value wins', () => {
+    expect(loadConfig({ MAX_SUBSCRIPTIONS_PER_CONNECTION: '5' }).limits.wsMessageBurst).toBe(20);
+    expect(loadConfig({ MAX_SUBSCRIPTIONS_PER_CONNECTION: '1000' }).limits.wsMessageBurst).toBe(2010);
+    expect(loadConfig({ MAX_SUBSCRIPTIONS_PER_CONNECTION: '5', WS_MESSAGE_BURST: '7' }).limits.wsMessageBurst).toBe(7);
+    expect(loadConfig({ WS_MESSAGE_BURST: '3' }).limits).toMatchObject({ wsMessageBurst: 3, maxSubscriptionsPerConnection: 100 });
+  });
+
+  test('removed options (GRAPHQL_WS_ENGINE, SUBSCRIBER_QUEUE_LIMIT, WS_MAX_BUFFERED_BYTES) no longer change anything', () => {
+    const removed = loadConfig({ GRAPHQL_WS_ENGINE: 'legacy', SUBSCRIBER_QUEUE_LIMIT: '5', WS_MAX_BUFFERED_BYTES: '1' });
+    expect(removed).toEqual(loadConfig({}));
+    expect(JSON.stringify(removed)).not.toMatch(/queueLimit|engine|maxBufferedBytes/i);
+  });
+
+  test('removed options are named in a warning with what replaced them; nothing is said when none is set', () => {
+    const warnings = removedOptions({ GRAPHQL_WS_ENGINE: 'shared', WS_MAX_BUFFERED_BYTES: '1000', PORT: '1' });
+    expect(warnings).toHaveLength(2);
+    expect(warnings[0]).toMatch(/^GRAPHQL_WS_ENGINE is no longer read/);
+    expect(warnings[1]).toMatch(/WS_MAX_BUFFERED_BYTES .*SLOW_CONSUMER_BUFFER_BYTES/);
+    expect(removedOptions({ PORT: '1', SUBSCRIBER_QUEUE_LIMIT: '' })).toEqual([]);
+  });
+
+  test('production: the flag, masked defaults (no GraphiQL, no introspection, ingest as the source, 10,000 connections)', () => {
+    const config = loadConfig({ NODE_ENV: 'production', AUTH_MODE: 'jwt', AUTH_JWT_SECRET: 's'.repeat(32), INGEST_TOKEN: 't'.repeat(16) });
+    expect(config).toMatchObject({ production: true, graphiql: false, sources: ['ingest'] });
+    expect(config.graphql.introspection).toBe(false);
+    expect(config.limits.maxConnections).toBe(10_000);
+    expect(loadConfig({ NODE_ENV: 'test' }).production).toBe(false);
+  });
+
+  test('cross-option rules are each reported', () => {
+    const anonymous = configError({ NODE_ENV: 'production', SOURCES: 'simulator' });
+    expect(anonymous.details['problems']).toEqual([expect.stringMatching(/^AUTH_MODE: "none" is refused in production/)]);
+    expect(configError({ AUTH_MODE: 'jwt' }).details['problems']).toEqual([expect.stringMatching(/^AUTH_MODE: jwt needs exactly one/)]);
+    expect(
+      configError({ AUTH_MODE: 'jwt', AUTH_JWT_SECRET: 's'.repeat(32), AUTH_JWKS_URL: 'https://issuer.example/jwks.json' }).details['problems'],
+    ).toEqual([expect.stringMatching(/^AUTH_MODE: jwt needs exactly one/)]);
+    expect(configError({ SOURCES: 'ingest' }).details['problems']).toEqual([expect.stringMatching(/^INGEST_TOKEN: required/)]);
+    expect(configError({ TLS_CERT_FILE: 'cert.pem' }).details['problems']).toEqual([expect.stringMatching(/^TLS_CERT_FILE\/TLS_KEY_FILE: /)]);
+    // All at once, together.
+    const all = configError({ NODE_ENV: 'production', SOURCES: 'ingest', TLS_KEY_FILE: 'key.pem' });
+    expect(all.details['problems']).toHaveLength(3);
+  });
+
   test('several invalid values are reported together in one CONFIG_INVALID error', () => {
     const error = configError({
       PORT: '70000',
@@ -110,6 +169,12 @@ describe('loadConfig', () => {
     ['SOURCES', 'kafka'],
     ['NODE_ENV', 'staging'],
     ['METRICS_INTERVAL_MS', '10'],
+    ['SLOW_CONSUMER_LAG_MS', '99'],
+    ['SLOW_CONSUMER_BUFFER_BYTES', '1023'],
+    ['SSE_KEEPALIVE_MS', '0'],
+    ['SSE_RESERVATION_TTL_MS', 'soon'],
+    ['WS_MESSAGE_BURST', '0'],
+    ['MAX_SUBSCRIPTIONS_PER_CONNECTION', '0'],
   ])('%s=%s is rejected', (name, raw) => {
     const error = configError({ [name]: raw });
     expect(error.code).toBe('CONFIG_INVALID');

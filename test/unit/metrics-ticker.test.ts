@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, expect, test, vi } from 'vitest';
 import type { Publish } from '../../src/bus/bus.ts';
-import { parseEvent, toTimestamp, type MetricsEvent, type TransactionEvent, type TransactionStatus } from '../../src/domain/index.ts';
+import { parseEvent, toTimestamp, type MetricsEvent, type TransactionEvent, type TransactionStatus } from '../helpers/contract.ts';
 import { createMetricsTicker } from '../../src/sources/metrics-ticker.ts';
 
 const START = Date.UTC(2025, 9, 25, 9, 35, 0, 0);
@@ -131,4 +131,41 @@ test('stop ends the ticks and the observation', async () => {
   expect(s.observing()).toBe(false);
   vi.advanceTimersByTime(10_000);
   expect(s.published).toHaveLength(1);
+});
+
+test('a publish the bus refuses (a rejected promise) neither throws nor stops the ticks', async () => {
+  const s = setup(1000);
+  let attempts = 0;
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown) => unhandled.push(reason);
+  process.on('unhandledRejection', onUnhandled);
+  try {
+    await s.ticker.start(() => {
+      attempts++;
+      return Promise.reject(new Error('bus down'));
+    });
+    vi.advanceTimersByTime(3000);
+    expect(attempts).toBe(3);
+    // Let the rejections settle: each was handled by the ticker.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(unhandled).toEqual([]);
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+    await s.ticker.stop();
+  }
+});
+
+test('nothing ticks before start; every snapshot fits the metrics descriptor, whatever the inputs', async () => {
+  const s = setup(1000);
+  vi.advanceTimersByTime(5000);
+  expect(s.published).toEqual([]);
+  expect(s.observing()).toBe(false);
+  await s.ticker.start(s.publish);
+  s.setConnections(2 ** 31 - 1);
+  s.feed('FAILED', 5000);
+  vi.advanceTimersByTime(1000);
+  expect(s.published).toHaveLength(1);
+  expect(s.published[0]?.event).toMatchObject({ errorRate: 1, connections: 2 ** 31 - 1 });
+  expect(parseEvent('metrics', s.published[0]?.event)).toMatchObject({ ok: true });
+  await s.ticker.stop();
 });

@@ -1,16 +1,14 @@
-import {
-  toTimestamp,
-  type ConsensusEvent,
-  type EventOf,
-  type NetworkEvent,
-  type StreamName,
-  type TransactionEvent,
-  type ValidatorEvent,
-  type ValidatorStatus,
-} from '../../domain/index.ts';
+import { toTimestamp } from '../../streams/fields.ts';
+import type { EventOf, StreamName } from '../../streams/registry.ts';
 import { createRandom, type Random } from './random.ts';
 
 export type Emitted = { [S in StreamName]: { stream: S; event: EventOf<S> } }[StreamName];
+
+type ConsensusEvent = EventOf<'consensus'>;
+type NetworkEvent = EventOf<'network'>;
+type TransactionEvent = EventOf<'transactions'>;
+type ValidatorEvent = EventOf<'validators'>;
+type ValidatorStatus = ValidatorEvent['status'];
 
 export interface ChainModelOptions {
   seed: number;

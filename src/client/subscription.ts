@@ -1,0 +1,220 @@
+import type { Client, FormattedExecutionResult, Sink, SubscribePayload } from 'graphql-ws';
+import type { ResumePlan } from './document.ts';
+import { backoffDelay, describeFailure, type BackoffOptions } from './policy.ts';
+import type { ReplayGap, ResumableSubscribeOptions, ResumableSubscription, RetryInfo } from './resumable.ts';
+
+const GAP_CODE = 'REPLAY_GAP';
+/** Cursors remembered per subscription to drop an exact repeat even when `seq` is not selected. */
+const RECENT_CURSORS = 256;
+
+/** What every subscription of one kit shares. */
+export interface KitPolicy {
+  inner: Client;
+  backoff: BackoffOptions | undefined;
+  maxRetries: number;
+  onGap: ((gap: ReplayGap) => void) | undefined;
+  onRetry: ((info: RetryInfo) => void) | undefined;
+  isFatal: (error: unknown) => boolean;
+  resubscribeOnComplete: boolean;
+  random: () => number;
+  /** True once the kit was disposed: nothing is retried any more. */
+  disposed(): boolean;
+}
+
+function stringOrUndefined(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+/**
+ * One resumable subscription: remembers the cursor of the last result it
+ * delivered and, whenever the subscription ends without the application
+ * asking, resubscribes after a jittered backoff with `after: <cursor>`, so the
+ * application sees each event once. A REPLAY_GAP result is reported (onGap)
+ * and the subscription goes on from what the server still has.
+ */
+export class ResumableOperation<Data, Extensions> implements ResumableSubscription {
+  private cursorValue: string | undefined;
+  private lastSeq: number | undefined;
+  private readonly recent = new Set<string>();
+  private attempt = 0;
+  private resubscribeCount = 0;
+  private dropped = 0;
+  /** The application unsubscribed, or the subscription failed for good. */
+  private stopped = false;
+  /** The sink got error or complete. */
+  private ended = false;
+  private innerDispose: (() => void) | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private readonly onGap: ((gap: ReplayGap) => void) | undefined;
+  private readonly operationName: string | undefined;
+  /**
+   * What goes to graphql-ws. It serializes the payload when it sends it, so
+   * reading the cursor lazily keeps graphql-ws's own immediate resend (after a
+   * 1000 close) exact.
+   */
+  private readonly livePayload: SubscribePayload;
+
+  constructor(
+    private readonly kit: KitPolicy,
+    private readonly plan: ResumePlan,
+    payload: SubscribePayload,
+    private readonly sink: Sink<FormattedExecutionResult<Data, Extensions>>,
+    options: ResumableSubscribeOptions,
+    /** Called once the sink got its error or complete. */
+    private readonly onEnded: () => void,
+  ) {
+    this.onGap = options.onGap ?? kit.onGap;
+    this.operationName = payload.operationName ?? undefined;
+    this.cursorValue =
+      options.after ?? stringOrUndefined(payload.variables?.[plan.afterVariable]) ?? stringOrUndefined(plan.defaults[plan.afterVariable]);
+    const self = this;
+    this.livePayload = {
+      get query() {
+        return self.cursorValue === undefined ? plan.query : plan.resumeQuery;
+      },
+      get variables() {
+        const variables: Record<string, unknown> = { ...plan.defaults, ...payload.variables, [plan.afterVariable]: self.cursorValue ?? null };
+        if (self.cursorValue !== undefined && plan.replayVariable) variables[plan.replayVariable] = null;
+        return variables;
+      },
+      ...(payload.operationName != null && { operationName: payload.operationName }),
+      ...(payload.extensions != null && { extensions: payload.extensions }),
+    };
+  }
+
+  get cursor(): string | undefined {
+    return this.cursorValue;
+  }
+
+  get resubscriptions(): number {
+    return this.resubscribeCount;
+  }
+
+  get duplicatesDropped(): number {
+    return this.dropped;
+  }
+
+  /** A connection was acknowledged: the next failure starts the backoff afresh. */
+  connected(): void {
+    this.attempt = 0;
+  }
+
+  start(): void {
+    this.timer = undefined;
+    if (this.stopped) return;
+    let settled = false;
+    this.innerDispose = this.kit.inner.subscribe<Data, Extensions>(this.livePayload, {
+      next: (result) => this.onResult(result),
+      error: (error) => {
+        if (settled) return;
+        settled = true;
+        this.innerDispose = undefined;
+        if (this.stopped || this.kit.disposed()) return this.end({ error });
+        if (this.kit.isFatal(error)) {
+          this.stopped = true;
+          return this.end({ error });
+        }
+        this.resubscribeCount++;
+        this.retry(error);
+      },
+      complete: () => {
+        if (settled) return;
+        settled = true;
+        this.innerDispose = undefined;
+        if (this.stopped || this.kit.disposed() || !this.kit.resubscribeOnComplete) {
+          this.stopped = true;
+          return this.end('complete');
+        }
+        this.resubscribeCount++;
+        this.retry('complete');
+      },
+    });
+  }
+
+  unsubscribe(): void {
+    if (this.stopped && !this.innerDispose) return this.end('complete');
+    this.stopped = true;
+    clearTimeout(this.timer);
+    if (this.innerDispose) {
+      // graphql-ws sends `complete` to the server, then completes the sink; end() forwards that.
+      const dispose = this.innerDispose;
+      this.innerDispose = undefined;
+      dispose();
+    }
+    this.end('complete');
+  }
+
+  private end(how: 'complete' | { error: unknown }): void {
+    if (this.ended) return;
+    this.ended = true;
+    clearTimeout(this.timer);
+    this.onEnded();
+    if (how === 'complete') this.sink.complete();
+    else this.sink.error(how.error);
+  }
+
+  private deliver(result: FormattedExecutionResult<Data, Extensions>): void {
+    try {
+      this.sink.next(result);
+    } catch (error) {
+      // An application error must not look like a bad server response and break the socket for everyone.
+      setTimeout(() => {
+        throw error;
+      });
+    }
+  }
+
+  private onResult(result: FormattedExecutionResult<Data, Extensions>): void {
+    if (this.stopped) return;
+    this.attempt = 0;
+    const gapError = result.errors?.find((e) => e.extensions?.['code'] === GAP_CODE);
+    if (gapError) {
+      const oldest = stringOrUndefined(gapError.extensions?.['oldestCursor']);
+      const gap: ReplayGap = { after: this.cursorValue, oldestCursor: oldest, error: gapError, operationName: this.operationName };
+      // Go on from what the server still has; sequence numbers may restart (a new history), so forget them.
+      this.cursorValue = oldest ?? this.cursorValue;
+      this.lastSeq = undefined;
+      this.recent.clear();
+      if (this.onGap) this.onGap(gap);
+      else this.deliver(result);
+      return;
+    }
+    const item = (result.data as Record<string, unknown> | null | undefined)?.[this.plan.responseKey] as
+      | { seq?: unknown; cursor?: unknown }
+      | null
+      | undefined;
+    const resultCursor = stringOrUndefined((result.extensions as { cursor?: unknown } | undefined)?.cursor) ?? stringOrUndefined(item?.cursor);
+    const seq = typeof item?.seq === 'number' ? item.seq : undefined;
+    if ((resultCursor !== undefined && this.recent.has(resultCursor)) || (seq !== undefined && this.lastSeq !== undefined && seq <= this.lastSeq)) {
+      this.dropped++;
+      return;
+    }
+    if (resultCursor !== undefined) {
+      this.cursorValue = resultCursor;
+      this.recent.add(resultCursor);
+      if (this.recent.size > RECENT_CURSORS) this.recent.delete(this.recent.values().next().value as string);
+    }
+    if (seq !== undefined) this.lastSeq = seq;
+    this.deliver(result);
+  }
+
+  private retry(cause: unknown): void {
+    if (this.stopped) return;
+    this.attempt++;
+    if (this.attempt > this.kit.maxRetries) {
+      this.stopped = true;
+      this.end({ error: cause });
+      return;
+    }
+    const delayMs = backoffDelay(this.attempt, this.kit.backoff, this.kit.random);
+    this.kit.onRetry?.({
+      attempt: this.attempt,
+      delayMs,
+      cause,
+      reason: cause === 'complete' ? 'completed by the server' : describeFailure(cause),
+      after: this.cursorValue,
+      operationName: this.operationName,
+    });
+    this.timer = setTimeout(() => this.start(), delayMs);
+  }
+}

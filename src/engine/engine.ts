@@ -1,0 +1,255 @@
+import { RealtimeError } from '../errors.ts';
+import type { Logger } from '../ops/logger.ts';
+import type { StreamFilter } from '../streams/filters.ts';
+import type { StartPosition, StreamItem } from '../streams/hub.ts';
+import type { Streams } from '../streams/index.ts';
+import { STREAM, STREAM_NAMES, type AnyEvent, type StreamName } from '../streams/registry.ts';
+import { keepsUp, type BudgetLimits } from './budget.ts';
+import type { DeliveryCounters, Transport } from './counters.ts';
+import { GroupRegistry, type ConnectionState, type RenderGroup, type Subscriber } from './groups.ts';
+
+/** A frame as written: text the transport encodes, or bytes shared by every connection that gets them. */
+export type Frame = string | Buffer;
+
+/**
+ * How a group of identical subscriptions turns an event into bytes. Subscribers
+ * whose (stream, filter, renderer key) match form a group; the group renders
+ * each event once and every member writes the result.
+ */
+export interface Renderer {
+  /** Equal for renderers that produce the same frames (document, variables, scope, envelope). */
+  readonly key: string;
+  /** The shared frame (or payload, when subscribers add their own framing) for one event. */
+  render(item: StreamItem): Frame;
+  /** An error result in the same shape (REPLAY_GAP notices), for one subscriber. */
+  renderError(error: RealtimeError): Frame;
+}
+
+/**
+ * One connection's wire, implemented by each transport (a WebSocket, an SSE
+ * response). The engine decides what to write and when a reader is too slow;
+ * the outlet only writes and reports how far behind its peer is.
+ */
+export interface Outlet {
+  readonly transport: Transport;
+  write(frame: Frame): void;
+  /** Bytes queued inside this process, not yet handed to the kernel. */
+  buffered(): number;
+  /**
+   * How far behind the peer is, in ms: a WebSocket's oldest unanswered lag
+   * probe, an SSE response's time waiting for `drain`. 0 when it keeps up.
+   */
+  lagMs(now: number): number;
+  /** Ends the connection because its reader is too slow: at once, even if a close frame cannot get through. */
+  abort(error: RealtimeError): void;
+}
+
+/** What the transport knows of one subscription. */
+export interface SubscriberSink {
+  /** This subscriber's frame around the group's shared frame (graphql-ws splices its operation id). Identity when absent. */
+  frame?: (shared: Frame) => Frame;
+  /**
+   * The server ended the subscription (drain): the transport sends its
+   * `complete`. Not called when the client ended it, nor when the whole
+   * connection is aborted (slow consumer): the transport's close says it then.
+   */
+  onEnd?: () => void;
+}
+
+/** What to deliver: the stream, its canonical filter, where to start. */
+export interface DeliveryRequest {
+  stream: StreamName;
+  filter: StreamFilter<AnyEvent> | undefined;
+  position: StartPosition;
+}
+
+export interface Subscription {
+  /** The client ended it (or the transport closed): leave the group; no `onEnd`. Idempotent. */
+  end(): void;
+}
+
+export interface EngineConnection {
+  subscribe(request: DeliveryRequest, renderer: Renderer, sink?: SubscriberSink): Subscription;
+  /** Live subscriptions on this connection. */
+  readonly size: number;
+  /** The transport's connection closed: every subscription leaves its group. Idempotent. */
+  close(): void;
+}
+
+/** What every connection of one engine shares: the groups, the streams, the counters, the budget. */
+interface EngineCore {
+  registry: GroupRegistry;
+  streams: Streams;
+  counters: DeliveryCounters;
+  connections: Set<DeliveryConnection>;
+  render(group: RenderGroup, item: StreamItem): Frame | undefined;
+}
+
+/**
+ * One connection of a transport, as the engine keeps it: its subscriptions
+ * share its outlet, its budget and its fate. A class, so an idle connection
+ * costs a few fields and no closures.
+ */
+class DeliveryConnection implements ConnectionState, EngineConnection {
+  readonly subscribers = new Set<Subscriber>();
+  historyBytes = 0;
+  closed = false;
+
+  constructor(
+    private readonly core: EngineCore,
+    readonly outlet: Outlet,
+  ) {}
+
+  get size(): number {
+    return this.subscribers.size;
+  }
+
+  subscribe(request: DeliveryRequest, renderer: Renderer, sink: SubscriberSink = {}): Subscription {
+    if (this.closed) return NO_SUBSCRIPTION;
+    const { registry, streams, counters } = this.core;
+    const { stream } = request;
+    // Backlog and live registration in one synchronous turn: no event falls between them, none lands in both.
+    const backlog = streams.hub(stream).backlog(request.position, request.filter);
+    const subscriber = registry.join(this, stream, request.filter, renderer, sink, backlog.through);
+    if (backlog.gap) this.writeHistory(subscriber, renderer.renderError(backlog.gap));
+    const { group } = subscriber;
+    for (const item of backlog.items) {
+      let frame = group.recent.get(item.seq);
+      if (frame === undefined) {
+        frame = this.core.render(group, item);
+        if (frame === undefined) continue;
+        // Subscribers resuming together (a reconnect storm) render each retained event once.
+        GroupRegistry.rememberHistory(group, item.seq, frame);
+      }
+      this.writeHistory(subscriber, frame);
+      counters.history(stream, this.outlet.transport);
+    }
+    return subscriber;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.core.connections.delete(this);
+    for (const subscriber of [...this.subscribers]) this.core.registry.leave(subscriber);
+  }
+
+  private writeHistory(subscriber: Subscriber, frame: Frame): void {
+    const out = subscriber.frame ? subscriber.frame(frame) : frame;
+    this.historyBytes += typeof out === 'string' ? Buffer.byteLength(out) : out.length;
+    this.outlet.write(out);
+  }
+}
+
+const NO_SUBSCRIPTION: Subscription = { end() {} };
+const RENDER_FAILURE_LOG_EVERY_MS = 10_000;
+
+/**
+ * The delivery engine: the one path from streams to every transport. For each
+ * event of a stream it evaluates each distinct filter once, renders each
+ * distinct (filter, renderer) group once, and hands the frame to every member's
+ * outlet; transports only frame and write. The send budget and the
+ * slow-consumer policy (from the stream's descriptor) are applied here, once,
+ * and every delivery is counted here.
+ */
+export function createDeliveryEngine(deps: { streams: Streams; counters: DeliveryCounters; logger: Logger } & BudgetLimits) {
+  const { streams, counters, logger } = deps;
+  const limits: BudgetLimits = { bufferLimitBytes: deps.bufferLimitBytes, lagLimitMs: deps.lagLimitMs };
+  const registry = new GroupRegistry();
+  const connections = new Set<DeliveryConnection>();
+  const unlisten: (() => void)[] = [];
+  let lastFailureLogAt = -Infinity;
+  let failuresSinceLog = 0;
+
+  const render = (group: RenderGroup, item: StreamItem): Frame | undefined => {
+    try {
+      return group.renderer.render(item);
+    } catch (error) {
+      counters.renderFailed();
+      // A bug that hits every event must not flood the log: one line per interval, with how many it stands for.
+      failuresSinceLog++;
+      const now = Date.now();
+      if (now - lastFailureLogAt >= RENDER_FAILURE_LOG_EVERY_MS) {
+        logger.error({ err: error, stream: group.filterGroup.stream, failures: failuresSinceLog }, 'rendering an event failed; skipped for its group');
+        lastFailureLogAt = now;
+        failuresSinceLog = 0;
+      }
+      return undefined;
+    }
+  };
+  const core: EngineCore = { registry, streams, counters, connections, render };
+
+  /** The slow-consumer policy's `close`: the whole connection goes (its subscriptions share one slow pipe). */
+  const abortSlow = (connection: ConnectionState, stream: StreamName, now: number) => {
+    const { outlet } = connection;
+    logger.warn({ transport: outlet.transport, stream, buffered: outlet.buffered(), lagMs: Math.round(outlet.lagMs(now)) }, 'slow consumer; closing');
+    counters.terminated(outlet.transport, 'slow-consumer');
+    // The subscriptions leave at once (counts drop now, not when the socket finally reports its close).
+    (connection as DeliveryConnection).close();
+    outlet.abort(new RealtimeError('SLOW_CONSUMER', 'slow consumer: fell too far behind; reconnect and resume with the last cursor'));
+  };
+
+  /** Whether a live frame may be queued on this connection now; if not, the stream's policy is applied. */
+  const withinBudget = (connection: ConnectionState, stream: StreamName, now: number): boolean => {
+    if (keepsUp(connection, limits, now)) return true;
+    if (STREAM[stream].slowConsumer === 'conflate') counters.dropped(stream, connection.outlet.transport, 'slow-consumer');
+    else abortSlow(connection, stream, now);
+    return false;
+  };
+
+  const fanOut = (stream: StreamName, item: StreamItem) => {
+    const filterGroups = registry.filterGroups(stream);
+    if (filterGroups.size === 0) return;
+    const now = Date.now();
+    for (const filterGroup of filterGroups.values()) {
+      if (filterGroup.filter && !filterGroup.filter.matches(item)) continue;
+      for (const group of filterGroup.renders.values()) {
+        let shared: Frame | undefined;
+        for (const subscriber of group.subscribers) {
+          if (item.seq <= subscriber.after) continue;
+          const { connection } = subscriber;
+          if (connection.closed || !withinBudget(connection, stream, now)) continue;
+          if (shared === undefined) {
+            shared = group.lastSeq === item.seq ? group.lastFrame : render(group, item);
+            if (shared === undefined) break;
+            GroupRegistry.remember(group, item.seq, shared);
+          }
+          connection.outlet.write(subscriber.frame ? subscriber.frame(shared) : shared);
+          counters.live(stream, item.seq, item.timestamp, connection.outlet.transport);
+        }
+      }
+    }
+  };
+
+  return {
+    /** Starts fanning out: one listener per stream hub. */
+    start(): void {
+      for (const name of STREAM_NAMES) unlisten.push(streams.hub(name).listen((item) => fanOut(name, item)));
+    },
+    stop(): void {
+      for (const stop of unlisten.splice(0)) stop();
+    },
+    /** A connection of a transport: its subscriptions share its outlet, its budget and its fate. */
+    connect(outlet: Outlet): EngineConnection {
+      const connection = new DeliveryConnection(core, outlet);
+      connections.add(connection);
+      return connection;
+    },
+    /** Drain: ends every subscription with the transport's `complete`. The transports close their connections afterwards. */
+    endAll(): void {
+      for (const connection of [...connections]) {
+        const ended = [...connection.subscribers];
+        for (const subscriber of ended) registry.leave(subscriber);
+        for (const subscriber of ended) subscriber.sink.onEnd?.();
+      }
+    },
+    /** Live subscribers: of one stream (and transport), or of all. */
+    subscriberCount: (stream?: StreamName, transport?: Transport): number => registry.subscriberCount(stream, transport),
+    /** Distinct render groups (what the engine renders per event at most), for tests and diagnostics. */
+    groupCount: (stream?: StreamName): number => registry.groupCount(stream),
+    /** Filter evaluations per event equal the number of distinct filters. */
+    filterGroupCount: (stream: StreamName): number => registry.filterGroupCount(stream),
+  };
+}
+
+export type DeliveryEngine = ReturnType<typeof createDeliveryEngine>;

@@ -1,0 +1,66 @@
+import { execute, type DocumentNode, type GraphQLSchema } from 'graphql';
+import { toClientError, type RealtimeError } from '../errors.ts';
+import type { StreamItem } from '../streams/hub.ts';
+import { descriptorOf, type StreamName } from '../streams/registry.ts';
+import type { Frame, Renderer } from './engine.ts';
+
+/** A checked GraphQL subscription, ready to execute once per event. */
+export interface GraphQLOperation {
+  schema: GraphQLSchema;
+  document: DocumentNode;
+  operationName: string | null | undefined;
+  variableValues: Record<string, unknown> | null | undefined;
+  contextValue: unknown;
+  /** Everything that can change a result besides the event: document, operation, variables, the caller's scopes. */
+  key: string;
+}
+
+/**
+ * What a transport wraps around every result of a group when the wrapping is
+ * the same for all of its subscribers (an SSE `event: next` block with the
+ * cursor as `id:`): done once per group per event, not per subscriber.
+ */
+export interface Envelope {
+  readonly name: string;
+  wrap(resultJson: string, cursor: string | undefined): Frame;
+}
+
+/**
+ * Executes a subscription's selection for one event and serializes the result
+ * with the event's cursor in `extensions.cursor` — once per group per event.
+ * Errors go through the one masking function.
+ */
+export function createGraphQLRenderer(operation: GraphQLOperation, options: { production: boolean; envelope?: Envelope }): Renderer {
+  const { schema, document, operationName, variableValues, contextValue } = operation;
+  const { production, envelope } = options;
+  const wrap = (json: string, cursor: string | undefined): Frame => (envelope ? envelope.wrap(json, cursor) : json);
+  return {
+    key: envelope ? `${envelope.name}\u0000${operation.key}` : operation.key,
+    render(item: StreamItem): Frame {
+      const result = execute({ schema, document, operationName, variableValues, rootValue: item, contextValue });
+      // Stream fields resolve synchronously (they read the event); an async result means a schema bug.
+      if (result instanceof Promise) throw new Error('a stream field resolved asynchronously; the delivery engine needs synchronous resolvers');
+      // Cursors are base64url: no escaping needed.
+      if (!result.errors) return wrap(`{"data":${JSON.stringify(result.data)},"extensions":{"cursor":"${item.cursor}"}}`, item.cursor);
+      const errors = result.errors.map((error) => toClientError(error, { production }));
+      return wrap(JSON.stringify({ data: result.data ?? null, errors, extensions: { cursor: item.cursor } }), item.cursor);
+    },
+    renderError(error: RealtimeError): Frame {
+      return wrap(JSON.stringify({ data: null, errors: [error.toFormatted(production)] }), undefined);
+    },
+  };
+}
+
+/**
+ * The legacy contract frame: exactly the stream's contract fields, in contract
+ * order (plus `seq` and `cursor` with `meta`), as bytes every socket shares.
+ * Errors (REPLAY_GAP notices) are `{"error":{code,message,…}}`.
+ */
+export function createContractRenderer(stream: StreamName, meta: boolean): Renderer {
+  const fields = meta ? [...descriptorOf(stream).contractFields, 'seq', 'cursor'] : [...descriptorOf(stream).contractFields];
+  return {
+    key: meta ? 'contract+meta' : 'contract',
+    render: (item) => Buffer.from(JSON.stringify(item, fields)),
+    renderError: (error) => JSON.stringify({ error: { code: error.code, message: error.message, ...error.details } }),
+  };
+}

@@ -1,0 +1,35 @@
+import type { Principal } from '../security/auth.ts';
+import type { StreamFilter } from '../streams/filters.ts';
+import type { StartPosition, StreamItem } from '../streams/hub.ts';
+import type { AnyEvent, StreamName } from '../streams/registry.ts';
+
+/** Opens events for a request outside the delivery engine (a baseline server in the benchmark). */
+export type StreamOpener = (request: StreamRequest) => AsyncIterator<StreamItem>;
+
+/**
+ * What a Subscription field's `subscribe` resolver returns: the checked
+ * request (stream, canonical filter, start position, who asked), not a stream
+ * of events. The delivery engine reads it and registers the subscriber; events
+ * then flow from the engine's fan-out, never through a per-subscriber
+ * iterator. It is AsyncIterable only because graphql-js requires a subscription
+ * source to be; iterated outside the engine it ends at once, unless the
+ * context supplied an opener.
+ */
+export class StreamRequest implements AsyncIterable<StreamItem> {
+  constructor(
+    readonly stream: StreamName,
+    readonly filter: StreamFilter<AnyEvent> | undefined,
+    readonly position: StartPosition,
+    readonly principal: Principal | undefined,
+    private readonly opener?: StreamOpener,
+  ) {}
+
+  [Symbol.asyncIterator](): AsyncIterator<StreamItem> {
+    if (this.opener) return this.opener(this);
+    return { next: () => Promise.resolve({ value: undefined, done: true }) };
+  }
+}
+
+export function isStreamRequest(value: unknown): value is StreamRequest {
+  return value instanceof StreamRequest;
+}

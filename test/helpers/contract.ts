@@ -1,0 +1,32 @@
+/**
+ * The wire contract as tests see it, derived from the stream registry (never a
+ * second list): stream names, each stream's contract fields in wire order,
+ * event types and the validator ingest uses.
+ */
+import { descriptorOf, STREAM_NAMES, type EventOf, type StreamName } from '../../src/streams/registry.ts';
+import { TransactionStatus } from '../../src/streams/transactions.ts';
+import { ValidatorStatus } from '../../src/streams/validators.ts';
+import { ConsensusState } from '../../src/streams/consensus.ts';
+
+export { toTimestamp } from '../../src/streams/fields.ts';
+export { STREAM_NAMES, type EventOf, type StreamName };
+
+export const CONTRACT_FIELDS = Object.fromEntries(STREAM_NAMES.map((stream) => [stream, descriptorOf(stream).contractFields])) as Record<
+  StreamName,
+  readonly string[]
+>;
+
+export function parseEvent<S extends StreamName>(stream: S, input: unknown) {
+  return descriptorOf(stream).parse(input) as ReturnType<ReturnType<typeof descriptorOf>['parse']> & { event?: EventOf<S> };
+}
+
+export const TRANSACTION_STATUSES = TransactionStatus.values;
+export const VALIDATOR_STATUSES = ValidatorStatus.values;
+export const CONSENSUS_STATES = ConsensusState.values;
+
+export type MetricsEvent = EventOf<'metrics'>;
+export type TransactionEvent = EventOf<'transactions'>;
+export type ValidatorEvent = EventOf<'validators'>;
+export type ConsensusEvent = EventOf<'consensus'>;
+export type NetworkEvent = EventOf<'network'>;
+export type TransactionStatus = TransactionEvent['status'];
