@@ -16,6 +16,17 @@ export const CONTRACT_FIELDS = Object.fromEntries(STREAM_NAMES.map((stream) => [
   readonly string[]
 >;
 
+/** Every contract field of a stream plus `seq` and `cursor`: the selection that reads a whole event. */
+export function fullSelection(stream: StreamName): string {
+  return ['seq', 'cursor', ...CONTRACT_FIELDS[stream]].join(' ');
+}
+
+/** The GraphQL input type of a stream's `filter` argument, or undefined when its filter is an argument of its own (metrics). */
+export function filterInputType(stream: StreamName): string | undefined {
+  const filter = descriptorOf(stream).filter;
+  return filter.kind === 'fields' ? filter.inputName : undefined;
+}
+
 export function parseEvent<S extends StreamName>(stream: S, input: unknown) {
   return descriptorOf(stream).parse(input) as ReturnType<ReturnType<typeof descriptorOf>['parse']> & { event?: EventOf<S> };
 }

@@ -3,6 +3,7 @@
  * test: the same seed gives the same inputs, so a failure reproduces with
  * FUZZ_SEED=<seed>.
  */
+import { STREAM_NAMES } from './contract.ts';
 
 /** mulberry32: small, fast, good enough to drive a fuzzer. */
 export function createRng(seed: number) {
@@ -68,7 +69,7 @@ export const INVALID_UTF8: readonly Buffer[] = [
   Buffer.from([0x80]), // lone continuation
 ];
 
-export const STREAMS = ['metrics', 'transactions', 'validators', 'consensus', 'network'] as const;
+export const STREAMS = STREAM_NAMES;
 
 const NAMES = ['a', 'b', 'x', '__typename', '__schema', '__type', 'query', 'subscription', 'transactions', 'metrics', 'seq', 'on', 'fragment', 'true', 'null'];
 const PUNCT = ['{', '}', '(', ')', '[', ']', ':', '!', '$', '@', '...', '=', '|', '&', ',', '"', '"""', '#', '\n', ' '];

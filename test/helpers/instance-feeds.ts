@@ -1,6 +1,6 @@
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import type { StreamName } from './contract.ts';
+import { fullSelection, type StreamName } from './contract.ts';
 import { openLegacy, type LegacyClient, type ServerUrls } from './legacy-client.ts';
 import { waitFor } from './wait.ts';
 
@@ -30,16 +30,8 @@ export interface SeqFeed {
   stop(): Promise<void>;
 }
 
-const SELECTION: { [S in StreamName]: string } = {
-  metrics: 'seq cursor timestamp tps cpu memory connections errorRate',
-  transactions: 'seq cursor timestamp txHash from to value status gasUsed',
-  validators: 'seq cursor timestamp validator status votingPower uptime lastBlockProposed',
-  consensus: 'seq cursor timestamp leader epoch round term state performanceScore activeValidators',
-  network: 'seq cursor timestamp peerId ip connected latency version',
-};
-
 function subscriptionDocument(stream: StreamName): string {
-  return `subscription Feed($after: String, $replay: Int) { ${stream}(after: $after, replay: $replay) { ${SELECTION[stream]} } }`;
+  return `subscription Feed($after: String, $replay: Int) { ${stream}(after: $after, replay: $replay) { ${fullSelection(stream)} } }`;
 }
 
 /** A graphql-ws subscription on its own connection (as one browser tab would have). */

@@ -1,7 +1,7 @@
 import type { Client as SseClient } from 'graphql-sse';
 import type { Client as WsClient } from 'graphql-ws';
 import WebSocket from 'ws';
-import type { StreamName } from './contract.ts';
+import { filterInputType, fullSelection, STREAM_NAMES, type StreamName } from './contract.ts';
 import type { TestServer } from './server.ts';
 import { waitFor } from './wait.ts';
 
@@ -91,29 +91,15 @@ class Recorder {
   }
 }
 
-/** Every contract field of each stream, plus seq and cursor. */
-export const SELECTION: { [S in StreamName]: string } = {
-  metrics: 'seq cursor timestamp tps cpu memory connections errorRate',
-  transactions: 'seq cursor timestamp txHash from to value status gasUsed',
-  validators: 'seq cursor timestamp validator status votingPower uptime lastBlockProposed',
-  consensus: 'seq cursor timestamp leader epoch round term state performanceScore activeValidators',
-  network: 'seq cursor timestamp peerId ip connected latency version',
-};
-
-const FILTER_TYPE: { [S in StreamName]: string | undefined } = {
-  metrics: undefined,
-  transactions: 'TransactionFilter',
-  validators: 'ValidatorFilter',
-  consensus: 'ConsensusFilter',
-  network: 'NetworkFilter',
-};
+/** Every contract field of each stream, plus seq and cursor (from the stream registry). */
+export const SELECTION = Object.fromEntries(STREAM_NAMES.map((stream) => [stream, fullSelection(stream)])) as Record<StreamName, string>;
 
 /**
  * One document per stream with every argument as a variable; variables left
  * out are arguments not given.
  */
 export function streamQuery(stream: StreamName): string {
-  const filterType = FILTER_TYPE[stream];
+  const filterType = filterInputType(stream);
   const filterVar = filterType ? `$filter: ${filterType}` : '$intervalMs: Int';
   const filterArg = filterType ? 'filter: $filter' : 'intervalMs: $intervalMs';
   return `subscription Feed(${filterVar}, $after: String, $replay: Int) {
