@@ -1,3 +1,4 @@
+import { blocks } from './blocks.ts';
 import { consensus } from './consensus.ts';
 import type { StreamDescriptor } from './descriptor.ts';
 import { metrics } from './metrics.ts';
@@ -10,7 +11,7 @@ import { validators } from './validators.ts';
  * (schema, stats, metrics). Every other list of streams in the code derives
  * from this one: adding a stream is one file beside this one and one line here.
  */
-export const STREAMS = [metrics, transactions, validators, consensus, network] as const;
+export const STREAMS = [metrics, transactions, validators, consensus, network, blocks] as const;
 
 export type AnyStream = (typeof STREAMS)[number];
 export type StreamName = AnyStream['name'];

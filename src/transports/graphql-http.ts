@@ -52,7 +52,7 @@ subscription FailedTransactions($after: String) {
   }
 }
 
-# More streams: validators, consensus, network.
+# More streams: validators, consensus, network, blocks.
 # Ctrl-Space suggests fields; the Docs pane has them all.
 `;
 

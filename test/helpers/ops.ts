@@ -1,12 +1,13 @@
 import type { ServerUrls } from './legacy-client.ts';
 
-/** The keys of `GET /api/v11/websocket/stats`, as CONTRACT.md lists them. */
+/** The keys of `GET /api/v11/websocket/stats`, as the contract lists them (the original five streams, then blocks). */
 export const STATS_KEYS = [
   'metricsConnections',
   'transactionConnections',
   'validatorConnections',
   'consensusConnections',
   'networkConnections',
+  'blockConnections',
   'totalConnections',
   'messagesSent',
   'lastBroadcastLatency',
@@ -20,6 +21,7 @@ export const STATS_KEY_OF_STREAM = {
   validators: 'validatorConnections',
   consensus: 'consensusConnections',
   network: 'networkConnections',
+  blocks: 'blockConnections',
 } as const;
 
 export async function getStats(server: ServerUrls): Promise<Stats> {

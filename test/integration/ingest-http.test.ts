@@ -96,7 +96,7 @@ test('metrics cannot be ingested (each instance measures itself): 404; unknown s
   });
   expect(metrics.status).toBe(404);
   expect(errorOf(metrics).code).toBe('NOT_FOUND');
-  for (const path of ['blocks', '', 'transactions/extra']) {
+  for (const path of ['mempool', '', 'transactions/extra']) {
     const response = await postIngest(server, path, makeTransaction('x', 1));
     expect(response.status, path).toBe(404);
     expect(errorOf(response).code, path).toBe('NOT_FOUND');

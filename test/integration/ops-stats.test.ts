@@ -11,11 +11,12 @@ import {
   STATS_KEYS,
   type Stats,
 } from '../helpers/ops.ts';
+import { STREAM_NAMES, type StreamName } from '../helpers/contract.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { waitFor } from '../helpers/wait.ts';
 
-const STREAMS = ['metrics', 'transactions', 'validators', 'consensus', 'network'] as const;
-type Stream = (typeof STREAMS)[number];
+const STREAMS = STREAM_NAMES;
+type Stream = StreamName;
 const TRANSPORTS = ['legacy', 'graphql-ws', 'sse'] as const;
 const doc = (stream: Stream) => `subscription { ${stream} { timestamp } }`;
 
@@ -92,7 +93,7 @@ describe('connections on every transport, per stream', () => {
         expect(sampleValue(metrics, 'aurigraph_websocket_subscribers', { endpoint: stream, transport }), `${stream}/${transport}`).toBe(1);
       }
     }
-    expect(sampleValue(metrics, 'aurigraph_transport_sockets', { transport: 'legacy' })).toBe(5);
+    expect(sampleValue(metrics, 'aurigraph_transport_sockets', { transport: 'legacy' })).toBe(STREAMS.length);
     expect(sampleValue(metrics, 'aurigraph_transport_sockets', { transport: 'graphql-ws' })).toBe(1);
 
     // Close one transport at a time: each close must be seen, per stream, in both documents.

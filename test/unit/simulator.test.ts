@@ -172,10 +172,13 @@ describe('ChainModel over thousands of blocks', () => {
       for (let i = 0; i < run.events.length; i++) {
         const item = run.events[i] as Emitted;
         if (item.stream !== 'transactions' || item.event.status === 'PENDING') continue;
-        // A commit batch is: finished transactions, then the COMMITTED consensus event.
+        // A commit batch is: finished transactions, the block that finished them, then the COMMITTED consensus event.
         let j = i + 1;
         while (run.events[j]?.stream === 'transactions') j++;
-        const next = run.events[j];
+        const block = run.events[j];
+        expect(block?.stream).toBe('blocks');
+        expect(block?.event.timestamp).toBe(item.event.timestamp);
+        const next = run.events[j + 1];
         expect(next?.stream).toBe('consensus');
         expect((next?.event as ConsensusEvent).state).toBe('COMMITTED');
         expect(next?.event.timestamp).toBe(item.event.timestamp);

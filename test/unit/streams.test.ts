@@ -31,6 +31,16 @@ const GOOD: { [S in StreamName]: EventOf<S> } = {
     activeValidators: 20,
   },
   network: { timestamp: TS, peerId: '12D3KooWabc', ip: '203.0.113.7', connected: true, latency: 12.5, version: '1.6.0-rc.1' },
+  blocks: {
+    timestamp: TS,
+    height: 2 ** 40,
+    hash: HASH,
+    parentHash: `0x${'ab'.repeat(32)}`,
+    proposer: ADDRESS,
+    txCount: 1250,
+    gasUsed: 3_000_000_000,
+    state: 'COMMITTED',
+  },
 };
 
 function problems(stream: StreamName, patch: Record<string, unknown>, remove: string[] = []): EventProblem[] {
@@ -55,13 +65,14 @@ const FIELDS = STREAMS.flatMap((stream) =>
 
 describe('registry', () => {
   test('the streams, their contract fields in wire order (CONTRACT.md), and every list derived from them', () => {
-    expect(STREAM_NAMES).toEqual(['metrics', 'transactions', 'validators', 'consensus', 'network']);
+    expect(STREAM_NAMES).toEqual(['metrics', 'transactions', 'validators', 'consensus', 'network', 'blocks']);
     expect(CONTRACT_FIELDS).toEqual({
       metrics: ['timestamp', 'tps', 'cpu', 'memory', 'connections', 'errorRate'],
       transactions: ['timestamp', 'txHash', 'from', 'to', 'value', 'status', 'gasUsed'],
       validators: ['timestamp', 'validator', 'status', 'votingPower', 'uptime', 'lastBlockProposed'],
       consensus: ['timestamp', 'leader', 'epoch', 'round', 'term', 'state', 'performanceScore', 'activeValidators'],
       network: ['timestamp', 'peerId', 'ip', 'connected', 'latency', 'version'],
+      blocks: ['timestamp', 'height', 'hash', 'parentHash', 'proposer', 'txCount', 'gasUsed', 'state'],
     });
     for (const stream of STREAMS) {
       expect(STREAM[stream.name]).toBe(stream);
@@ -84,11 +95,12 @@ describe('registry', () => {
       validators: 'validatorConnections',
       consensus: 'consensusConnections',
       network: 'networkConnections',
+      blocks: 'blockConnections',
     });
   });
 
   test('metrics is instance-local and conflated; every chain stream is ingestible, shared and closes slow consumers', () => {
-    expect(CHAIN_STREAMS).toEqual(['transactions', 'validators', 'consensus', 'network']);
+    expect(CHAIN_STREAMS).toEqual(['transactions', 'validators', 'consensus', 'network', 'blocks']);
     for (const stream of STREAMS) {
       const chain = CHAIN_STREAMS.includes(stream.name);
       expect(stream.scope, stream.name).toBe(chain ? 'chain' : 'instance');

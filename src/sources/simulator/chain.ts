@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { toTimestamp } from '../../streams/fields.ts';
 import type { EventOf, StreamName } from '../../streams/registry.ts';
 import { createRandom, type Random } from './random.ts';
@@ -78,6 +79,8 @@ export class ChainModel {
   private leaderBlocks = 0;
   private proposing = false;
   private viewChanged = false;
+  /** The hash of the last committed block; the genesis parent is all zeros. */
+  private lastBlockHash = `0x${'0'.repeat(64)}`;
 
   constructor(options: ChainModelOptions) {
     this.random = createRandom(options.seed);
@@ -137,7 +140,7 @@ export class ChainModel {
 
   /**
    * Ends the round. Usually the block commits: pending transactions finish,
-   * validators sign (or miss) and one may change status. Sometimes the leader
+   * the block is published, validators sign (or miss) and one may change status. Sometimes the leader
    * times out instead: a view change starts a new term and the pool waits.
    */
   commit(now: number): Emitted[] {
@@ -155,18 +158,30 @@ export class ChainModel {
     this.leaderBlocks++;
 
     const out: Emitted[] = [];
-    for (const tx of this.pool.splice(0)) {
+    let blockGas = 0;
+    const finished = this.pool.splice(0);
+    for (const tx of finished) {
       const failed = this.random.chance(FAILURE_RATE);
-      out.push({
-        stream: 'transactions',
-        event: {
-          timestamp: toTimestamp(now),
-          ...tx,
-          status: failed ? 'FAILED' : 'SUCCESS',
-          gasUsed: failed ? this.random.int(21_000, 60_000) : this.random.int(21_000, 250_000),
-        },
-      });
+      const gasUsed = failed ? this.random.int(21_000, 60_000) : this.random.int(21_000, 250_000);
+      blockGas += gasUsed;
+      out.push({ stream: 'transactions', event: { timestamp: toTimestamp(now), ...tx, status: failed ? 'FAILED' : 'SUCCESS', gasUsed } });
     }
+    // The block hash commits to its parent, height and transactions (no random draw: the rest of the chain stays as seeded).
+    const hash = `0x${createHash('sha256').update(`${this.lastBlockHash}:${this.height}:${finished.map((tx) => tx.txHash).join(',')}`).digest('hex')}`;
+    out.push({
+      stream: 'blocks',
+      event: {
+        timestamp: toTimestamp(now),
+        height: this.height,
+        hash,
+        parentHash: this.lastBlockHash,
+        proposer: leader.address,
+        txCount: finished.length,
+        gasUsed: blockGas,
+        state: 'COMMITTED',
+      },
+    });
+    this.lastBlockHash = hash;
 
     let signedPower = 0;
     let totalPower = 0;
