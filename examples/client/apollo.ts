@@ -3,7 +3,8 @@
  */
 import { ApolloClient, InMemoryCache } from '@apollo/client';
 import WebSocket from 'ws';
-import { createResumableClient, ResumableLink, type ResumableLinkContext } from '../../src/client/index.ts';
+import { createResumableClient } from 'aurigraph-realtime/client';
+import { ResumableLink, type ResumableLinkContext } from 'aurigraph-realtime/client/apollo';
 import { FailedTransactionsDocument, LiveMetricsDocument } from '../generated/graphql.ts';
 
 const kit = createResumableClient({ url: process.env['URL'] ?? 'ws://localhost:9003/graphql', webSocketImpl: WebSocket });

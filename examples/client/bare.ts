@@ -5,7 +5,7 @@
  */
 import { print } from 'graphql';
 import WebSocket from 'ws';
-import { createResumableClient } from '../../src/client/index.ts';
+import { createResumableClient } from 'aurigraph-realtime/client';
 import { LiveTransactionsDocument, type LiveTransactionsSubscription } from '../generated/graphql.ts';
 
 const url = process.env['URL'] ?? 'ws://localhost:9003/graphql';

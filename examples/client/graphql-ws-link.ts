@@ -4,7 +4,7 @@
  */
 import { ApolloClient, InMemoryCache } from '@apollo/client';
 import { GraphQLWsLink } from '@apollo/client/link/subscriptions';
-import { createResumableClient } from '../../src/client/index.ts';
+import { createResumableClient } from 'aurigraph-realtime/client';
 
 export const client = new ApolloClient({
   link: new GraphQLWsLink(createResumableClient({ url: 'ws://localhost:9003/graphql' })),

@@ -3,7 +3,8 @@
  */
 import { Client, subscriptionExchange } from '@urql/core';
 import WebSocket from 'ws';
-import { createResumableClient, resumableForwardSubscription } from '../../src/client/index.ts';
+import { createResumableClient } from 'aurigraph-realtime/client';
+import { resumableForwardSubscription } from 'aurigraph-realtime/client/urql';
 import { LiveTransactionsDocument } from '../generated/graphql.ts';
 
 const kit = createResumableClient({ url: process.env['URL'] ?? 'ws://localhost:9003/graphql', webSocketImpl: WebSocket });

@@ -1,11 +1,11 @@
 /**
  * The resumable client kit: graphql-ws subscriptions that survive reconnects
- * without losing or repeating events. See docs/CLIENTS.md.
+ * without losing or repeating events. Three entry points, so an application
+ * pulls in only what it uses:
  *
- * - `createResumableClient` (resumable.ts) needs only `graphql-ws` and `graphql`.
- * - `resumableForwardSubscription` (urql.ts) adds nothing at run time.
- * - `ResumableLink` (apollo.ts) needs `@apollo/client` and `rxjs`; import
- *   `./resumable.ts` directly in an app that has no Apollo.
+ * - `aurigraph-realtime/client` (this file): the bare kit; needs only `graphql-ws` and `graphql`.
+ * - `aurigraph-realtime/client/apollo`: `ResumableLink` for Apollo Client 4 (needs `@apollo/client`, `rxjs`).
+ * - `aurigraph-realtime/client/urql`: `resumableForwardSubscription` for urql's subscriptionExchange.
  */
 export {
   createResumableClient,
@@ -27,5 +27,3 @@ export {
   type BackoffOptions,
   type CloseLike,
 } from './policy.ts';
-export { resumableForwardSubscription } from './urql.ts';
-export { ResumableLink, type ResumableLinkContext } from './apollo.ts';

@@ -6,74 +6,40 @@
  * server restarted with a new history) makes the page reload its snapshots
  * instead of showing stale state.
  */
+import { print } from 'graphql';
 import uPlot from 'uplot';
 import { describeFailure, isFatal } from '../client/policy.ts';
 import { createResumableClient, type ReplayGap, type ResumableSubscription } from '../client/resumable.ts';
+import {
+  StatusConsensusDocument,
+  StatusMetricsDocument,
+  StatusNetworkDocument,
+  StatusPeersDocument,
+  StatusTransactionsDocument,
+  StatusValidatorSetDocument,
+  StatusValidatorsDocument,
+  type StatusConsensusSubscription,
+  type StatusMetricsSubscription,
+  type StatusNetworkSubscription,
+  type StatusTransactionsSubscription,
+  type StatusValidatorsSubscription,
+} from './generated/graphql.ts';
 
-// ---------- operations: field selection is the point ----------
+// ---------- operations: field selection is the point (operations.graphql, typed by codegen) ----------
 
-const METRICS = /* GraphQL */ `subscription StatusMetrics($replay: Int) {
-  metrics(replay: $replay) { timestamp tps errorRate connections }
-}`;
-const CONSENSUS = /* GraphQL */ `subscription StatusConsensus {
-  consensus(replay: 1) { seq leader epoch round term state }
-}`;
-const VALIDATOR_SET = /* GraphQL */ `query StatusValidatorSet {
-  validatorSet { seq validator status votingPower uptime lastBlockProposed }
-}`;
-const VALIDATORS = /* GraphQL */ `subscription StatusValidators($replay: Int) {
-  validators(replay: $replay) { seq validator status votingPower uptime lastBlockProposed }
-}`;
-const PEERS = /* GraphQL */ `query StatusPeers {
-  peers { seq peerId ip latency version connected }
-}`;
-const NETWORK = /* GraphQL */ `subscription StatusNetwork($replay: Int) {
-  network(replay: $replay) { seq peerId ip latency version connected }
-}`;
-const TRANSACTIONS = /* GraphQL */ `subscription StatusTransactions($filter: TransactionFilter, $replay: Int) {
-  transactions(filter: $filter, replay: $replay) { seq timestamp txHash from to value status gasUsed }
-}`;
+const METRICS = print(StatusMetricsDocument);
+const CONSENSUS = print(StatusConsensusDocument);
+const VALIDATOR_SET = print(StatusValidatorSetDocument);
+const VALIDATORS = print(StatusValidatorsDocument);
+const PEERS = print(StatusPeersDocument);
+const NETWORK = print(StatusNetworkDocument);
+const TRANSACTIONS = print(StatusTransactionsDocument);
 
-interface Metrics {
-  timestamp: string;
-  tps: number;
-  errorRate: number;
-  connections: number;
-}
-interface Consensus {
-  seq: number;
-  leader: string;
-  epoch: number;
-  round: number;
-  term: number;
-  state: string;
-}
-interface Validator {
-  seq: number;
-  validator: string;
-  status: string;
-  votingPower: number;
-  uptime: number;
-  lastBlockProposed: number;
-}
-interface Peer {
-  seq: number;
-  peerId: string;
-  ip: string;
-  latency: number;
-  version: string;
-  connected: boolean;
-}
-interface Transaction {
-  seq: number;
-  timestamp: string;
-  txHash: string;
-  from: string;
-  to: string;
-  value: string;
-  status: string;
-  gasUsed: number;
-}
+type Metrics = StatusMetricsSubscription['metrics'];
+type Consensus = StatusConsensusSubscription['consensus'];
+type Validator = StatusValidatorsSubscription['validators'];
+type Peer = StatusNetworkSubscription['network'];
+type Transaction = StatusTransactionsSubscription['transactions'];
 
 // ---------- DOM helpers ----------
 

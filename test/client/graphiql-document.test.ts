@@ -1,7 +1,7 @@
 import { Kind, parse, validate, type OperationDefinitionNode } from 'graphql';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { createResumableClient } from '../../src/client/index.ts';
+import { createResumableClient } from 'aurigraph-realtime/client';
 import { getSchema } from '../../src/schema/index.ts';
 import { GRAPHIQL_DEFAULT_DOCUMENT } from '../../src/transports/graphql-http.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, test } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
-import { backoffDelay, CLOSE, createResumableClient, isFatal, planResume, ResumePlanError, type ReplayGap } from '../../src/client/index.ts';
+import { backoffDelay, CLOSE, createResumableClient, isFatal, planResume, ResumePlanError, type ReplayGap } from 'aurigraph-realtime/client';
 import { waitFor } from '../helpers/wait.ts';
 
 describe('planResume: the document rewrite', () => {
