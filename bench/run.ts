@@ -2,17 +2,20 @@
  * `npm run bench [-- options]`: the benchmark orchestrator (issue 5).
  *
  * For every scenario and every server (ours, the yoga+graphql-ws recipe, the
- * raw-ws floor) it starts the server pinned to core 0 and the load generator
- * pinned to core 1, waits for /ready, measures the server's idle CPU, lets
- * the generator ramp and measure, samples the server's memory/CPU/lag, kills
- * both, and prints a table per scenario. With --rounds N every scenario runs
- * its servers interleaved (floor, ours, recipe, then again) N times.
+ * raw-ws floor, and with --before our server from another checkout) it starts
+ * the server pinned to core 0 and the load generator pinned to core 1, waits
+ * for /ready, measures the server's idle CPU, lets the generator ramp and
+ * measure, samples the server's memory/CPU/lag, kills both, and prints a table
+ * per scenario. With --rounds N every scenario runs its servers interleaved
+ * (floor, before, ours, recipe, then again) N times.
  * A full run writes BENCHMARKS.md; --quick and --scenario runs write
  * bench/results/ only, so full results are never overwritten by partial ones.
  *
- *   --quick                 small N, short windows; the whole run takes under 2 minutes
+ *   --quick                 small N, short windows; the whole run takes under 2 minutes (≈ 3 with --before)
  *   --scenario <name>       run one scenario (exact name or prefix); repeatable
- *   --servers ours,floor    only these servers
+ *   --servers ours,floor    only these servers (ours, recipe, floor; before with --before)
+ *   --before <dir>          another checkout of this repo (a previous commit, its own node_modules): adds the
+ *                           server kind `before`, its src/main.ts driven exactly like ours (in every scenario ours is in)
  *   --connections <n>       override every scenario's subscriber count
  *   --measure <s>           override the measurement window
  *   --rounds <n>            interleaved rounds per scenario (default 3, 1 with --quick); tables show medians
@@ -25,15 +28,16 @@
  *   --list                  print the scenarios and exit
  *   --verbose               print generator progress
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Inbox, killAllNow, spawnChild, stopChild, type Child } from './lib/children.ts';
 import type { FromGenerator, FromProbe, GeneratorConfig, ProbeSample, ToGenerator, ToProbe } from './lib/protocol.ts';
-import { derive, renderMarkdown, scenarioTable, type MemoryPoint, type RunRecord, type RunResult } from './lib/report.ts';
+import { derive, renderMarkdown, scenarioTable, type BeforeInfo, type MemoryPoint, type RunRecord, type RunResult } from './lib/report.ts';
 import {
   canBindLocal,
+  checkoutInfo,
   ephemeralPorts,
   freePort,
   hasCommand,
@@ -51,6 +55,7 @@ import {
   describe,
   driveFor,
   pickScenarios,
+  RUN_ORDER,
   schemaHasTransactionFilter,
   SERVER_KINDS,
   type Scenario,
@@ -58,7 +63,6 @@ import {
 } from './scenarios.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const QUICK_BUDGET_MS = 100_000;
 const GEN_CPU_LIMIT = 90;
 
 // ── Options ─────────────────────────────────────────────────────────────────
@@ -67,6 +71,7 @@ const { values: args } = parseArgs({
     quick: { type: 'boolean', default: false },
     scenario: { type: 'string', multiple: true, default: [] },
     servers: { type: 'string' },
+    before: { type: 'string' },
     connections: { type: 'string' },
     measure: { type: 'string' },
     rounds: { type: 'string' },
@@ -99,16 +104,46 @@ const measureOverride = num('measure', args.measure);
 const DEFAULT_ROUNDS = quick ? 1 : 3;
 const rounds = Math.max(1, Math.round(num('rounds', args.rounds) ?? DEFAULT_ROUNDS));
 const stalledOverride = num('stalled', args.stalled);
-const serverFilter = (args.servers ?? SERVER_KINDS.join(','))
+
+// --before <dir>: another checkout of this repository (a previous commit) with its own node_modules.
+let before: BeforeInfo | undefined;
+if (args.before !== undefined) {
+  const dir = resolve(process.cwd(), args.before);
+  const problem = !existsSync(join(dir, 'src/main.ts'))
+    ? 'has no src/main.ts (expected a checkout of this repository, e.g. `git worktree add /tmp/before <commit>`)'
+    : !existsSync(join(dir, 'node_modules/tsx/package.json'))
+      ? 'has no node_modules with tsx (run `npm ci` there)'
+      : null;
+  if (problem) {
+    console.error(`--before: ${dir} ${problem}`);
+    process.exit(2);
+  }
+  const info = checkoutInfo(dir);
+  before = { dir, commit: info ? `${info.commit}${info.dirty ? '*' : ''}` : 'unknown', dirty: info?.dirty ?? false };
+}
+/** Without --before the `before` server does not exist: not selectable, not run, not listed. */
+const AVAILABLE: readonly ServerKind[] = SERVER_KINDS.filter((s) => s !== 'before' || before);
+const serverFilter = (args.servers ?? AVAILABLE.join(','))
   .split(',')
   .map((s) => s.trim())
   .filter(Boolean) as ServerKind[];
 for (const s of serverFilter) {
   if (!SERVER_KINDS.includes(s)) {
-    console.error(`--servers: unknown server ${s} (ours, recipe, floor)`);
+    console.error(`--servers: unknown server ${s} (${AVAILABLE.join(', ')}${before ? '' : '; before with --before <dir>'})`);
+    process.exit(2);
+  }
+  if (!AVAILABLE.includes(s)) {
+    console.error(`--servers: ${s} needs --before <dir> (another checkout of this repository, with its own node_modules)`);
     process.exit(2);
   }
 }
+/** The before checkout, when this run has the before server (tables label its column with its commit). */
+const beforeRun = before && serverFilter.includes('before') ? before : undefined;
+/**
+ * Quick runs stay under ~2 minutes: runs that would start later are skipped.
+ * `before` adds a run to every quick scenario (≈ 40 s in all), so it gets 160 s (≈ 3 minutes in all).
+ */
+const QUICK_BUDGET_MS = serverFilter.includes('before') ? 160_000 : 100_000;
 const serverEnv: Record<string, string> = {};
 for (const kv of args['server-env'] ?? []) {
   const i = kv.indexOf('=');
@@ -153,7 +188,7 @@ if (!pin) setupNotes.push('**not pinned**: taskset unavailable or fewer than 2 c
 else setupNotes.push('server pinned to core 0, load generator to core 1 (taskset)');
 
 const filtersAvailable = schemaHasTransactionFilter(repoRoot);
-let scenarios = buildScenarios({ quick, filtersAvailable });
+let scenarios = buildScenarios({ quick, filtersAvailable, before: before !== undefined });
 if (args.list) {
   for (const s of scenarios) console.log(`${s.name.padEnd(28)} ${describe(s)} [${s.servers.join(', ')}]`);
   process.exit(0);
@@ -196,6 +231,16 @@ if (maxConnections > perAddress) {
   } else setupNotes.push(`**cannot bind 127.0.0.2**: all connections from 127.0.0.1 (${ephemeralPorts()} ephemeral ports)`);
 }
 if (!filtersAvailable) setupNotes.push('transaction filters (issue 4) not in schema.graphql: the transactions scenario runs unfiltered with 10 subscribers');
+if (beforeRun) {
+  const same = realpathSync(beforeRun.dir) === realpathSync(repoRoot);
+  setupNotes.push(
+    `**before** = our server at commit ${beforeRun.commit.replace(/\*$/, '')}${beforeRun.dirty ? ' with uncommitted changes in src/ (marked *)' : ''}: \`${beforeRun.dir}/src/main.ts\`, run from that checkout with its own node_modules, ` +
+      `driven exactly like ours (same env, pinning, probe, clients)${same ? '; **it is this same checkout** (an A/A comparison)' : ''}`,
+  );
+  if (filtersAvailable && !schemaHasTransactionFilter(beforeRun.dir)) {
+    setupNotes.push('**before has no transaction filters** in its schema.graphql: its filtered transaction scenarios will fail');
+  }
+}
 
 // ── One server in one scenario ─────────────────────────────────────────────
 const nodeBin = process.execPath;
@@ -216,11 +261,21 @@ const BENCH_SERVER_ENV: Record<string, string> = {
 setupNotes.push(
   `servers run with ${Object.entries(BENCH_SERVER_ENV).map(([k, v]) => `${k}=${v}`).join(' ')} MAX_CONNECTIONS=max(20000, 2N), LOG_LEVEL=warn (all load comes from 127.0.0.x)`,
 );
-const ENTRY: Record<ServerKind, string> = {
+const ENTRY: Record<Exclude<ServerKind, 'before'>, string> = {
   ours: 'src/main.ts',
   recipe: 'bench/baselines/recipe-server.ts',
   floor: 'bench/baselines/raw-ws-server.ts',
 };
+/**
+ * What to run and from where. `before` runs the other checkout's src/main.ts
+ * with that checkout as cwd, so `--import tsx` and every package resolve from
+ * its own node_modules; the probe is this checkout's file, by absolute URL.
+ */
+function program(server: ServerKind): { entry: string; cwd: string } {
+  if (server !== 'before') return { entry: ENTRY[server], cwd: repoRoot };
+  if (!before) throw new Error('the before server needs --before <dir>');
+  return { entry: join(before.dir, 'src/main.ts'), cwd: before.dir };
+}
 
 function probeClient(child: Child) {
   let nextId = 1;
@@ -301,11 +356,12 @@ async function runOne(scenario: Scenario, server: ServerKind, round: number, sta
   // The idle CPU window (as long as the measurement window) comes before the generator starts.
   const runDeadline = Date.now() + 30_000 + scenario.measureMs + genDeadlineMs + 15_000;
 
+  const { entry, cwd } = program(server);
   const serverChild = spawnChild({
     name: server,
     cpu: pin ? 0 : null,
     nofile,
-    argv: [nodeBin, '--expose-gc', '--import', 'tsx', '--import', probeUrl, ENTRY[server]],
+    argv: [nodeBin, '--expose-gc', '--import', 'tsx', '--import', probeUrl, entry],
     env: {
       ...process.env,
       ...BENCH_SERVER_ENV,
@@ -319,7 +375,7 @@ async function runOne(scenario: Scenario, server: ServerKind, round: number, sta
       ...drive.env,
       ...serverEnv,
     },
-    cwd: repoRoot,
+    cwd,
   });
   // Started together: the generator loads on its own core while the server boots.
   const genChild = spawnChild({
@@ -545,8 +601,8 @@ for (const note of setupNotes) log(`  ${note}`);
 
 const begun = Date.now();
 const results = new Map<string, RunResult[]>();
-/** Interleaved: floor, ours, recipe, then again; a stalled scenario alternates which of its two variants goes first. */
-const ORDER: readonly ServerKind[] = ['floor', 'ours', 'recipe'];
+/** Interleaved: floor, before, ours, recipe, then again; a stalled scenario alternates which of its two variants goes first. */
+const ORDER: readonly ServerKind[] = RUN_ORDER;
 for (const scenario of scenarios) {
   log(`\n▶ ${scenario.name}: ${describe(scenario)}`);
   const runs: RunResult[] = [];
@@ -582,7 +638,7 @@ for (const scenario of scenarios) {
     }
   }
   results.set(scenario.name, runs);
-  const table = scenarioTable(scenario, runs);
+  const table = scenarioTable(scenario, runs, { ...(beforeRun ? { before: beforeRun } : {}) });
   console.log(`\n${table}`);
 }
 
@@ -598,7 +654,17 @@ const full =
 const resultsDir = join(repoRoot, 'bench/results');
 mkdirSync(resultsDir, { recursive: true });
 const stamp = machine.date.replace(/[:.]/g, '-');
-const record: RunRecord = { command, machine, setupNotes, quick, full, rounds, scenarios, results: Object.fromEntries(results) };
+const record: RunRecord = {
+  command,
+  machine,
+  setupNotes,
+  quick,
+  full,
+  rounds,
+  ...(beforeRun ? { before: beforeRun } : {}),
+  scenarios,
+  results: Object.fromEntries(results),
+};
 const jsonPath = join(resultsDir, `${quick ? 'quick' : 'run'}-${stamp}.json`);
 writeFileSync(jsonPath, JSON.stringify(record, null, 2));
 const markdown = renderMarkdown(record);

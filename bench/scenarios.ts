@@ -9,8 +9,20 @@ import { descriptorOf } from '../src/streams/registry.ts';
 import { ChainModel } from '../src/sources/simulator/chain.ts';
 import type { ClientKind, ConnectionGroup } from './lib/protocol.ts';
 
-export type ServerKind = 'ours' | 'recipe' | 'floor';
-export const SERVER_KINDS: readonly ServerKind[] = ['ours', 'recipe', 'floor'];
+/**
+ * `before`: our server as built from another checkout of this repository (a
+ * previous commit, `--before <dir>`), driven exactly like `ours`. It exists
+ * only in runs given `--before`.
+ */
+export type ServerKind = 'ours' | 'before' | 'recipe' | 'floor';
+export const SERVER_KINDS: readonly ServerKind[] = ['ours', 'before', 'recipe', 'floor'];
+/** Table columns and report order: ours, then before, then the baselines. */
+export const REPORT_ORDER: readonly ServerKind[] = ['ours', 'before', 'recipe', 'floor'];
+/** Run order within a round (`--rounds`: floor, before, ours, recipe, then again). */
+export const RUN_ORDER: readonly ServerKind[] = ['floor', 'before', 'ours', 'recipe'];
+/** `before` takes part wherever `ours` does (right after it in a scenario's list). */
+const withBefore = (servers: ServerKind[]): ServerKind[] =>
+  servers.includes('ours') && !servers.includes('before') ? servers.flatMap((s) => (s === 'ours' ? ['ours', 'before'] : [s])) : servers;
 export type Transport = 'graphql-ws' | 'sse' | 'legacy';
 
 export interface Scenario {
@@ -83,7 +95,13 @@ const checkpointsFor = (n: number, quick: boolean): number[] =>
 
 const k = (n: number) => (n >= 1000 && n % 1000 === 0 ? `${n / 1000}k` : String(n));
 
-export function buildScenarios(options: { quick: boolean; filtersAvailable: boolean }): Scenario[] {
+/** `before`: add the `before` server (a `--before <dir>` checkout) to every scenario `ours` runs in. */
+export function buildScenarios(options: { quick: boolean; filtersAvailable: boolean; before?: boolean }): Scenario[] {
+  const all = scenarioList(options);
+  return options.before ? all.map((s) => ({ ...s, servers: withBefore(s.servers) })) : all;
+}
+
+function scenarioList(options: { quick: boolean; filtersAvailable: boolean }): Scenario[] {
   const { quick, filtersAvailable } = options;
   const base = {
     rampPerSec: 500,
@@ -275,8 +293,12 @@ export interface Drive {
   skip?: string;
 }
 
-/** How the load generator talks to `server` in `scenario`, and what the server needs to know. */
-export function driveFor(scenario: Scenario, server: ServerKind): Drive {
+/**
+ * How the load generator talks to `server` in `scenario`, and what the server needs to know.
+ * `before` is driven exactly like `ours` (same client kind, path, query, env, skip rules).
+ */
+export function driveFor(scenario: Scenario, kind: ServerKind): Drive {
+  const server: Exclude<ServerKind, 'before'> = kind === 'before' ? 'ours' : kind;
   const accounts = scenario.filtered ? filterAccounts() : [];
   const groups: ConnectionGroup[] = scenario.filtered
     ? accounts.map((address, i) => ({

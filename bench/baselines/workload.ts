@@ -5,6 +5,7 @@
  * event gets a per-stream `seq` and a cursor of the same shape as ours, which
  * is all the baselines add.
  */
+import type { ServerResponse } from 'node:http';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { STREAM_NAMES, type EventOf, type StreamName } from '../../src/streams/registry.ts';
 
@@ -58,7 +59,7 @@ export function createWorkload(options: { connections(): number }): Workload {
 }
 
 /** Serves `/health` and `/ready` like ours does; returns true when it answered. */
-export function answerOps(url: string | undefined, ready: boolean, res: import('node:http').ServerResponse): boolean {
+export function answerOps(url: string | undefined, ready: boolean, res: ServerResponse): boolean {
   const path = (url ?? '/').split('?', 1)[0];
   if (path !== '/ready' && path !== '/health') return false;
   const ok = path === '/health' || ready;

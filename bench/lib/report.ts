@@ -1,5 +1,5 @@
 /** Tables and BENCHMARKS.md from run results. */
-import { describe, type Scenario, type ServerKind } from '../scenarios.ts';
+import { describe, REPORT_ORDER, RUN_ORDER, type Scenario, type ServerKind } from '../scenarios.ts';
 import { Histogram } from './histogram.ts';
 import type { GeneratorResult } from './protocol.ts';
 import type { MachineInfo } from './system.ts';
@@ -8,6 +8,29 @@ export interface MemoryPoint {
   connections: number;
   rss: number;
   heap: number;
+}
+
+/** `--before <dir>`: the other checkout whose src/main.ts ran as the `before` server. */
+export interface BeforeInfo {
+  dir: string;
+  /** Short commit (`git rev-parse --short HEAD`), `*` appended when its src/ had uncommitted changes; `unknown` outside git. */
+  commit: string;
+  dirty: boolean;
+}
+
+/** What the tables need beyond the runs: the before checkout (its column and label), when the run had one. */
+export interface ReportContext {
+  before?: BeforeInfo;
+}
+
+/** A server's name in tables: `before (9f72350)` for the before checkout, else its kind. */
+export function serverLabel(server: ServerKind, context: ReportContext = {}): string {
+  return server === 'before' ? `before (${context.before?.commit ?? '?'})` : server;
+}
+
+/** Table columns: ours, before (only in runs that had `--before`), recipe, floor. */
+function reportServers(context: ReportContext, runs: RunResult[] = []): ServerKind[] {
+  return REPORT_ORDER.filter((s) => s !== 'before' || context.before !== undefined || runs.some((r) => r.server === 'before'));
 }
 
 export interface RunResult {
@@ -311,8 +334,10 @@ export function splitVariants(scenario: Scenario, runs: RunResult[]): { main: Ru
   return { main: runs.filter((r) => (r.stalled ?? stalled) !== 0), base: runs.filter((r) => r.stalled === 0) };
 }
 
-export function scenarioTable(scenario: Scenario, runs: RunResult[]): string {
-  const servers: ServerKind[] = ['ours', 'recipe', 'floor'];
+export function scenarioTable(scenario: Scenario, runs: RunResult[], context: ReportContext = {}): string {
+  const servers = reportServers(context, runs);
+  const hasBefore = servers.includes('before');
+  const label = (s: ServerKind) => serverLabel(s, context);
   const { main, base } = splitVariants(scenario, runs);
   const runsOf = (list: RunResult[], s: ServerKind) => list.filter((r) => r.server === s).sort((a, b) => (a.round ?? 1) - (b.round ?? 1));
   const groups = scenario.filtered ? 10 : 1;
@@ -327,34 +352,39 @@ export function scenarioTable(scenario: Scenario, runs: RunResult[]): string {
   for (const note of scenario.notes) lines.push(`${note}`);
   if (rounds > 1) {
     lines.push(
-      `${rounds} rounds, servers interleaved (floor, ours, recipe, then again): every number is the median over the ok rounds; latency percentiles show the rounds' min–max in brackets; loss and closes are summed over the rounds; ratios use the medians.`,
+      `${rounds} rounds, servers interleaved (${RUN_ORDER.filter((s) => runs.some((r) => r.server === s)).join(', ')}, then again): every number is the median over the ok rounds; latency percentiles show the rounds' min–max in brackets; loss and closes are summed over the rounds; ratios use the medians.`,
     );
   }
   lines.push('');
-  lines.push('| | ours | recipe | floor | ours/floor | recipe/ours |');
-  lines.push('|---|---:|---:|---:|---:|---:|');
-  lines.push(`| status | ${servers.map((s) => statusText(runsOf(main, s))).join(' | ')} | | |`);
+  // Ratio columns: ours/floor, ours/before (runs with --before), recipe/ours.
+  const ratioHeads = ['ours/floor', ...(hasBefore ? ['ours/before'] : []), 'recipe/ours'];
+  const noRatios = ratioHeads.map(() => ' |').join('');
+  lines.push(`| | ${servers.map(label).join(' | ')} | ${ratioHeads.join(' | ')} |`);
+  lines.push(`|---|${[...servers, ...ratioHeads].map(() => '---:').join('|')}|`);
+  lines.push(`| status | ${servers.map((s) => statusText(runsOf(main, s))).join(' | ')} |${noRatios}`);
   // The `stalled: 0` comparison rows, when that variant ran (a quick run skips it).
   const compare = (scenario.stalled ?? 0) > 0 && base.length > 0;
-  if (compare) lines.push(`| status, stalled: 0 | ${servers.map((s) => statusText(runsOf(base, s))).join(' | ')} | | |`);
+  if (compare) lines.push(`| status, stalled: 0 | ${servers.map((s) => statusText(runsOf(base, s))).join(' | ')} |${noRatios}`);
   // Events are produced inside each server (its own ticker/simulator): a blocked server produces fewer.
   const targetRate = scenario.stream === 'metrics' ? 1000 / scenario.intervalMs : Number.NaN;
   const eventRate = (s: ServerKind) => derived.get(s)?.eventRate ?? Number.NaN;
   lines.push(
-    `| events/s per subscriber${Number.isFinite(targetRate) ? ` (target ${fmt(targetRate)})` : ''} | ${servers.map((s) => fmt(eventRate(s), 2)).join(' | ')} | | |`,
+    `| events/s per subscriber${Number.isFinite(targetRate) ? ` (target ${fmt(targetRate)})` : ''} | ${servers.map((s) => fmt(eventRate(s), 2)).join(' | ')} |${noRatios}`,
   );
-  const row = (label: string, value: (d: Aggregate) => number, text: ((d: Aggregate) => string) | undefined, withRatio: boolean, from = derived) => {
+  const row = (rowLabel: string, value: (d: Aggregate) => number, text: ((d: Aggregate) => string) | undefined, withRatio: boolean, from = derived) => {
     const cells = servers.map((s) => {
       const d = from.get(s);
       if (!d) return '–';
       return text ? text(d) : fmt(value(d));
     });
     const o = from.get('ours');
+    const b = from.get('before');
     const r = from.get('recipe');
     const f = from.get('floor');
     const of = withRatio && o && f ? ratio(value(o), value(f)) : '';
+    const ob = withRatio && o && b ? ratio(value(o), value(b)) : '';
     const ro = withRatio && o && r ? ratio(value(r), value(o)) : '';
-    lines.push(`| ${label} | ${cells.join(' | ')} | ${of} | ${ro} |`);
+    lines.push(`| ${rowLabel} | ${cells.join(' | ')} | ${[of, ...(hasBefore ? [ob] : []), ro].join(' | ')} |`);
   };
   for (const r of ROWS) {
     row(r.label, r.value, r.text, r.ratio);
@@ -448,7 +478,7 @@ export function scenarioTable(scenario: Scenario, runs: RunResult[]): string {
         bits.push(`${prefix}failure detail: \`${error.trim().replace(/`/g, "'").slice(0, 240)}\``);
       }
     }
-    if (bits.length) extra.push(`- ${s}: ${bits.join('; ')}`);
+    if (bits.length) extra.push(`- ${label(s)}: ${bits.join('; ')}`);
   }
   if (extra.length) {
     lines.push('');
@@ -462,6 +492,22 @@ interface Target {
   scenario: string;
   text: string;
   check(d: Map<ServerKind, Aggregate | null>): { pass: boolean; detail: string } | null;
+  /** The target's numbers for ours against the before checkout (runs with `--before`): context, not part of the verdict. */
+  versus: { name: string; value: (d: Aggregate) => number; unit: string; ratio: boolean }[];
+}
+
+const P99 = { name: 'p99', value: (d: Aggregate) => d.p99, unit: 'ms', ratio: true };
+const IDLE_RSS = { name: 'idle RSS/conn', value: (d: Aggregate) => d.idleRssKb, unit: 'KB', ratio: true };
+const LOSS = { name: 'loss', value: (d: Aggregate) => d.lossCount, unit: '', ratio: false };
+
+/** "p99 12.3 vs 14.0 ms (0.88×)": ours first, then before, and ours ÷ before. */
+function versusText(o: Aggregate, b: Aggregate, parts: Target['versus']): string {
+  return parts
+    .map((p) => {
+      const q = p.ratio ? ratio(p.value(o), p.value(b)) : '';
+      return `${p.name} ${fmt(p.value(o), p.unit ? 1 : 0)} vs ${fmt(p.value(b), p.unit ? 1 : 0)}${p.unit ? ` ${p.unit}` : ''}${q ? ` (${q})` : ''}`;
+    })
+    .join(', ');
 }
 
 const TARGETS: Target[] = [
@@ -476,6 +522,7 @@ const TARGETS: Target[] = [
       const pass = o.p99 <= 1.5 * f.p99 && o.p99 <= 100 && (!r || r.p99 >= 4 * o.p99);
       return { pass, detail: `ours ${fmt(o.p99)} ms, floor ${fmt(f.p99)} ms (${ratio(o.p99, f.p99)}), recipe ${r ? `${fmt(r.p99)} ms (${ratio(r.p99, o.p99)} ours)` : '–'}` };
     },
+    versus: [P99],
   })),
   {
     scenario: 'graphql-ws-10k-5hz',
@@ -486,6 +533,7 @@ const TARGETS: Target[] = [
       if (!o || !f) return null;
       return { pass: o.lossCount === 0 && o.p99 <= 2 * f.p99, detail: `loss ${o.lossCount}, ours p99 ${fmt(o.p99)} ms vs floor ${fmt(f.p99)} ms (${ratio(o.p99, f.p99)})` };
     },
+    versus: [P99, LOSS],
   },
   {
     scenario: 'graphql-ws-10k-dashboard',
@@ -495,6 +543,7 @@ const TARGETS: Target[] = [
       if (!o || !Number.isFinite(o.idleRssKb)) return null;
       return { pass: o.idleRssKb <= 12, detail: `${fmt(o.idleRssKb)} KB` };
     },
+    versus: [IDLE_RSS],
   },
   {
     scenario: 'legacy-10k',
@@ -505,6 +554,7 @@ const TARGETS: Target[] = [
       if (!o || !f) return null;
       return { pass: o.p99 <= 1.2 * f.p99 && o.idleRssKb <= 8, detail: `p99 ${fmt(o.p99)} vs ${fmt(f.p99)} ms (${ratio(o.p99, f.p99)}), ${fmt(o.idleRssKb)} KB/conn` };
     },
+    versus: [P99, IDLE_RSS],
   },
   {
     scenario: 'sse-2k',
@@ -514,25 +564,91 @@ const TARGETS: Target[] = [
       if (!o) return null;
       return { pass: o.p99 <= 100, detail: `p99 ${fmt(o.p99)} ms` };
     },
+    versus: [P99],
   },
 ];
 
-export function targetsSection(results: Map<string, RunResult[]>): string {
+const VERSUS_NOTE =
+  'The verdicts judge ours alone; the last column is the same numbers for ours against the before checkout (ok rounds, medians; ratio = ours ÷ before).';
+
+/** ok rounds only, without stalled connections: the numbers a target is judged on. */
+function okAggregates(runs: RunResult[], servers: readonly ServerKind[], groups = 1): Map<ServerKind, Aggregate | null> {
+  const ok = (s: ServerKind) => runs.filter((x) => x.server === s && x.status === 'ok' && (x.stalled ?? 0) === 0);
+  return new Map(servers.map((s) => [s, aggregate(ok(s), groups)]));
+}
+
+export function targetsSection(results: Map<string, RunResult[]>, context: ReportContext = {}): string {
   const lines: string[] = [];
+  const allRuns = [...results.values()].flat();
+  const servers = reportServers(context, allRuns);
+  const hasBefore = servers.includes('before');
   for (const target of TARGETS) {
     const runs = results.get(target.scenario);
     if (!runs) continue;
     // Medians over the ok rounds only (an invalid round never meets a target).
-    const d = new Map<ServerKind, Aggregate | null>(
-      (['ours', 'recipe', 'floor'] as ServerKind[]).map((s) => [s, aggregate(runs.filter((x) => x.server === s && x.status === 'ok' && (x.stalled ?? 0) === 0))]),
-    );
+    const d = okAggregates(runs, servers);
     const outcome = target.check(d);
     const noisy = [...d.values()].some((x) => x && (x.otherLoadServerCore > 15 || x.otherLoadGenCore > 15));
     const verdict = outcome ? (outcome.pass ? 'met' : '**not met**') : 'no valid data';
-    lines.push(`| ${target.text} | ${verdict}${outcome && noisy ? ' (noisy run: cores shared with other processes)' : ''} | ${outcome?.detail ?? ''} |`);
+    const o = d.get('ours');
+    const b = d.get('before');
+    const versus = hasBefore ? ` ${o && b ? versusText(o, b, target.versus) : '–'} |` : '';
+    lines.push(`| ${target.text} | ${verdict}${outcome && noisy ? ' (noisy run: cores shared with other processes)' : ''} | ${outcome?.detail ?? ''} |${versus}`);
   }
   if (lines.length === 0) return '';
-  return ['## Targets (issue 5)', '', '| target | result | measured |', '|---|---|---|', ...lines, ''].join('\n');
+  const head = hasBefore
+    ? [`| target | result | measured | ours vs ${serverLabel('before', context)} |`, '|---|---|---|---|']
+    : ['| target | result | measured |', '|---|---|---|'];
+  const note = hasBefore ? [VERSUS_NOTE, ''] : [];
+  return ['## Targets (issue 5)', '', ...note, ...head, ...lines, ''].join('\n');
+}
+
+/**
+ * Runs with `--before`: one line per scenario, the before checkout against ours
+ * (ok rounds, medians; stalled scenarios: the runs with stalled connections).
+ */
+export function beforeAfterSection(scenarios: Scenario[], results: Map<string, RunResult[]>, context: ReportContext = {}): string {
+  if (!context.before) return '';
+  // Negative CPU per message or RSS slope is noise (see the tables): shown as `< 0`, no ratio.
+  const cols: { label: string; value: (d: Aggregate) => number; digits: number }[] = [
+    { label: 'latency p50 (ms)', value: (d) => d.p50, digits: 1 },
+    { label: 'latency p99 (ms)', value: (d) => d.p99, digits: 1 },
+    { label: 'latency p99.9 (ms)', value: (d) => d.p999, digits: 1 },
+    { label: 'delivered msgs/s', value: (d) => d.msgsPerSec, digits: 0 },
+    { label: 'CPU per msg, idle subtracted (µs)', value: (d) => d.cpuPerMsgUs, digits: 2 },
+    { label: 'RSS/conn idle (KB)', value: (d) => d.idleRssKb, digits: 1 },
+    { label: 'RSS/conn loaded (KB)', value: (d) => d.loadedRssKb, digits: 1 },
+  ];
+  const show = (v: number, digits: number) => (v < 0 ? '< 0' : fmt(v, digits));
+  const lines: string[] = [];
+  for (const scenario of scenarios) {
+    const runs = results.get(scenario.name);
+    if (!runs) continue;
+    const { main } = splitVariants(scenario, runs);
+    const groups = scenario.filtered ? 10 : 1;
+    const okRuns = (server: ServerKind) => main.filter((r) => r.server === server && r.status === 'ok');
+    const o = aggregate(okRuns('ours'), groups);
+    const b = aggregate(okRuns('before'), groups);
+    if (!o && !b) continue;
+    const cell = (c: (typeof cols)[number]) => {
+      const bv = b ? c.value(b) : Number.NaN;
+      const ov = o ? c.value(o) : Number.NaN;
+      const q = ratio(ov, bv);
+      return `${show(bv, c.digits)} → ${show(ov, c.digits)}${q ? ` (${q})` : ''}`;
+    };
+    lines.push(`| ${scenario.name} | ${cols.map(cell).join(' | ')} |`);
+  }
+  if (lines.length === 0) return '';
+  return [
+    `## Before and after: ${serverLabel('before', context)} → ours`,
+    '',
+    `Each cell: before → ours (ours ÷ before), medians over the ok rounds (no ok round: –). ${context.before.commit} is \`${context.before.dir}\`; ours is this checkout. The per-scenario tables have the full numbers (column \`ours/before\`).`,
+    '',
+    `| scenario | ${cols.map((c) => c.label).join(' | ')} |`,
+    `|---|${cols.map(() => '---:').join('|')}|`,
+    ...lines,
+    '',
+  ].join('\n');
 }
 
 export function machineSection(machine: MachineInfo, command: string, notes: string[]): string {
@@ -546,16 +662,24 @@ export function machineSection(machine: MachineInfo, command: string, notes: str
   ].join('\n');
 }
 
-export const METHOD = `## How it is measured
+export function methodSection(context: ReportContext = {}): string {
+  const before = context.before
+    ? `\n- **before** (${context.before.commit}): our server as built from another checkout of this repository (\`--before ${context.before.dir}\`): its \`src/main.ts\`, run with that checkout as working directory and its own node_modules, with the same env, pinning, probe and load as ours (the same clients, paths and queries). Env it does not know is ignored. Ratio \`ours/before\` = ours ÷ before (below 1: ours is lower).`
+    : '';
+  const order = RUN_ORDER.filter((s) => s !== 'before' || context.before).join(', ');
+  return METHOD.replace('{{BEFORE}}', before).replace('{{ORDER}}', order);
+}
+
+const METHOD = `## How it is measured
 
 - Each server runs alone as a child process pinned to core 0 (\`taskset -c 0\`); the load generator (bench/load/generator.ts) runs pinned to core 1. Both talk over loopback only.
-- **ours**: \`src/main.ts\`. **recipe**: the documented graphql-yoga + graphql-ws recipe (\`createYoga\` + \`useServer\` with \`yoga.getEnveloped\`, yoga's \`createPubSub\`) serving the same schema (bench/baselines/recipe-server.ts). **floor**: a raw \`ws\` server writing one pre-serialized frame per event to every client (bench/baselines/raw-ws-server.ts), with the selection's fields. All three run the same seeded simulator and metrics ticker from src/sources with the same env, so they publish the same events at the same rate.
+- **ours**: \`src/main.ts\`. **recipe**: the documented graphql-yoga + graphql-ws recipe (\`createYoga\` + \`useServer\` with \`yoga.getEnveloped\`, yoga's \`createPubSub\`) serving the same schema (bench/baselines/recipe-server.ts). **floor**: a raw \`ws\` server writing one pre-serialized frame per event to every client (bench/baselines/raw-ws-server.ts), with the selection's fields. All of them run the same seeded simulator and metrics ticker from src/sources with the same env, so they publish the same events at the same rate.{{BEFORE}}
 - Latency = receive time − the event's \`timestamp\` (ms resolution on both sides), for every event timestamped inside the measurement window, recorded in a log-bucket histogram (≤ 1.6 % bucket error). Makespan = per event, the latest delivery − timestamp. Loss = expected deliveries (events seen in the window × subscribers, using the seq range when every subscriber gets every event) − deliveries received within the window plus a grace period.
 - Memory: server RSS from /proc/<pid>/status, heap from a preloaded probe (bench/probe/server-probe.ts, after a forced GC), sampled at ramp checkpoints with all connections subscribed (the ramp pauses there); "idle" per connection = least-squares slope over the checkpoints (runs under 2,000 connections also anchor the fit at the zero-connection sample; a few hundred connections move RSS less than its noise, so quick-run RSS slopes are rough); "loaded" = (peak RSS during the window − RSS before any connection) ÷ connections. Server CPU (% of its core) from /proc/<pid>/stat over the window; event-loop lag from the probe's \`monitorEventLoopDelay\`. "Other processes" = busy share of each pinned core (/proc/stat) minus our process on it: above ~15 % the run shared its cores and its latencies are inflated.
 - CPU per delivered message: right after the server is ready, before any connection, the orchestrator reads the server's utime+stime (/proc/<pid>/stat, 10 ms ticks) over an idle window as long as the measurement window (its ticker and simulator run, nobody listens); then over the measurement window. Per message = (window CPU − idle CPU × window length ÷ idle length) ÷ deliveries of window events (readers only). It is the cost of delivering, not of producing, events; deliveries after the window (a backlogged server) are not in the CPU window, so a backlogged server's number is too low. The generator's CPU over the window and grace is shown beside it (% and per message), to show the generator was not the limit.
-- Rounds (\`--rounds\`, default 3 for a full run): each scenario runs floor, ours, recipe, then again, N times, each round a fresh server process; the table shows medians over the ok rounds, latency percentiles with the rounds' min–max, and ratios of the medians.
+- Rounds (\`--rounds\`, default 3 for a full run): each scenario runs {{ORDER}}, then again, N times, each round a fresh server process; the table shows medians over the ok rounds, latency percentiles with the rounds' min–max, and ratios of the medians.
 - Stalled connections (stalled-clients*): after the readers are open, extra connections subscribe, receive their first event and pause their TCP socket for good (nothing they receive counts). Once all have stalled, the generator finds the server's socket for each (/proc/net/tcp, by port, read once) and the server's file descriptor holding it (/proc/<pid>/fd); every 250 ms it re-reads those links. A stalled connection counts as closed by the server when the server no longer holds its socket (or the client itself sees a close, which a paused client usually cannot); the time is from its stall, ±250 ms. A server that sends a close frame first and cuts the socket later is counted at the cut. The same scenario without the stalled connections (\`stalled: 0\`) runs interleaved with it, for the readers' "p99 with ÷ without".
-- A run is INVALID when the generator was the bottleneck: its CPU over the window ≥ 90 % of its core or its event-loop lag p99 above the limit (default 50 ms). Its numbers are shown but are not the server's. The generator's own queueing is part of every latency, equally for all three servers; compare ratios, not absolutes.
+- A run is INVALID when the generator was the bottleneck: its CPU over the window ≥ 90 % of its core or its event-loop lag p99 above the limit (default 50 ms). Its numbers are shown but are not the server's. The generator's own queueing is part of every latency, equally for every server; compare ratios, not absolutes.
 `;
 
 export interface RunRecord {
@@ -567,23 +691,27 @@ export interface RunRecord {
   full: boolean;
   /** Interleaved rounds per scenario (absent in records from before --rounds: 1). */
   rounds?: number;
+  /** `--before <dir>`: the checkout that ran as the `before` server (absent: no before server). */
+  before?: BeforeInfo;
   scenarios: Scenario[];
   results: Record<string, RunResult[]>;
 }
 
 export function renderMarkdown(record: RunRecord): string {
   const results = new Map(Object.entries(record.results));
-  const tables = record.scenarios.filter((s) => results.has(s.name)).map((s) => scenarioTable(s, results.get(s.name) ?? []));
+  const context: ReportContext = record.before ? { before: record.before } : {};
+  const tables = record.scenarios.filter((s) => results.has(s.name)).map((s) => scenarioTable(s, results.get(s.name) ?? [], context));
   return [
     record.full ? '# Benchmarks' : `# Benchmarks (${record.quick ? 'quick' : 'partial'} run — not the reference numbers)`,
     '',
     'Generated by `npm run bench` (bench/run.ts); do not edit by hand. Re-run on an otherwise idle machine before comparing.',
     '',
     machineSection(record.machine, record.command, record.setupNotes),
-    targetsSection(results),
+    targetsSection(results, context),
+    ...[beforeAfterSection(record.scenarios, results, context)].filter(Boolean),
     '## Scenarios',
     '',
     ...tables,
-    METHOD,
+    methodSection(context),
   ].join('\n');
 }

@@ -196,3 +196,23 @@ export function readCpuMs(pid: number): number {
   const stime = Number(fields[12]);
   return Number.isFinite(utime) && Number.isFinite(stime) ? ((utime + stime) * 1000) / clockTicks : Number.NaN;
 }
+
+/**
+ * Another checkout of this repository (`--before <dir>`): its short commit and
+ * whether its src/ (or package files) has uncommitted changes; null when it is not a git checkout.
+ */
+export function checkoutInfo(dir: string): { commit: string; dirty: boolean } | null {
+  try {
+    const commit = execFileSync('git', ['-C', dir, 'rev-parse', '--short', 'HEAD'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
+    const dirty = execFileSync('git', ['-C', dir, 'status', '--porcelain', '--', 'src', 'package.json', 'package-lock.json'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
+    return commit ? { commit, dirty: dirty.length > 0 } : null;
+  } catch {
+    return null;
+  }
+}

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { STREAM, type EventOf, type StreamName } from '../streams/registry.ts';
 import type { Logger } from '../ops/logger.ts';
-import type { BusHistory, BusMessage, EventBus } from './bus.ts';
+import type { BusHistory, EventBus } from './bus.ts';
 import { createListeners } from './listeners.ts';
 import { createMemoryBus } from './memory.ts';
 

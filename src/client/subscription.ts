@@ -67,19 +67,22 @@ export class ResumableOperation<Data, Extensions> implements ResumableSubscripti
     this.operationName = payload.operationName ?? undefined;
     this.cursorValue =
       options.after ?? stringOrUndefined(payload.variables?.[plan.afterVariable]) ?? stringOrUndefined(plan.defaults[plan.afterVariable]);
-    const self = this;
-    this.livePayload = {
-      get query() {
-        return self.cursorValue === undefined ? plan.query : plan.resumeQuery;
-      },
-      get variables() {
-        const variables: Record<string, unknown> = { ...plan.defaults, ...payload.variables, [plan.afterVariable]: self.cursorValue ?? null };
-        if (self.cursorValue !== undefined && plan.replayVariable) variables[plan.replayVariable] = null;
-        return variables;
-      },
+    const live = {
       ...(payload.operationName != null && { operationName: payload.operationName }),
       ...(payload.extensions != null && { extensions: payload.extensions }),
     };
+    // Enumerable getters, so JSON.stringify (graphql-ws's send) reads the cursor at that moment.
+    this.livePayload = Object.defineProperties(live, {
+      query: { enumerable: true, get: () => (this.cursorValue === undefined ? plan.query : plan.resumeQuery) },
+      variables: {
+        enumerable: true,
+        get: () => {
+          const variables: Record<string, unknown> = { ...plan.defaults, ...payload.variables, [plan.afterVariable]: this.cursorValue ?? null };
+          if (this.cursorValue !== undefined && plan.replayVariable) variables[plan.replayVariable] = null;
+          return variables;
+        },
+      },
+    }) as SubscribePayload;
   }
 
   get cursor(): string | undefined {
