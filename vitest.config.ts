@@ -8,6 +8,8 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts'],
+    // A cleanup scope per test file, for track() from file-level beforeAll hooks (test/helpers/track.ts).
+    setupFiles: ['test/helpers/setup.ts'],
     // Integration tests run real servers and sockets; two workers match the 2-core machine.
     pool: 'forks',
     maxWorkers: 2,

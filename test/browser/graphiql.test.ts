@@ -1,10 +1,9 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Browser, BrowserContext } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { browserSkipReason, launchChromium } from '../helpers/browser.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { describe, expect, test } from 'vitest';
+import { browserSkipReason, offlineContext, useBrowser } from '../helpers/browser.ts';
+import { useTestServer } from '../helpers/server.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const SCREENSHOT = fileURLToPath(new URL('../../test-output/graphiql.png', import.meta.url));
@@ -16,45 +15,17 @@ const skipReason = browserSkipReason();
 describe.skipIf(skipReason !== undefined)(
   `GraphiQL in headless chromium${skipReason === undefined ? '' : ` (skipped: ${skipReason})`}`,
   () => {
-    let server: TestServer | undefined;
-    let browser: Browser | undefined;
-    let context: BrowserContext | undefined;
-
-    beforeAll(async () => {
-      server = await startTestServer({ METRICS_INTERVAL_MS: '200' });
-      browser = await launchChromium();
-    }, PAGE_TIMEOUT_MS);
-
-    afterAll(async () => {
-      // Closing the browser first ends its WebSocket, so the server drains at once.
-      await context?.close();
-      await browser?.close();
-      await server?.stop();
-    }, PAGE_TIMEOUT_MS);
+    const server = useTestServer({ METRICS_INTERVAL_MS: '200' });
+    // Closed before the server (fixtures close in reverse order): its WebSocket ends, so the server drains at once.
+    const browser = useBrowser(PAGE_TIMEOUT_MS);
 
     test(
       'works offline and streams both default operations (metrics; filtered, resumable transactions) over WebSocket',
       async () => {
-        if (!server || !browser) throw new Error('beforeAll did not start the server and browser');
         const origin = new URL(server.http()).host; // 127.0.0.1:<port>
         const isServer = (url: string) => new URL(url).host === origin;
-
-        context = await browser.newContext({ viewport: { width: 1440, height: 900 }, serviceWorkers: 'block' });
         // Only the server may be reached: anything else (a CDN, fonts, telemetry) is aborted and recorded.
-        const offServer: string[] = [];
-        await context.route('**/*', async (route) => {
-          const url = route.request().url();
-          if (isServer(url)) return route.continue();
-          offServer.push(url);
-          return route.abort('blockedbyclient');
-        });
-        await context.routeWebSocket(
-          (url) => url.host !== origin,
-          async (ws) => {
-            offServer.push(ws.url());
-            await ws.close();
-          },
-        );
+        const { context, offServer } = await offlineContext(browser, origin, { width: 1440, height: 900 });
 
         const page = await context.newPage();
         const consoleErrors: string[] = [];

@@ -1,10 +1,9 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Browser, BrowserContext } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { browserSkipReason, launchChromium } from '../helpers/browser.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { describe, expect, test } from 'vitest';
+import { browserSkipReason, offlineContext, useBrowser } from '../helpers/browser.ts';
+import { useTestServer } from '../helpers/server.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { restartOnSamePort } from '../client/support.ts';
 
@@ -17,42 +16,17 @@ const skipReason = browserSkipReason();
 describe.skipIf(skipReason !== undefined)(
   `live status page in headless chromium${skipReason === undefined ? '' : ` (skipped: ${skipReason})`}`,
   () => {
-    let server: TestServer | undefined;
-    let browser: Browser | undefined;
-    let context: BrowserContext | undefined;
-
-    beforeAll(async () => {
-      server = await startTestServer(ENV);
-      browser = await launchChromium();
-    }, PAGE_TIMEOUT_MS);
-
-    afterAll(async () => {
-      await context?.close();
-      await browser?.close();
-      await server?.stop();
-    }, PAGE_TIMEOUT_MS);
+    const firstServer = useTestServer(ENV);
+    const browser = useBrowser(PAGE_TIMEOUT_MS);
 
     test(
       'loads offline, updates live, filters transactions on the server and resumes by itself after a restart',
       async () => {
-        if (!server || !browser) throw new Error('beforeAll did not start the server and browser');
+        // The test restarts the server on the same port; the restarted one is the test's own (and closed with it).
+        let server = firstServer;
         const origin = new URL(server.http()).host;
-        context = await browser.newContext({ viewport: { width: 1440, height: 1200 }, serviceWorkers: 'block' });
         // Only the server may be reached: a CDN, fonts or telemetry would be aborted and recorded.
-        const offServer: string[] = [];
-        await context.route('**/*', async (route) => {
-          const url = route.request().url();
-          if (new URL(url).host === origin) return route.continue();
-          offServer.push(url);
-          return route.abort('blockedbyclient');
-        });
-        await context.routeWebSocket(
-          (url) => url.host !== origin,
-          async (ws) => {
-            offServer.push(ws.url());
-            await ws.close();
-          },
-        );
+        const { context, offServer } = await offlineContext(browser, origin, { width: 1440, height: 1200 });
 
         const page = await context.newPage();
         const consoleErrors: { text: string; at: number }[] = [];

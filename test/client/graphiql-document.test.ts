@@ -1,12 +1,14 @@
 import { Kind, parse, validate, type OperationDefinitionNode } from 'graphql';
 import WebSocket from 'ws';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { createResumableClient } from 'aurigraph-realtime/client';
 import { getSchema } from '../../src/schema/index.ts';
 import { GRAPHIQL_DEFAULT_DOCUMENT } from '../../src/transports/graphql-http.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { duplicates } from '../helpers/sequences.ts';
+import { useTestServer } from '../helpers/server.ts';
+import { onCleanup, track } from '../helpers/track.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { controlSockets, duplicatesOf } from './support.ts';
+import { controlSockets } from './support.ts';
 
 /**
  * GraphiQL's default document is the first GraphQL a new user runs: it must
@@ -17,11 +19,7 @@ import { controlSockets, duplicatesOf } from './support.ts';
 const document = parse(GRAPHIQL_DEFAULT_DOCUMENT);
 const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer({ SIM_TPS: '200' });
-});
-afterAll(() => server.stop());
+const server = useTestServer({ SIM_TPS: '200' });
 
 describe('the GraphiQL default document', () => {
   test('is valid against the schema: LiveMetrics first, then a filtered, resumable FailedTransactions', () => {
@@ -34,32 +32,28 @@ describe('the GraphiQL default document', () => {
 
   test('FailedTransactions streams only FAILED events and resumes after a dropped socket with nothing lost', async () => {
     const sockets = controlSockets(server);
-    const kit = createResumableClient({ url: server.ws('/graphql'), webSocketImpl: WebSocket, backoff: { initialMs: 200, maxMs: 200 } });
+    const kit = track(createResumableClient({ url: server.ws('/graphql'), webSocketImpl: WebSocket, backoff: { initialMs: 200, maxMs: 200 } }));
     const events: { seq: number; status: string }[] = [];
     // The ground truth: every FAILED transaction the stream published, heard in-process.
     const control: number[] = [];
-    const untap = server.app.streams.hubs.transactions.listen((item) => {
-      if (item.status === 'FAILED') control.push(item.seq);
-    });
-    try {
-      const subscription = kit.resumable<{ transactions: { seq: number; status: string } }>(
-        { query: GRAPHIQL_DEFAULT_DOCUMENT, operationName: 'FailedTransactions' },
-        { next: ({ data }) => data && events.push(data.transactions), error: () => {}, complete: () => {} },
-      );
-      await waitFor(() => events.length >= 5 && sockets.open === 1, { what: 'five FAILED transactions', timeoutMs: 15_000 });
-      sockets.drop();
-      await waitFor(() => subscription.resubscriptions >= 1, { what: 'the resubscription' });
-      const count = events.length;
-      await waitFor(() => events.length >= count + 5, { what: 'five more FAILED transactions', timeoutMs: 15_000 });
-      expect(subscription.cursor).toEqual(expect.any(String));
-    } finally {
-      untap();
-      await kit.dispose();
-      sockets.dispose();
-    }
+    onCleanup(
+      server.app.streams.hubs.transactions.listen((item) => {
+        if (item.status === 'FAILED') control.push(item.seq);
+      }),
+    );
+    const subscription = kit.resumable<{ transactions: { seq: number; status: string } }>(
+      { query: GRAPHIQL_DEFAULT_DOCUMENT, operationName: 'FailedTransactions' },
+      { next: ({ data }) => data && events.push(data.transactions), error: () => {}, complete: () => {} },
+    );
+    await waitFor(() => events.length >= 5 && sockets.open === 1, { what: 'five FAILED transactions', timeoutMs: 15_000 });
+    sockets.drop();
+    await waitFor(() => subscription.resubscriptions >= 1, { what: 'the resubscription' });
+    const count = events.length;
+    await waitFor(() => events.length >= count + 5, { what: 'five more FAILED transactions', timeoutMs: 15_000 });
+    expect(subscription.cursor).toEqual(expect.any(String));
     expect(new Set(events.map((e) => e.status))).toEqual(new Set(['FAILED']));
     const seqs = events.map((e) => e.seq);
-    expect(duplicatesOf(seqs)).toEqual([]);
+    expect(duplicates(seqs)).toEqual([]);
     // Exactly the FAILED events published over the same window: the drop lost none.
     const lo = seqs[0] as number;
     const hi = seqs.at(-1) as number;

@@ -1,8 +1,9 @@
-import { afterAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { LiveTransactionsDocument } from '../../examples/generated/graphql.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { expectEverySeqOnce } from '../helpers/sequences.ts';
+import { startTestServer } from '../helpers/server.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { appFeed, descending, duplicatesOf, FLAVOURS, holesOf, restartOnSamePort, type AppFeed } from './support.ts';
+import { appFeed, FLAVOURS, restartOnSamePort, type AppFeed } from './support.ts';
 
 /**
  * The server is stopped (drain: `complete`, then 1001) and a new one starts on
@@ -12,32 +13,23 @@ import { appFeed, descending, duplicatesOf, FLAVOURS, holesOf, restartOnSamePort
  */
 const ENV = { SIM_TPS: '200', SIM_BLOCK_TIME_MS: '200' };
 
-let server: TestServer | undefined;
-afterAll(async () => {
-  await server?.stop();
-});
-
 describe('resumable client: server restart on the same port', () => {
   test('bare kit, Apollo and urql reconnect by themselves, report the REPLAY_GAP once and stream on', async () => {
-    server = await startTestServer(ENV);
-    const firstPort = server.port;
-    const feeds: AppFeed[] = FLAVOURS.map((flavour) => appFeed(flavour, server as TestServer, LiveTransactionsDocument, 'transactions'));
-    try {
-      await waitFor(() => feeds.every((f) => f.seqs.length >= 100), { what: 'events before the restart', timeoutMs: 15_000 });
+    const server = await startTestServer(ENV);
+    const feeds: AppFeed[] = FLAVOURS.map((flavour) => appFeed(flavour, server, LiveTransactionsDocument, 'transactions'));
+    await waitFor(() => feeds.every((f) => f.seqs.length >= 100), { what: 'events before the restart', timeoutMs: 15_000 });
 
-      // Down until every client has failed to reconnect at least once (connection refused), then back.
-      server = await restartOnSamePort(server, ENV, {
-        whileDown: () => waitFor(() => feeds.every((f) => f.retries.length >= 2), { what: 'reconnects refused while down' }),
-      });
-      expect(server.port).toBe(firstPort);
+    // Down until every client has failed to reconnect at least once (connection refused), then back.
+    const restarted = await restartOnSamePort(server, ENV, {
+      whileDown: () => waitFor(() => feeds.every((f) => f.retries.length >= 2), { what: 'reconnects refused while down' }),
+    });
+    expect(restarted.port).toBe(server.port);
 
-      await waitFor(() => feeds.every((f) => f.gaps.length === 1 && f.seqs.length >= (f.gapAt[0] as number) + 100), {
-        what: 'every client to report the gap and get 100 events from the new server',
-        timeoutMs: 20_000,
-      });
-    } finally {
-      await Promise.all(feeds.map((f) => f.stop()));
-    }
+    await waitFor(() => feeds.every((f) => f.gaps.length === 1 && f.seqs.length >= (f.gapAt[0] as number) + 100), {
+      what: 'every client to report the gap and get 100 events from the new server',
+      timeoutMs: 20_000,
+    });
+    await Promise.all(feeds.map((f) => f.stop()));
 
     for (const feed of feeds) {
       expect(feed.errors, `${feed.label}: errors`).toEqual([]);
@@ -60,9 +52,7 @@ describe('resumable client: server restart on the same port', () => {
         ['before the restart', before],
         ['after the restart', after],
       ] as const) {
-        expect(descending(part), `${feed.label} ${label}: order`).toEqual([]);
-        expect(duplicatesOf(part), `${feed.label} ${label}: duplicates`).toEqual([]);
-        expect(holesOf(part), `${feed.label} ${label}: holes`).toEqual([]);
+        expectEverySeqOnce(part, `${feed.label} ${label}`);
       }
       expect(before.length).toBeGreaterThanOrEqual(100);
       expect(after.length).toBeGreaterThanOrEqual(100);

@@ -8,6 +8,7 @@ import { createResumableClient, type ReplayGap, type ResumableClient, type Resum
 import { ResumableLink } from 'aurigraph-realtime/client/apollo';
 import { resumableForwardSubscription } from 'aurigraph-realtime/client/urql';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { track } from '../helpers/track.ts';
 
 /**
  * Restarts a test server on the port it had: stop (drain), then a new
@@ -45,6 +46,7 @@ export interface SocketControl {
   dispose(): void;
 }
 
+/** Detaches when the test (or suite scope) that made it ends. */
 export function controlSockets(server: TestServer, path = '/graphql'): SocketControl {
   const sockets = new Set<Duplex>();
   const onUpgrade = (request: { url?: string }, socket: Duplex) => {
@@ -53,7 +55,7 @@ export function controlSockets(server: TestServer, path = '/graphql'): SocketCon
     socket.once('close', () => sockets.delete(socket));
   };
   server.app.server.on('upgrade', onUpgrade);
-  return {
+  return track<SocketControl>({
     get open() {
       return sockets.size;
     },
@@ -78,7 +80,7 @@ export function controlSockets(server: TestServer, path = '/graphql'): SocketCon
     dispose() {
       server.app.server.off('upgrade', onUpgrade);
     },
-  };
+  });
 }
 
 /** What every client flavour records: the seq of each event the application saw, gaps and retries. */
@@ -104,6 +106,7 @@ export const FLAVOURS: readonly Flavour[] = ['kit', 'apollo', 'urql'];
  * Subscribes to a typed document through one client flavour using the kit:
  * the bare resumable client, Apollo Client 4 with ResumableLink, or urql with
  * resumableForwardSubscription. `field` is where `seq` sits in `data`.
+ * Stopped when the test (or suite scope) ends.
  */
 export function appFeed<TResult, TVariables extends Record<string, unknown>>(
   flavour: Flavour,
@@ -173,7 +176,7 @@ export function appFeed<TResult, TVariables extends Record<string, unknown>>(
       await kit.dispose();
     };
   }
-  return {
+  return track<AppFeed>({
     label: flavour,
     seqs,
     gaps,
@@ -185,32 +188,5 @@ export function appFeed<TResult, TVariables extends Record<string, unknown>>(
     },
     kit,
     stop,
-  };
-}
-
-export function duplicatesOf(seqs: readonly number[]): number[] {
-  const seen = new Set<number>();
-  const out: number[] = [];
-  for (const s of seqs) {
-    if (seen.has(s)) out.push(s);
-    seen.add(s);
-  }
-  return out;
-}
-
-/** Sequence numbers missing between consecutive ones (the feed must be unfiltered). */
-export function holesOf(seqs: readonly number[]): number[] {
-  const out: number[] = [];
-  for (let i = 1; i < seqs.length; i++) {
-    const prev = seqs[i - 1] as number;
-    const cur = seqs[i] as number;
-    for (let s = prev + 1; s < cur && out.length < 50; s++) out.push(s);
-  }
-  return out;
-}
-
-export function descending(seqs: readonly number[]): number[] {
-  const out: number[] = [];
-  for (let i = 1; i < seqs.length; i++) if ((seqs[i] as number) <= (seqs[i - 1] as number)) out.push(i);
-  return out;
+  });
 }

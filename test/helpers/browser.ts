@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext } from 'playwright-core';
+import { track, useFixture } from './track.ts';
 
 /** Debian's `chromium` package; tests never download a browser. */
 export const CHROMIUM_PATH = '/usr/bin/chromium';
@@ -39,7 +40,7 @@ export function browserSkipReason(): string | undefined {
   return reason;
 }
 
-/** Launches headless Debian chromium through playwright-core. The caller closes it. */
+/** Launches headless Debian chromium through playwright-core; closed when the test (or suite scope) ends. */
 export async function launchChromium(): Promise<Browser> {
   if (!existsSync(CHROMIUM_PATH)) {
     throw new Error(
@@ -47,5 +48,38 @@ export async function launchChromium(): Promise<Browser> {
         'install it with `apt-get install chromium` (.ci/run does this)',
     );
   }
-  return chromium.launch({ executablePath: CHROMIUM_PATH, args: [...CHROMIUM_ARGS], timeout: 60_000 });
+  return track(await chromium.launch({ executablePath: CHROMIUM_PATH, args: [...CHROMIUM_ARGS], timeout: 60_000 }));
+}
+
+/** The suite's chromium: launched in a beforeAll, closed in its afterAll (before a server of the same suite stops). */
+export function useBrowser(timeoutMs = 60_000): Browser {
+  return useFixture(() => launchChromium(), { timeoutMs, name: 'useBrowser()' });
+}
+
+/**
+ * A browser context that may reach only `origin` (host:port): every other
+ * request and WebSocket (a CDN, fonts, telemetry) is aborted and recorded in
+ * `offServer`. Closed when the test ends.
+ */
+export async function offlineContext(
+  browser: Browser,
+  origin: string,
+  viewport: { width: number; height: number },
+): Promise<{ context: BrowserContext; offServer: string[] }> {
+  const context = track(await browser.newContext({ viewport, serviceWorkers: 'block' }));
+  const offServer: string[] = [];
+  await context.route('**/*', async (route) => {
+    const url = route.request().url();
+    if (new URL(url).host === origin) return route.continue();
+    offServer.push(url);
+    return route.abort('blockedbyclient');
+  });
+  await context.routeWebSocket(
+    (url) => url.host !== origin,
+    async (ws) => {
+      offServer.push(ws.url());
+      await ws.close();
+    },
+  );
+  return { context, offServer };
 }

@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
-import type { ServerUrls } from './legacy-client.ts';
+import type { ServerUrls } from './server.ts';
+import { track } from './track.ts';
 import { waitFor } from './wait.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -37,7 +38,7 @@ export interface ChildServer extends ServerUrls {
 /**
  * The real server as a child process, started the way `npm start` starts it,
  * on an ephemeral port. The port comes from the `listening` log line, so
- * LOG_LEVEL must be `info` or lower.
+ * LOG_LEVEL must be `info` or lower. Killed when the test (or suite scope) ends.
  */
 export async function startChildServer(env: Record<string, string> = {}, startTimeoutMs = 30_000): Promise<ChildServer> {
   const child = spawn(TSX, ['src/main.ts'], {
@@ -110,7 +111,7 @@ export async function startChildServer(env: Record<string, string> = {}, startTi
     throw new Error(`child server did not start: ${String(error)}\nstderr:\n${stderr}`);
   }
 
-  return {
+  return track<ChildServer>({
     child,
     port,
     logs,
@@ -126,5 +127,5 @@ export async function startChildServer(env: Record<string, string> = {}, startTi
       if (child.pid !== undefined && !exit) process.kill(child.pid, signal);
     },
     dispose,
-  };
+  });
 }

@@ -2,6 +2,7 @@ import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print } from 'graphql';
 import type { Client as SseClient } from 'graphql-sse';
 import type { Client as WsClient, FormattedExecutionResult } from 'graphql-ws';
+import { track } from './track.ts';
 
 /** A running subscription whose results, error and completion a test can inspect at any time. */
 export interface Collected<TResult> {
@@ -18,7 +19,7 @@ export interface Collected<TResult> {
 /**
  * Subscribes through the client's sink API (both graphql-ws and graphql-sse
  * clients share it) and records everything, so tests can `waitFor` facts about
- * the stream while doing something else.
+ * the stream while doing something else. Stopped when the test (or suite scope) ends.
  */
 export function collect<TResult, TVariables extends Record<string, unknown>>(
   client: WsClient | SseClient,
@@ -48,7 +49,7 @@ export function collect<TResult, TVariables extends Record<string, unknown>>(
     },
   );
   let stopped = false;
-  return {
+  return track({
     results,
     get error() {
       return error;
@@ -64,5 +65,5 @@ export function collect<TResult, TVariables extends Record<string, unknown>>(
       stopped = true;
       dispose();
     },
-  };
+  });
 }

@@ -3,17 +3,24 @@
  * second list): stream names, each stream's contract fields in wire order,
  * event types and the validator ingest uses.
  */
-import { descriptorOf, STREAM_NAMES, type EventOf, type StreamName } from '../../src/streams/registry.ts';
+import { CHAIN_STREAMS, descriptorOf, STREAM_NAMES, type EventOf, type StreamName } from '../../src/streams/registry.ts';
 import { TransactionStatus } from '../../src/streams/transactions.ts';
 import { ValidatorStatus } from '../../src/streams/validators.ts';
 import { ConsensusState } from '../../src/streams/consensus.ts';
 
 export { toTimestamp } from '../../src/streams/fields.ts';
-export { STREAM_NAMES, type EventOf, type StreamName };
+/** Every stream, and the chain's streams (all but instance-local ones such as metrics): what a chain node feeds. */
+export { CHAIN_STREAMS, STREAM_NAMES, type EventOf, type StreamName };
 
 export const CONTRACT_FIELDS = Object.fromEntries(STREAM_NAMES.map((stream) => [stream, descriptorOf(stream).contractFields])) as Record<
   StreamName,
   readonly string[]
+>;
+
+/** Each stream's field in the stats document (`<singular>Connections`). */
+export const STATS_FIELD = Object.fromEntries(STREAM_NAMES.map((stream) => [stream, descriptorOf(stream).statsField])) as Record<
+  StreamName,
+  `${string}Connections`
 >;
 
 /** Every contract field of a stream plus `seq` and `cursor`: the selection that reads a whole event. */

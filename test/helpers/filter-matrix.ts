@@ -1,19 +1,9 @@
-import type { Client as SseClient } from 'graphql-sse';
-import type { Client as WsClient } from 'graphql-ws';
+import { describe, expect, test } from 'vitest';
 import type { StreamName } from './contract.ts';
 import { graphqlSseClient, graphqlWsClient } from './clients.ts';
+import { holes } from './sequences.ts';
 import type { TestServer } from './server.ts';
-import {
-  attached,
-  clientFeed,
-  compareWindow,
-  holes,
-  legacyFeed,
-  legacyQuery,
-  stopAll,
-  type Feed,
-  type Item,
-} from './stream-feeds.ts';
+import { attached, clientFeed, compareWindow, legacyFeed, legacyQuery, query, type Feed, type Item } from './stream-feeds.ts';
 import { waitFor } from './wait.ts';
 
 /**
@@ -40,7 +30,47 @@ export interface FilterCase {
   matchesEverything?: boolean;
 }
 
+/** The same address with its hex digits upper-cased (keeping the `0x` prefix): the same account in another case. */
+export const upperHex = (address: string) => `0x${address.slice(2).toUpperCase()}`;
+
+/**
+ * Waits until the server retains at least `count` transactions and returns the
+ * newest 1,000 (`from to value status`): the accounts and values the chain
+ * really uses, to build filters that match something.
+ */
+export function retainedTransactions(server: TestServer, count: number): Promise<Item[]> {
+  return waitFor(
+    async () => {
+      const data = await query<{ recentTransactions: Item[] }>(server, '{ recentTransactions(limit: 1000) { seq from to value status } }');
+      return data.recentTransactions.length >= count && data.recentTransactions;
+    },
+    { timeoutMs: 15_000, what: `${count} retained transactions` },
+  );
+}
+
+/** Distinct values, the most frequent first. */
+export function byFrequency(values: readonly string[]): string[] {
+  const counts = new Map<string, number>();
+  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
+  return [...counts.entries()].sort((x, y) => y[1] - x[1]).map(([v]) => v);
+}
+
+/** Values as big integers, ascending. */
+export const ascendingValues = (items: readonly Item[]): bigint[] =>
+  items.map((t) => BigInt(String(t['value']))).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+
+/** Builds the cases of one stream from its reference semantics: `filter` is the GraphQL input as the test writes it. */
+export function caseBuilder<F>(matches: (filter: F, item: Item) => boolean) {
+  return (name: string, filter: F, extra: Partial<Omit<FilterCase, 'name' | 'filter' | 'matches'>> = {}): FilterCase => ({
+    name,
+    filter: filter as Record<string, unknown>,
+    matches: (item: Item) => matches(filter, item),
+    ...extra,
+  });
+}
+
 export interface CaseResult {
+  case: FilterCase;
   feed: Feed;
   control: Feed;
   expected: number[];
@@ -54,9 +84,10 @@ export interface CaseResult {
 export interface Matrix {
   lo: number;
   hi: number;
+  /** Each case needed this many matching and non-matching control events in the window. */
+  minEach: number;
   controls: Record<TransportName, Feed>;
   result(caseName: string, transport: TransportName): CaseResult;
-  stop(): Promise<void>;
 }
 
 export async function runFilterMatrix(
@@ -75,8 +106,9 @@ export async function runFilterMatrix(
 ): Promise<Matrix> {
   const minEach = options.minEach ?? 3;
   const extra = options.replay !== undefined ? { replay: options.replay } : {};
-  const wsClient: WsClient = graphqlWsClient(server);
-  const sseClient: SseClient = graphqlSseClient(server);
+  // Clients and feeds close with the test or suite scope that ran the matrix.
+  const wsClient = graphqlWsClient(server);
+  const sseClient = graphqlSseClient(server);
   const feeds = new Map<string, Feed>();
   const key = (name: string, transport: TransportName) => `${transport}\u0000${name}`;
   const legacyPath = (params: Record<string, unknown>, style: 'repeat' | 'comma' = 'repeat') => {
@@ -99,13 +131,7 @@ export async function runFilterMatrix(
     }),
   );
 
-  const stop = async () => {
-    stopAll([...feeds.values(), ...Object.values(controls)]);
-    sseClient.dispose();
-    await wsClient.dispose();
-  };
-
-  try {
+  {
     const attachedAt = await attached(server, stream, (cases.length + 1) * TRANSPORT_NAMES.length, 15_000);
     const lo = options.replay !== undefined ? 1 : attachedAt;
     const during = options.during?.();
@@ -155,6 +181,7 @@ export async function runFilterMatrix(
     return {
       lo,
       hi,
+      minEach,
       controls,
       result(caseName, transport) {
         const c = cases.find((x) => x.name === caseName);
@@ -167,16 +194,43 @@ export async function runFilterMatrix(
           throw new Error(`${control.label} is not contiguous over [${lo}, ${hi}]: holes ${holes(controlWindow).slice(0, 10).join(',')}`);
         }
         return {
+          case: c,
           feed,
           control,
           ...compareWindow(control.events, feed.events, c.matches, lo, hi),
           violations: feed.events.filter((e) => !c.matches(e)),
         };
       },
-      stop,
     };
-  } catch (error) {
-    await stop();
-    throw error;
   }
+}
+
+/**
+ * The verdict of one case on one transport: exactly the control's matching
+ * events of the window arrived, nothing else, and the window held enough of
+ * both kinds that the comparison could have failed either way.
+ */
+export function expectExactlyMatching(matrix: Matrix, caseName: string, transport: TransportName): void {
+  const r = matrix.result(caseName, transport);
+  const label = r.feed.label;
+  expect(r.feed.errors, `${label} errors`).toEqual([]);
+  expect(r.missing, `${label}: matching events that never arrived (window ${matrix.lo}..${matrix.hi})`).toEqual([]);
+  expect(r.unexpected, `${label}: events that should have been filtered out`).toEqual([]);
+  expect(r.violations.map((e) => e.seq), `${label}: received events that do not match`).toEqual([]);
+  if (r.case.matchesNothing) {
+    expect(r.feed.events, `${label} got events`).toEqual([]);
+    expect(r.nonMatching).toBeGreaterThan(0);
+  } else if (r.case.matchesEverything) {
+    expect(r.expected.length).toBeGreaterThanOrEqual(matrix.minEach * 4);
+  } else {
+    expect(r.expected.length).toBeGreaterThanOrEqual(matrix.minEach);
+    expect(r.nonMatching).toBeGreaterThanOrEqual(matrix.minEach);
+  }
+}
+
+/** One test per case and transport, each judging the matrix (built in a beforeAll) with expectExactlyMatching. */
+export function testFilterCases(stream: StreamName, caseNames: readonly string[], matrix: () => Matrix): void {
+  describe.each(TRANSPORT_NAMES)(`${stream} filter over %s`, (transport) => {
+    test.each(caseNames)('%s: exactly the matching control events arrive', (name) => expectExactlyMatching(matrix(), name, transport));
+  });
 }

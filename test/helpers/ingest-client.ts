@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
-import type { ConsensusEvent, NetworkEvent, StreamName, TransactionEvent, ValidatorEvent } from './contract.ts';
-import type { ServerUrls } from './legacy-client.ts';
+import type { ConsensusEvent, EventOf, NetworkEvent, StreamName, TransactionEvent, ValidatorEvent } from './contract.ts';
+import type { ServerUrls } from './server.ts';
 
 /**
  * What a chain node does: POST events to `/api/v11/ingest/<stream>`, and the
@@ -64,6 +64,23 @@ export function makeNetwork(tag: string, index: number): NetworkEvent {
     connected: index % 2 === 0,
     latency: 12.5,
     version: '1.4.2',
+  };
+}
+
+export type BlockEvent = EventOf<'blocks'>;
+
+/** A valid committed block at `height`, whose parent is the block `tag` would have at `height - 1`. */
+export function makeBlock(tag: string, height: number, overrides: Partial<BlockEvent> = {}): BlockEvent {
+  return {
+    timestamp: new Date().toISOString(),
+    height,
+    hash: `0x${hex(`block:${tag}:${height}`, 64)}`,
+    parentHash: `0x${hex(`block:${tag}:${height - 1}`, 64)}`,
+    proposer: `0x${hex(`proposer:${tag}`, 40)}`,
+    txCount: 0,
+    gasUsed: 0,
+    state: 'COMMITTED',
+    ...overrides,
   };
 }
 

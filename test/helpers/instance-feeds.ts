@@ -1,7 +1,9 @@
-import { createClient, type Client } from 'graphql-ws';
-import WebSocket from 'ws';
+import { graphqlWsClient } from './clients.ts';
 import { fullSelection, type StreamName } from './contract.ts';
-import { openLegacy, type LegacyClient, type ServerUrls } from './legacy-client.ts';
+import { getStats } from './ops.ts';
+import type { ServerUrls } from './server.ts';
+import { openLegacy, type ClientSocket } from './sockets.ts';
+import { track } from './track.ts';
 import { waitFor } from './wait.ts';
 
 /**
@@ -46,10 +48,7 @@ export async function graphqlWsFeed(
   const closes: { code: number; reason: string }[] = [];
   let ended = false;
   let connected = false;
-  const client: Client = createClient({
-    url: server.ws('/graphql'),
-    webSocketImpl: WebSocket,
-    retryAttempts: 0,
+  const client = graphqlWsClient(server, {
     lazy: false,
     on: {
       connected: () => {
@@ -79,7 +78,7 @@ export async function graphqlWsFeed(
     },
   );
   await waitFor(() => connected || ended, { timeoutMs: 15_000, what: `${label} to connect` });
-  return {
+  return track<SeqFeed>({
     label,
     events,
     errors,
@@ -94,7 +93,7 @@ export async function graphqlWsFeed(
       unsubscribe();
       await client.dispose();
     },
-  };
+  });
 }
 
 /** A legacy `/ws/<stream>?meta=1` socket (plus any extra query, e.g. `since=`). */
@@ -103,7 +102,7 @@ export async function legacyMetaFeed(
   stream: StreamName,
   query: Record<string, string> = {},
   label = `legacy ${stream}`,
-): Promise<SeqFeed & { readonly client: LegacyClient; terminate(): void }> {
+): Promise<SeqFeed & { readonly client: ClientSocket; terminate(): void }> {
   const params = new URLSearchParams({ ...query, meta: '1' });
   const client = await openLegacy(server, `/ws/${stream}?${params.toString()}`);
   const closes: { code: number; reason: string }[] = [];
@@ -115,7 +114,7 @@ export async function legacyMetaFeed(
     closes.push(info);
     ended = true;
   });
-  return {
+  return track<SeqFeed & { readonly client: ClientSocket; terminate(): void }>({
     label,
     client,
     get events() {
@@ -139,40 +138,7 @@ export async function legacyMetaFeed(
     terminate() {
       client.ws.terminate();
     },
-  };
-}
-
-/** Sequence numbers that are not previous + 1, as `[previous, next]`. */
-export function seqBreaks(seqs: readonly number[]): [number, number][] {
-  const out: [number, number][] = [];
-  for (let i = 1; i < seqs.length; i++) {
-    if (seqs[i] !== (seqs[i - 1] as number) + 1) out.push([seqs[i - 1] as number, seqs[i] as number]);
-  }
-  return out;
-}
-
-/** Values that occur more than once. */
-export function repeated<T>(values: readonly T[]): T[] {
-  const seen = new Set<T>();
-  const out = new Set<T>();
-  for (const v of values) (seen.has(v) ? out : seen).add(v);
-  return [...out];
-}
-
-export interface WsStats {
-  metricsConnections: number;
-  transactionConnections: number;
-  validatorConnections: number;
-  consensusConnections: number;
-  networkConnections: number;
-  totalConnections: number;
-  messagesSent: number;
-  lastBroadcastLatency: number;
-}
-
-export async function getStats(server: ServerUrls): Promise<WsStats> {
-  const response = await fetch(server.http('/api/v11/websocket/stats'));
-  return (await response.json()) as WsStats;
+  });
 }
 
 /** `/ready`: status code and the reported status. */

@@ -1,28 +1,19 @@
-import type { ServerUrls } from './legacy-client.ts';
+import { STATS_FIELD, STREAM_NAMES, type StreamName } from './contract.ts';
+import type { ServerUrls } from './server.ts';
 
-/** The keys of `GET /api/v11/websocket/stats`, as the contract lists them (the original five streams, then blocks). */
-export const STATS_KEYS = [
-  'metricsConnections',
-  'transactionConnections',
-  'validatorConnections',
-  'consensusConnections',
-  'networkConnections',
-  'blockConnections',
-  'totalConnections',
-  'messagesSent',
-  'lastBroadcastLatency',
-] as const;
+/** The keys of `GET /api/v11/websocket/stats`: each stream's connections (from the registry), then the totals. */
+export const STATS_KEYS = [...STREAM_NAMES.map((stream) => STATS_FIELD[stream]), 'totalConnections', 'messagesSent', 'lastBroadcastLatency'] as const;
 export type Stats = Record<(typeof STATS_KEYS)[number], number>;
 
 /** The stats key holding each stream's connection count. */
-export const STATS_KEY_OF_STREAM = {
-  metrics: 'metricsConnections',
-  transactions: 'transactionConnections',
-  validators: 'validatorConnections',
-  consensus: 'consensusConnections',
-  network: 'networkConnections',
-  blocks: 'blockConnections',
-} as const;
+export const STATS_KEY_OF_STREAM = STATS_FIELD;
+
+/** A stream's connection count in the stats document. */
+export function connectionsOf(stats: Stats, stream: StreamName): number {
+  const value = stats[STATS_FIELD[stream]];
+  if (typeof value !== 'number') throw new Error(`the stats document has no ${STATS_FIELD[stream]}`);
+  return value;
+}
 
 export async function getStats(server: ServerUrls): Promise<Stats> {
   const response = await fetch(server.http('/api/v11/websocket/stats'));

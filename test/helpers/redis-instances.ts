@@ -2,8 +2,9 @@ import { randomBytes } from 'node:crypto';
 import type { StreamName, TransactionEvent } from './contract.ts';
 import { startChildServer, type ChildServer } from './child-server.ts';
 import { makeTransaction, postIngest, TEST_INGEST_TOKEN } from './ingest-client.ts';
-import type { ServerUrls } from './legacy-client.ts';
 import type { RedisServer } from './redis-server.ts';
+import { TEST_LIMITS_ENV, type ServerUrls } from './server.ts';
+import { handleOf, track, useScope } from './track.ts';
 
 /**
  * Server instances on one real Redis, as separate processes started the way
@@ -23,13 +24,7 @@ export function redisInstanceEnv(redis: RedisServer, prefix: string, env: Record
     REDIS_KEY_PREFIX: prefix,
     SOURCES: 'ingest',
     INGEST_TOKEN: TEST_INGEST_TOKEN,
-    SHUTDOWN_TIMEOUT_MS: '3000',
-    RATE_LIMIT_PER_IP: '100000',
-    RATE_LIMIT_BURST: '100000',
-    MAX_CONNECTIONS_PER_IP: '100000',
-    MAX_CONNECTIONS: '100000',
-    WS_MESSAGE_RATE: '100000',
-    WS_MESSAGE_BURST: '100000',
+    ...TEST_LIMITS_ENV,
     ...env,
   };
 }
@@ -53,6 +48,19 @@ export async function startRedisInstances(
     throw error;
   }
   return started;
+}
+
+/**
+ * The suite's instances on `redis` (a handle from useRedisServer), started one
+ * after the other in a beforeAll and killed with the suite. Returns one handle
+ * per instance.
+ */
+export function useRedisInstances(redis: RedisServer, prefix: string, count: number, env: Record<string, string> = {}): ChildServer[] {
+  const started: ChildServer[] = [];
+  useScope(async () => {
+    started.push(...(await startRedisInstances(redis, prefix, count, env)));
+  }, 120_000);
+  return Array.from({ length: count }, (_, i) => handleOf(() => started[i], `instance ${i} on Redis`));
 }
 
 export interface IngestLoop {
@@ -104,7 +112,7 @@ export function startIngestLoop(
       await new Promise((resolve) => setTimeout(resolve, pauseMs));
     }
   })();
-  return {
+  return track({
     accepted,
     attempted,
     uncertain,
@@ -113,5 +121,5 @@ export function startIngestLoop(
       running = false;
       await done;
     },
-  };
+  });
 }

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { Redis } from 'ioredis';
 import { describe, test } from 'vitest';
+import { track, useFixture } from './track.ts';
 import { waitFor } from './wait.ts';
 
 /**
@@ -107,7 +108,7 @@ interface Running {
   exitedNow(): boolean;
 }
 
-/** Starts redis-server on a free loopback port. Needs REDIS_SERVER_BIN (use inside describeWithRedis). */
+/** Starts redis-server on a free loopback port (stopped when the test or suite scope ends). Needs REDIS_SERVER_BIN (use inside describeWithRedis). */
 export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
   const binary = REDIS_SERVER_BIN;
   if (!binary) throw new Error(REDIS_MISSING_REASON);
@@ -177,7 +178,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     await running.exited;
   };
 
-  return {
+  return track<RedisServer>({
     port,
     url,
     dir,
@@ -202,5 +203,10 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
       await kill();
       rmSync(dir, { recursive: true, force: true });
     },
-  };
+  });
+}
+
+/** The suite's redis-server: started in a beforeAll, stopped (after what the suite opened on it) in its afterAll. */
+export function useRedisServer(options: RedisServerOptions = {}): RedisServer {
+  return useFixture(() => startRedisServer(options), { name: 'useRedisServer()' });
 }

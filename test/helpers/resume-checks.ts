@@ -1,7 +1,23 @@
-import { expect } from 'vitest';
+import { beforeEach, expect, test } from 'vitest';
+import WebSocket from 'ws';
+import { graphqlWsClient } from './clients.ts';
 import type { StreamName } from './contract.ts';
 import type { TestServer } from './server.ts';
-import { duplicates, holes, latestSeq, outOfOrder, seqsOf, type Feed, type Item } from './stream-feeds.ts';
+import { duplicates, holes, outOfOrder } from './sequences.ts';
+import {
+  attached,
+  clientFeed,
+  latestSeq,
+  legacyFeed,
+  legacyQuery,
+  matchesTransaction,
+  rawSseFeed,
+  seqsOf,
+  settledAt,
+  type Feed,
+  type FeedArgs,
+  type Item,
+} from './stream-feeds.ts';
 import { waitFor } from './wait.ts';
 
 /** Waits until the server has published `count` more events on the stream than `fromSeq`: events kept flowing. */
@@ -50,6 +66,7 @@ export function expectLosslessFilteredResume(
   matches: (item: Item) => boolean,
 ): void {
   expect(resumed.errors, `${resumed.label} errors`).toEqual([]);
+  expect(control.events[0]?.seq, 'the control was attached first').toBeLessThanOrEqual(first.events[0]?.seq ?? 0);
   const union = [...seqsOf(first.events), ...seqsOf(resumed.events)];
   expect(outOfOrder(union), 'order across the drop').toEqual([]);
   expect(duplicates(union), 'seqs received twice').toEqual([]);
@@ -122,4 +139,123 @@ export function expectGapThenContiguous(feed: Feed): { oldestCursor: string; eve
   expect(outOfOrder(seqs)).toEqual([]);
   expect(holes(seqs), 'no hole after the gap notice').toEqual([]);
   return { oldestCursor: String(oldestCursor), events: feed.events };
+}
+
+/**
+ * How one transport opens a feed, drops it without a goodbye and resumes from
+ * a cursor — what the resume scenarios below need, and nothing else.
+ */
+export interface ResumeTransport {
+  readonly name: 'graphql-ws' | 'sse' | 'legacy';
+  /** A subscription with `filter` and `replay` arguments, as the transport spells them. */
+  open(server: TestServer, args: FeedArgs, label: string, stream?: StreamName): Promise<Feed>;
+  /** Drops the connection abruptly: no close frame, no `complete`, like a laptop lid closing. */
+  drop(feed: Feed): void;
+  /** Resumes after `cursor` as this transport's clients do (`after`, Last-Event-ID, `?since=`). */
+  resume(server: TestServer, cursor: string, args: FeedArgs, label: string, stream?: StreamName): Promise<Feed>;
+}
+
+const droppable = new WeakMap<Feed, () => void>();
+
+/** graphql-ws: one client per feed, whose sockets the test can cut; resume with `after`. */
+export const GRAPHQL_WS_RESUME: ResumeTransport = {
+  name: 'graphql-ws',
+  async open(server, args, label, stream = 'transactions') {
+    const sockets: WebSocket[] = [];
+    class TrackedWebSocket extends WebSocket {
+      constructor(...params: ConstructorParameters<typeof WebSocket>) {
+        super(...params);
+        sockets.push(this);
+      }
+    }
+    const feed = clientFeed(graphqlWsClient(server, { webSocketImpl: TrackedWebSocket }), stream, args, label);
+    droppable.set(feed, () => sockets.forEach((socket) => socket.terminate()));
+    return feed;
+  },
+  drop: (feed) => droppable.get(feed)?.(),
+  resume: (server, cursor, args, label, stream = 'transactions') =>
+    Promise.resolve(clientFeed(graphqlWsClient(server), stream, { ...args, after: cursor }, label)),
+};
+
+/** SSE on /graphql with fetch, as EventSource does; resume with Last-Event-ID. */
+export const SSE_RESUME: ResumeTransport = {
+  name: 'sse',
+  open: (server, args, label, stream = 'transactions') => Promise.resolve(rawSseFeed(server, stream, args, { label })),
+  drop: (feed) => feed.stop(),
+  resume: (server, cursor, args, label, stream = 'transactions') =>
+    Promise.resolve(rawSseFeed(server, stream, args, { lastEventId: cursor, label })),
+};
+
+/** `/ws/<stream>?…&meta=1`: filter fields and replay as query parameters (lists comma-separated when opened,
+ * repeated when resumed, so both spellings are covered); resume with `?since=`. */
+export const LEGACY_RESUME: ResumeTransport = {
+  name: 'legacy',
+  open: (server, { filter, ...rest }, label, stream = 'transactions') =>
+    legacyFeed(server, `/ws/${stream}?${legacyQuery({ ...(filter as object), ...rest, meta: 1 }, 'comma')}`, label),
+  drop: (feed) => (feed as Feed & { terminate(): void }).terminate(),
+  resume: (server, cursor, { filter, ...rest }, label, stream = 'transactions') =>
+    legacyFeed(server, `/ws/${stream}?${legacyQuery({ ...(filter as object), ...rest, since: cursor, meta: 1 })}`, label),
+};
+
+export const RESUME_TRANSPORTS = [GRAPHQL_WS_RESUME, SSE_RESUME, LEGACY_RESUME] as const;
+
+/**
+ * The resume and replay guarantees on one transport, while the chain keeps
+ * producing: an abrupt drop resumed from the last cursor loses and repeats
+ * nothing, with or without a filter; `replay: N` sends the last N (matching)
+ * events, then live. Each test starts with no transactions subscriber, so
+ * attach barriers count only its own.
+ */
+export function testResumeScenarios(server: TestServer, transport: ResumeTransport): void {
+  const t = transport;
+  beforeEach(() => settledAt(server, 'transactions', 0));
+
+  test(`${t.name}: after an abrupt drop, resuming from the last cursor loses nothing and repeats nothing`, async () => {
+    const before = await t.open(server, {}, 'before the drop');
+    await waitFor(() => before.events.length >= 150, { what: '150 transactions before the drop' });
+    t.drop(before);
+    await waitFor(() => before.ended, { what: 'the client to notice the drop' });
+    // The chain keeps going while the client is away.
+    const newestBeforeReconnect = await flowedPast(server, 'transactions', before.events.at(-1)?.seq ?? 0, 200);
+    const after = await t.resume(server, before.lastCursor() as string, {}, 'resumed');
+    await reached(after, newestBeforeReconnect + 300);
+    expectLosslessResume(before, after, { newestBeforeReconnect });
+  });
+
+  test(`${t.name}: a filtered subscription resumes with exactly the matching events it missed`, async () => {
+    const filter = { status: ['SUCCESS', 'FAILED'] };
+    const control = await t.open(server, {}, 'control');
+    await attached(server, 'transactions', 1);
+    const before = await t.open(server, { filter }, 'filtered before the drop');
+    await waitFor(() => before.events.length >= 60, { what: '60 finished transactions' });
+    t.drop(before);
+    await waitFor(() => before.ended, { what: 'the drop' });
+    const newest = await flowedPast(server, 'transactions', before.events.at(-1)?.seq ?? 0, 200);
+    const after = await t.resume(server, before.lastCursor() as string, { filter }, 'filtered resumed');
+    await reached(after, newest + 200);
+    await reached(control, after.events.at(-1)?.seq ?? 0);
+    expectLosslessFilteredResume(control, before, after, (e) => matchesTransaction(filter, e));
+  });
+
+  test(`${t.name}: replay: N sends the last N events first, then live, contiguous`, async () => {
+    const newestBefore = latestSeq(server, 'transactions');
+    const feed = await t.open(server, { replay: 40 }, 'replay 40');
+    const newestAfter = (await attached(server, 'transactions', 1)) - 1;
+    await reached(feed, newestAfter + 200);
+    expectReplayThenLive(feed, 40, newestBefore, newestAfter);
+  });
+
+  test(`${t.name}: replay: N with a filter sends the last N matching events first, then live`, async () => {
+    const filter = { status: ['FAILED'] };
+    const matches = (e: Item) => matchesTransaction(filter, e);
+    const control = await t.open(server, {}, 'control');
+    // The control must have seen more matching events than the replay asks for, before the replay starts.
+    await waitFor(() => control.events.filter(matches).length >= 12, { timeoutMs: 20_000, what: '12 FAILED transactions' });
+    const newestBefore = latestSeq(server, 'transactions');
+    const feed = await t.open(server, { filter, replay: 5 }, 'replay 5 FAILED');
+    const newestAfter = (await attached(server, 'transactions', 2)) - 1;
+    await waitFor(() => feed.events.some((e) => e.seq > newestAfter), { timeoutMs: 20_000, what: 'a live FAILED transaction' });
+    await reached(control, feed.events.at(-1)?.seq ?? 0);
+    expectFilteredReplayThenLive(control, feed, 5, matches, newestBefore, newestAfter);
+  });
 }

@@ -1,8 +1,11 @@
 import type { Client as SseClient } from 'graphql-sse';
 import type { Client as WsClient } from 'graphql-ws';
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import { filterInputType, fullSelection, STREAM_NAMES, type StreamName } from './contract.ts';
 import type { TestServer } from './server.ts';
+import { openSocket, type Frame } from './sockets.ts';
+import { sseProbe, type SseMessage } from './sse.ts';
+import { track } from './track.ts';
 import { waitFor } from './wait.ts';
 
 /**
@@ -71,7 +74,8 @@ class Recorder {
     }
   }
 
-  feed(label: string, stop: () => void): Feed {
+  /** The feed over this record; `live` adds what the transport knows itself (a closed socket, an ended response). */
+  feed(label: string, stop: () => void, live: { ended?: () => boolean; failure?: () => unknown } = {}): Feed {
     // The getters below read the recorder's live state.
     const self = this;
     return {
@@ -80,10 +84,10 @@ class Recorder {
       events: this.events,
       errors: this.errors,
       get ended() {
-        return self.ended;
+        return self.ended || (live.ended?.() ?? false);
       },
       get failure() {
-        return self.failure;
+        return self.failure ?? live.failure?.();
       },
       lastCursor: () => self.events.at(-1)?.cursor,
       stop,
@@ -128,40 +132,7 @@ export function clientFeed(client: WsClient | SseClient<boolean>, stream: Stream
       },
     },
   );
-  return recorder.feed(label, unsubscribe);
-}
-
-export interface SseMessage {
-  id: string | undefined;
-  event: string | undefined;
-  data: string;
-}
-
-/** Splits an SSE body into messages as an EventSource would (comments dropped, `data:` lines joined). */
-export function createSseParser(onMessage: (message: SseMessage) => void): (chunk: string) => void {
-  let buffer = '';
-  return (chunk) => {
-    buffer += chunk.replace(/\r\n?/g, '\n');
-    let end: number;
-    while ((end = buffer.indexOf('\n\n')) >= 0) {
-      const block = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      let id: string | undefined;
-      let event: string | undefined;
-      const data: string[] = [];
-      for (const line of block.split('\n')) {
-        if (line === '' || line.startsWith(':')) continue;
-        const colon = line.indexOf(':');
-        const field = colon < 0 ? line : line.slice(0, colon);
-        const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
-        if (field === 'id') id = value;
-        else if (field === 'event') event = value;
-        else if (field === 'data') data.push(value);
-      }
-      if (id === undefined && event === undefined && data.length === 0) continue;
-      onMessage({ id, event, data: data.join('\n') });
-    }
-  };
+  return track(recorder.feed(label, unsubscribe));
 }
 
 export interface RawSseFeed extends Feed {
@@ -175,9 +146,8 @@ export interface RawSseFeed extends Feed {
 
 /**
  * SSE on `/graphql` with plain fetch, as an EventSource-like client: POSTs the
- * subscription with `Accept: text/event-stream` and optional `Last-Event-ID`,
- * parses `id:`/`event:`/`data:` lines. `stop()` aborts the request (the
- * connection drops without any goodbye).
+ * subscription with `Accept: text/event-stream` and optional `Last-Event-ID`.
+ * `stop()` aborts the request (the connection drops without any goodbye).
  */
 export function rawSseFeed(
   server: TestServer,
@@ -186,53 +156,31 @@ export function rawSseFeed(
   options: { lastEventId?: string; label?: string } = {},
 ): RawSseFeed {
   const recorder = new Recorder();
-  const messages: SseMessage[] = [];
-  const controller = new AbortController();
-  let status: number | undefined;
-  const parse = createSseParser((message) => {
-    messages.push(message);
-    if (message.event === 'complete') {
-      recorder.ended = true;
-      return;
-    }
-    if (message.event !== 'next' && message.event !== undefined) return;
-    const result = JSON.parse(message.data) as { data?: unknown; errors?: unknown[]; extensions?: unknown };
-    const before = recorder.events.length;
-    recorder.result(stream, result);
-    const added = recorder.events[before];
-    // The SSE id must be the event's cursor: it is what Last-Event-ID resumes from.
-    if (added) recorder.events[before] = Object.assign(added, { sseId: message.id });
-  });
-  void (async () => {
-    try {
-      const response = await fetch(server.http('/graphql'), {
-        method: 'POST',
-        signal: controller.signal,
-        headers: {
-          'content-type': 'application/json',
-          accept: 'text/event-stream',
-          ...(options.lastEventId !== undefined && { 'last-event-id': options.lastEventId }),
-        },
-        body: JSON.stringify({ query: streamQuery(stream), variables: args }),
-      });
-      status = response.status;
-      if (!response.body) throw new Error(`SSE response ${response.status} has no body`);
-      const decoder = new TextDecoder();
-      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-        parse(decoder.decode(chunk, { stream: true }));
+  const probe = sseProbe(server.http('/graphql'), {
+    query: streamQuery(stream),
+    variables: args,
+    ...(options.lastEventId !== undefined && { lastEventId: options.lastEventId }),
+    onMessage(message) {
+      if (message.event === 'complete') {
+        recorder.ended = true;
+        return;
       }
-      recorder.ended = true;
-    } catch (error) {
-      recorder.failure = error;
-      recorder.ended = true;
-    }
-  })();
-  const feed = recorder.feed(options.label ?? `raw-sse ${stream}`, () => controller.abort());
-  Object.defineProperty(feed, 'status', { get: () => status, enumerable: true });
-  return Object.assign(feed, {
-    messages,
-    lastEventId: () => messages.filter((m) => m.id !== undefined).at(-1)?.id,
-  }) as RawSseFeed;
+      if (message.event !== 'next' && message.event !== undefined) return;
+      const before = recorder.events.length;
+      recorder.result(stream, JSON.parse(message.data) as { data?: unknown; errors?: unknown[]; extensions?: unknown });
+      const added = recorder.events[before];
+      // The SSE id must be the event's cursor: it is what Last-Event-ID resumes from.
+      if (added) recorder.events[before] = Object.assign(added, { sseId: message.id });
+    },
+  });
+  const feed = recorder.feed(options.label ?? `raw-sse ${stream}`, () => probe.abort(), { ended: () => probe.ended, failure: () => probe.failure });
+  return track(
+    Object.defineProperties(feed, {
+      messages: { value: probe.messages, enumerable: true },
+      status: { get: () => probe.status, enumerable: true },
+      lastEventId: { value: () => probe.lastEventId(), enumerable: true },
+    }) as RawSseFeed,
+  );
 }
 
 export interface LegacyFeed extends Feed {
@@ -245,64 +193,34 @@ export interface LegacyFeed extends Feed {
 
 /**
  * A legacy `/ws/<stream>?…` socket. Resolves once the handshake completes;
- * rejects with `{ status, body }` when the server refuses the upgrade.
+ * rejects with UpgradeRefused (`status`, `body`) when the server refuses the upgrade.
  */
-export function legacyFeed(server: TestServer, path: string, label = path): Promise<LegacyFeed> {
+export async function legacyFeed(server: TestServer, path: string, label = path): Promise<LegacyFeed> {
   const recorder = new Recorder();
-  const frames: string[] = [];
-  const socket = new WebSocket(server.ws(path));
-  socket.on('message', (data) => {
-    const text = Buffer.isBuffer(data) ? data.toString() : Buffer.from(data as ArrayBuffer).toString();
-    frames.push(text);
-    const json = JSON.parse(text) as Record<string, unknown>;
-    if (json['error'] && typeof json['error'] === 'object') {
-      const { code, message, ...rest } = json['error'] as Record<string, unknown>;
-      recorder.error({ message: String(message), extensions: { code, ...rest } });
-    } else {
-      recorder.event(json as Item);
+  const socket = await openSocket(server.ws(path));
+  // Frames that came with the handshake are already recorded; the record is derived on every read.
+  let seen = 0;
+  const sync = () => {
+    for (; seen < socket.frames.length; seen++) {
+      const json = (socket.frames[seen] as Frame).json as Record<string, unknown>;
+      if (json['error'] && typeof json['error'] === 'object') {
+        const { code, message, ...rest } = json['error'] as Record<string, unknown>;
+        recorder.error({ message: String(message), extensions: { code, ...rest } });
+      } else {
+        recorder.event(json as Item);
+      }
     }
-  });
-  socket.on('close', () => {
-    recorder.ended = true;
-  });
-  return new Promise((resolve, reject) => {
-    socket.once('unexpected-response', (request, response) => {
-      let body = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => (body += chunk));
-      response.on('end', () => {
-        request.destroy();
-        reject(Object.assign(new Error(`upgrade refused with ${response.statusCode}: ${body}`), { status: response.statusCode, body }));
-      });
-    });
-    socket.once('open', () => {
-      socket.on('error', () => {});
-      const feed = recorder.feed(label, () => socket.close());
-      resolve(
-        Object.assign(feed, {
-          socket,
-          frames,
-          terminate: () => socket.terminate(),
-        }) as LegacyFeed,
-      );
-    });
-    socket.once('error', (error) => {
-      if (socket.readyState !== WebSocket.OPEN) reject(error);
-    });
-  });
-}
-
-/** What the server answered to a legacy upgrade it was expected to refuse. */
-export async function refusedLegacy(server: TestServer, path: string): Promise<{ status: number; body: string }> {
-  try {
-    const feed = await legacyFeed(server, path);
-    feed.stop();
-  } catch (error) {
-    const e = error as { status?: number; body?: string };
-    if (e.status !== undefined) return { status: e.status, body: e.body ?? '' };
-    throw error;
-  }
-  throw new Error(`upgrade to ${path} succeeded; expected a refusal`);
+  };
+  socket.ws.on('message', sync);
+  sync();
+  const feed = recorder.feed(label, () => void socket.close(), { ended: () => socket.closeInfo !== undefined });
+  return track(
+    Object.defineProperties(feed, {
+      socket: { value: socket.ws, enumerable: true },
+      frames: { get: () => socket.frames.map((f) => f.text), enumerable: true },
+      terminate: { value: () => socket.terminate(), enumerable: true },
+    }) as LegacyFeed,
+  );
 }
 
 /** Legacy query string from a filter: lists repeated (`?status=A&status=B`) or comma-separated. */
@@ -352,34 +270,6 @@ export function latestSeq(server: TestServer, stream: StreamName): number {
 }
 
 export const seqsOf = (events: readonly Item[]): number[] => events.map((e) => e.seq);
-
-/** Sequence numbers that appear more than once. */
-export function duplicates(seqs: readonly number[]): number[] {
-  const seen = new Set<number>();
-  const out = new Set<number>();
-  for (const s of seqs) (seen.has(s) ? out : seen).add(s);
-  return [...out];
-}
-
-/** Missing sequence numbers between the smallest and largest of `seqs`. */
-export function holes(seqs: readonly number[]): number[] {
-  if (seqs.length === 0) return [];
-  const set = new Set(seqs);
-  const min = Math.min(...seqs);
-  const max = Math.max(...seqs);
-  const out: number[] = [];
-  for (let s = min; s <= max; s++) if (!set.has(s)) out.push(s);
-  return out;
-}
-
-/** Places where the order is not strictly increasing, as [previous, next]. */
-export function outOfOrder(seqs: readonly number[]): [number, number][] {
-  const out: [number, number][] = [];
-  for (let i = 1; i < seqs.length; i++) {
-    if ((seqs[i] as number) <= (seqs[i - 1] as number)) out.push([seqs[i - 1] as number, seqs[i] as number]);
-  }
-  return out;
-}
 
 /** A GraphQL query over HTTP (for validatorSet, peers, recentTransactions). */
 export async function query<T>(server: TestServer, document: string, variables: Record<string, unknown> = {}): Promise<T> {
@@ -468,15 +358,4 @@ export function compareWindow(
     unexpected: [...got].filter((s) => !expectedSet.has(s)),
     nonMatching: controlWindow.length - expected.length,
   };
-}
-
-/** Stops every feed, ignoring feeds that are already gone. */
-export function stopAll(feeds: Iterable<Feed | undefined>): void {
-  for (const feed of feeds) {
-    try {
-      feed?.stop();
-    } catch {
-      // already closed
-    }
-  }
 }

@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
+import { track } from './track.ts';
 
 /** An HS256 secret of the length the server demands (≥ 32 characters). */
 export const TEST_JWT_SECRET = 'aurigraph-test-secret-0123456789-abcdefghij';
@@ -68,7 +69,8 @@ interface KeyEntry {
 /**
  * An identity provider's JWKS endpoint on 127.0.0.1, port 0. Keys can be
  * added (rotation) and removed; `fetches` counts GETs so tests can see when
- * the server refetched. `mode` makes it answer 500 or garbage.
+ * the server refetched. `mode` makes it answer 500 or garbage. Closed when
+ * the test (or suite scope) ends.
  */
 export interface JwksServer {
   readonly url: string;
@@ -111,7 +113,7 @@ export async function startJwksServer(): Promise<JwksServer> {
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
-  return {
+  return track<JwksServer>({
     url: `http://127.0.0.1:${port}/.well-known/jwks.json`,
     get fetches() {
       return fetches;
@@ -150,5 +152,5 @@ export async function startJwksServer(): Promise<JwksServer> {
         server.closeAllConnections();
         server.close(() => resolve());
       }),
-  };
+  });
 }

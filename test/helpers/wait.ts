@@ -38,3 +38,37 @@ export async function take<T>(iterable: AsyncIterable<T>, count: number, timeout
   }
   return out;
 }
+
+/**
+ * Resolves with the first `count` values a push source emits, then unsubscribes: for observables that are not
+ * async iterables (Apollo's, urql's). `subscribe` starts the source and returns its subscription.
+ */
+export function takeEmitted<T>(
+  subscribe: (next: (value: T) => void, fail: (error: unknown) => void) => { unsubscribe(): void },
+  count: number,
+  timeoutMs = 10_000,
+): Promise<T[]> {
+  return new Promise<T[]>((resolve, reject) => {
+    const out: T[] = [];
+    let subscription: { unsubscribe(): void } | undefined;
+    let done = false;
+    const finish = (error?: unknown) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      subscription?.unsubscribe();
+      if (error === undefined) resolve(out);
+      else reject(error instanceof Error ? error : new Error(String(error)));
+    };
+    const timer = setTimeout(() => finish(new Error(`timed out after ${timeoutMs} ms with ${out.length}/${count} values`)), timeoutMs);
+    subscription = subscribe(
+      (value) => {
+        if (done) return;
+        out.push(value);
+        if (out.length === count) finish();
+      },
+      (error) => finish(error ?? new Error('the source failed')),
+    );
+    if (done) subscription.unsubscribe();
+  });
+}

@@ -3,47 +3,27 @@
  * one simulator change and one registry line: it streams on every transport
  * with its filter, resumes, is ingestible, and is counted like the others.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { graphqlSseClient, graphqlWsClient } from '../helpers/clients.ts';
 import { collect } from '../helpers/collect.ts';
 import { CONTRACT_FIELDS, parseEvent } from '../helpers/contract.ts';
-import { ingestOk, postIngest, TEST_INGEST_TOKEN } from '../helpers/ingest-client.ts';
-import { getStats, sampleValue, scrape } from '../helpers/ops.ts';
-import { describeWithRedis, startRedisServer, type RedisServer } from '../helpers/redis-server.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { legacyFeed, rawSseFeed } from '../helpers/stream-feeds.ts';
+import { fullStreamDocument, type FullEvent } from '../helpers/documents.ts';
+import { ingestOk, makeBlock, postIngest, TEST_INGEST_TOKEN } from '../helpers/ingest-client.ts';
+import { connectionsOf, getStats, sampleValue, scrape } from '../helpers/ops.ts';
+import { describeWithRedis, useRedisServer } from '../helpers/redis-server.ts';
+import { startTestServer, useTestServer } from '../helpers/server.ts';
+import { legacyFeed, rawSseFeed, SELECTION } from '../helpers/stream-feeds.ts';
 import { waitFor } from '../helpers/wait.ts';
 
-interface Block {
-  seq: number;
-  cursor: string;
-  height: number;
-  hash: string;
-  parentHash: string;
-  proposer: string;
-  txCount: number;
-  gasUsed: number;
-  state: string;
-}
-const SELECTION = 'seq cursor timestamp height hash parentHash proposer txCount gasUsed state';
-
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0)) await cleanup();
-});
+type Block = FullEvent<'blocks'>;
+const ingestServer = () => startTestServer({ SOURCES: 'ingest', INGEST_TOKEN: TEST_INGEST_TOKEN });
 
 describe('blocks from the simulator', () => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer();
-  });
-  afterAll(() => server.stop());
+  const server = useTestServer();
 
   test('graphql-ws and SSE: every committed block in height order, each naming its parent', async () => {
     for (const client of [graphqlWsClient(server), graphqlSseClient(server)]) {
-      cleanups.push(() => client.dispose());
-      const live = collect<{ blocks: Block }, Record<string, never>>(client, `subscription { blocks { ${SELECTION} } }`);
-      cleanups.push(() => live.stop());
+      const live = collect(client, fullStreamDocument('blocks'));
       await waitFor(() => live.results.length >= 4, { what: 'four blocks' });
       const blocks = live.results.map((r) => r.data?.blocks as Block);
       for (const [i, block] of blocks.entries()) {
@@ -60,14 +40,12 @@ describe('blocks from the simulator', () => {
 
   test('resume after a cursor: every block after it, once, then live', async () => {
     const client = graphqlWsClient(server);
-    cleanups.push(() => client.dispose());
     const first = collect<{ blocks: Block }, Record<string, never>>(client, 'subscription { blocks { seq cursor } }');
     await waitFor(() => first.results.length >= 2, { what: 'two blocks' });
     first.stop();
     const cursor = (first.results[0]?.data?.blocks as Block).cursor;
     const seq = (first.results[0]?.data?.blocks as Block).seq;
     const resumed = collect<{ blocks: Block }, { after: string }>(client, 'subscription ($after: String) { blocks(after: $after) { seq } }', { after: cursor });
-    cleanups.push(() => resumed.stop());
     await waitFor(() => resumed.results.length >= 3, { what: 'the resumed blocks' });
     const seqs = resumed.results.map((r) => (r.data?.blocks as Block).seq);
     expect(seqs.slice(0, 3)).toEqual([seq + 1, seq + 2, seq + 3]);
@@ -75,8 +53,7 @@ describe('blocks from the simulator', () => {
 
   test('counted in the stats document (blockConnections) and labelled endpoint="blocks" in Prometheus', async () => {
     const legacy = await legacyFeed(server, '/ws/blocks');
-    cleanups.push(() => legacy.stop());
-    await waitFor(async () => (await getStats(server)).blockConnections === 1, { what: 'blockConnections 1' });
+    await waitFor(async () => connectionsOf(await getStats(server), 'blocks') === 1, { what: 'blockConnections 1' });
     await waitFor(() => legacy.frames.length > 0, { what: 'a block' });
     const metrics = await scrape(server);
     expect(sampleValue(metrics, 'aurigraph_websocket_connections_total', { endpoint: 'blocks' })).toBe(1);
@@ -86,31 +63,20 @@ describe('blocks from the simulator', () => {
 
 describe('blocks from a chain node', () => {
   test('the filter (minHeight, proposer) applies on graphql-ws, SSE and legacy alike', async () => {
-    const server = await startTestServer({ SOURCES: 'ingest', INGEST_TOKEN: TEST_INGEST_TOKEN });
-    cleanups.push(() => server.stop());
+    const server = await ingestServer();
     const alice = `0x${'a1'.repeat(20)}`;
     const bob = `0x${'b2'.repeat(20)}`;
     // Addresses compare case-insensitively, as everywhere.
     const filter = { minHeight: 11, proposer: [alice.toUpperCase().replace('0X', '0x')] };
-    const client = graphqlWsClient(server);
-    cleanups.push(() => client.dispose());
-    const ws = collect<{ blocks: Block }, { filter: typeof filter }>(client, `subscription ($filter: BlockFilter) { blocks(filter: $filter) { ${SELECTION} } }`, { filter });
-    cleanups.push(() => ws.stop());
+    const ws = collect<{ blocks: Block }, { filter: typeof filter }>(
+      graphqlWsClient(server),
+      `subscription ($filter: BlockFilter) { blocks(filter: $filter) { ${SELECTION.blocks} } }`,
+      { filter },
+    );
     const sse = rawSseFeed(server, 'blocks', { filter });
-    cleanups.push(() => sse.stop());
     const legacy = await legacyFeed(server, `/ws/blocks?minHeight=11&proposer=${filter.proposer[0]}`);
-    cleanups.push(() => legacy.stop());
     await waitFor(() => server.app.engine.subscriberCount('blocks') === 3, { what: 'three subscribers' });
-    const blocks = Array.from({ length: 20 }, (_, i) => ({
-      timestamp: new Date().toISOString(),
-      height: i + 1,
-      hash: `0x${(i + 1).toString(16).padStart(64, '0')}`,
-      parentHash: `0x${i.toString(16).padStart(64, '0')}`,
-      proposer: i % 2 === 0 ? alice : bob,
-      txCount: i,
-      gasUsed: 21_000 * i,
-      state: 'COMMITTED',
-    }));
+    const blocks = Array.from({ length: 20 }, (_, i) => makeBlock('filter', i + 1, { proposer: i % 2 === 0 ? alice : bob, txCount: i, gasUsed: 21_000 * i }));
     await ingestOk(server, 'blocks', blocks);
     const expected = blocks.filter((b) => b.height >= 11 && b.proposer === alice).map((b) => b.height);
     expect(expected).toEqual([11, 13, 15, 17, 19]);
@@ -122,20 +88,9 @@ describe('blocks from a chain node', () => {
   });
 
   test('ingested over HTTP: validated (hash lengths, 2^53 heights), deduplicated by hash, delivered', async () => {
-    const server = await startTestServer({ SOURCES: 'ingest', INGEST_TOKEN: TEST_INGEST_TOKEN });
-    cleanups.push(() => server.stop());
+    const server = await ingestServer();
     const feed = await legacyFeed(server, '/ws/blocks?meta=1');
-    cleanups.push(() => feed.stop());
-    const block = {
-      timestamp: new Date().toISOString(),
-      height: 2 ** 40,
-      hash: `0x${'ab'.repeat(32)}`,
-      parentHash: `0x${'cd'.repeat(32)}`,
-      proposer: `0x${'12'.repeat(20)}`,
-      txCount: 3,
-      gasUsed: 63_000,
-      state: 'COMMITTED',
-    };
+    const block = makeBlock('http', 2 ** 40, { txCount: 3, gasUsed: 63_000 });
     expect(await ingestOk(server, 'blocks', [block, block])).toEqual({ accepted: 1, duplicates: 1 });
     const bad = await postIngest(server, 'blocks', [{ ...block, hash: '0x12', state: 'PENDING' }]);
     expect(bad.status).toBe(400);
@@ -145,29 +100,13 @@ describe('blocks from a chain node', () => {
 });
 
 describeWithRedis('blocks over Redis Streams', () => {
-  let redis: RedisServer;
-  beforeAll(async () => {
-    redis = await startRedisServer();
-  });
-  afterAll(() => redis?.stop());
+  const redis = useRedisServer();
 
   test('XADD <prefix>:blocks feeds the stream through the consumer group', async () => {
     const server = await startTestServer({ BUS: 'redis', REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'blk', REDIS_STREAM_PREFIX: 'blk:chain', SOURCES: 'redis' });
-    cleanups.push(() => server.stop());
     const feed = await legacyFeed(server, '/ws/blocks');
-    cleanups.push(() => feed.stop());
-    const block = {
-      timestamp: new Date().toISOString(),
-      height: 7,
-      hash: `0x${'ef'.repeat(32)}`,
-      parentHash: `0x${'01'.repeat(32)}`,
-      proposer: `0x${'34'.repeat(20)}`,
-      txCount: 0,
-      gasUsed: 0,
-      state: 'COMMITTED',
-    };
+    const block = makeBlock('redis', 7);
     const client = redis.client();
-    cleanups.push(() => client.disconnect());
     await client.xadd('blk:chain:blocks', '*', 'event', JSON.stringify(block));
     await waitFor(() => feed.frames.length === 1, { what: 'the block from Redis Streams' });
     expect(JSON.parse(feed.frames[0] as string)).toEqual(block);

@@ -1,20 +1,12 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 import type { Client as SseClient } from 'graphql-sse';
 import type { Client as WsClient } from 'graphql-ws';
 import type { StreamName } from '../helpers/contract.ts';
 import { graphqlSseClient, graphqlWsClient } from '../helpers/clients.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
-import {
-  attached,
-  clientFeed,
-  holes,
-  legacyFeed,
-  rawSseFeed,
-  refusedLegacy,
-  stopAll,
-  type Feed,
-  type FeedArgs,
-} from '../helpers/stream-feeds.ts';
+import { holes } from '../helpers/sequences.ts';
+import { useTestServer } from '../helpers/server.ts';
+import { refusedLegacy } from '../helpers/sockets.ts';
+import { attached, clientFeed, legacyFeed, rawSseFeed, type Feed, type FeedArgs } from '../helpers/stream-feeds.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 /**
@@ -24,7 +16,7 @@ import { waitFor } from '../helpers/wait.ts';
  * Clients already streaming are not disturbed.
  */
 
-let server: TestServer;
+const server = useTestServer();
 let wsClient: WsClient;
 let sseClient: SseClient;
 const background: Feed[] = [];
@@ -35,7 +27,6 @@ const many = <T>(n: number, f: (i: number) => T) => Array.from({ length: n }, (_
 const VALID = address(1);
 
 beforeAll(async () => {
-  server = await startTestServer();
   wsClient = graphqlWsClient(server);
   sseClient = graphqlSseClient(server);
   // Clients that keep streaming throughout; every bad request below happens while they do.
@@ -46,13 +37,6 @@ beforeAll(async () => {
   await waitFor(() => background.every((f) => f.events.length > 0), { what: 'background feeds streaming' });
   backgroundStart = background.map((f) => f.events.length);
 }, 30_000);
-
-afterAll(async () => {
-  stopAll(background);
-  sseClient?.dispose();
-  await wsClient?.dispose();
-  await server?.stop();
-});
 
 interface Invalid {
   name: string;
@@ -97,63 +81,41 @@ async function expectBadRequest(feed: Feed, expected: Invalid): Promise<void> {
 
 describe('graphql-ws', () => {
   test.each(INVALID.map((c) => [c.name, c] as const))('%s → BAD_REQUEST naming the argument', async (_name, c) => {
-    const feed = clientFeed(wsClient, c.stream, c.args, `graphql-ws ${c.name}`);
-    try {
-      await expectBadRequest(feed, c);
-    } finally {
-      feed.stop();
-    }
+    await expectBadRequest(clientFeed(wsClient, c.stream, c.args, `graphql-ws ${c.name}`), c);
   });
 
   test('an unknown enum value in variables is refused with the argument path', async () => {
     const feed = clientFeed(wsClient, 'transactions', { filter: { status: ['FAILED', 'BOGUS'] } });
-    try {
-      await waitFor(() => feed.ended || feed.errors.length > 0, { what: 'an error' });
-      expect(feed.errors[0]?.message).toMatch(/filter\.status\[1\]|BOGUS/);
-      expect(feed.events).toEqual([]);
-    } finally {
-      feed.stop();
-    }
+    await waitFor(() => feed.ended || feed.errors.length > 0, { what: 'an error' });
+    expect(feed.errors[0]?.message).toMatch(/filter\.status\[1\]|BOGUS/);
+    expect(feed.events).toEqual([]);
   });
 
   test('exactly 1,000 values is accepted', async () => {
     const before = server.app.engine.subscriberCount('transactions');
     const feed = clientFeed(wsClient, 'transactions', { filter: { address: many(1000, (i) => address(i + 1)), status: many(1000, () => 'SUCCESS') } });
-    try {
-      await attached(server, 'transactions', before + 1);
-      expect(feed.errors).toEqual([]);
-    } finally {
-      feed.stop();
-    }
+    await attached(server, 'transactions', before + 1);
+    expect(feed.errors).toEqual([]);
   });
 });
 
 describe('SSE', () => {
   const cases = INVALID.filter((c) => ['bad from address', 'negative intervalMs', 'non-numeric minValue', '1,001 statuses', 'negative replay', 'after and replay together'].includes(c.name));
   test.each(cases.map((c) => [c.name, c] as const))('%s → BAD_REQUEST naming the argument', async (_name, c) => {
-    const feed = clientFeed(sseClient, c.stream, c.args, `sse ${c.name}`);
-    try {
-      await expectBadRequest(feed, c);
-    } finally {
-      feed.stop();
-    }
+    await expectBadRequest(clientFeed(sseClient, c.stream, c.args, `sse ${c.name}`), c);
   });
 });
 
 describe('SSE on the wire', () => {
   test('an invalid argument is an event: next with the errors, then event: complete, on a 200 stream', async () => {
     const feed = rawSseFeed(server, 'transactions', { filter: { from: ['0xnot-an-address'] } }, { label: 'raw sse bad from' });
-    try {
-      await waitFor(() => feed.ended, { what: 'the SSE stream to end' });
-      expect(feed.failure).toBeUndefined();
-      expect(feed.status).toBe(200);
-      expect(feed.messages.map((m) => m.event)).toEqual(['next', 'complete']);
-      expect(feed.errors).toHaveLength(1);
-      expect(feed.errors[0]?.extensions).toMatchObject({ code: 'BAD_REQUEST', argument: 'filter.from[0]' });
-      expect(feed.events).toEqual([]);
-    } finally {
-      feed.stop();
-    }
+    await waitFor(() => feed.ended, { what: 'the SSE stream to end' });
+    expect(feed.failure).toBeUndefined();
+    expect(feed.status).toBe(200);
+    expect(feed.messages.map((m) => m.event)).toEqual(['next', 'complete']);
+    expect(feed.errors).toHaveLength(1);
+    expect(feed.errors[0]?.extensions).toMatchObject({ code: 'BAD_REQUEST', argument: 'filter.from[0]' });
+    expect(feed.events).toEqual([]);
   });
 });
 
@@ -188,8 +150,7 @@ describe('legacy query parameters', () => {
   });
 
   test('exactly 1,000 values is accepted', async () => {
-    const feed = await legacyFeed(server, `/ws/transactions?status=${many(1000, () => 'SUCCESS').join(',')}`);
-    feed.stop();
+    await legacyFeed(server, `/ws/transactions?status=${many(1000, () => 'SUCCESS').join(',')}`);
   });
 });
 

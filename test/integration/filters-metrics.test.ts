@@ -1,10 +1,9 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { Client as SseClient } from 'graphql-sse';
-import type { Client as WsClient } from 'graphql-ws';
+import { beforeAll, describe, expect, test } from 'vitest';
 import { graphqlSseClient, graphqlWsClient } from '../helpers/clients.ts';
 import { TRANSPORT_NAMES, type TransportName } from '../helpers/filter-matrix.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { attached, clientFeed, holes, legacyFeed, stopAll, type Feed, type Item } from '../helpers/stream-feeds.ts';
+import { holes } from '../helpers/sequences.ts';
+import { useTestServer } from '../helpers/server.ts';
+import { attached, clientFeed, legacyFeed, type Feed, type Item } from '../helpers/stream-feeds.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 /**
@@ -18,9 +17,7 @@ const BASE_MS = 100;
 const JITTER_MS = 10;
 const INTERVALS = [500, 250, 100, 50] as const;
 
-let server: TestServer;
-let wsClient: WsClient;
-let sseClient: SseClient;
+const server = useTestServer({ METRICS_INTERVAL_MS: String(BASE_MS), SIM_TPS: '20' });
 const feeds = new Map<string, Feed>();
 const controls = new Map<TransportName, Feed>();
 let lo = 0;
@@ -30,9 +27,8 @@ const key = (transport: TransportName, interval: number) => `${transport}:${inte
 const at = (item: Item) => Date.parse(String(item['timestamp']));
 
 beforeAll(async () => {
-  server = await startTestServer({ METRICS_INTERVAL_MS: String(BASE_MS), SIM_TPS: '20' });
-  wsClient = graphqlWsClient(server);
-  sseClient = graphqlSseClient(server);
+  const wsClient = graphqlWsClient(server);
+  const sseClient = graphqlSseClient(server);
   controls.set('graphql-ws', clientFeed(wsClient, 'metrics', {}, 'graphql-ws control'));
   controls.set('sse', clientFeed(sseClient, 'metrics', {}, 'sse control'));
   controls.set('legacy', await legacyFeed(server, '/ws/metrics?meta=1', 'legacy control'));
@@ -54,13 +50,6 @@ beforeAll(async () => {
     what: 'every metrics feed to pass the window',
   }).catch(() => undefined);
 }, 60_000);
-
-afterAll(async () => {
-  stopAll([...feeds.values(), ...controls.values()]);
-  sseClient?.dispose();
-  await wsClient?.dispose();
-  await server?.stop();
-});
 
 const windowOf = (feed: Feed) => feed.events.filter((e) => e.seq >= lo && e.seq <= hi);
 

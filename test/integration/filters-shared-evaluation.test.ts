@@ -1,16 +1,14 @@
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { Client as SseClient } from 'graphql-sse';
 import type { Client as WsClient } from 'graphql-ws';
-import { createClient as createSseClient } from 'graphql-sse';
-import { graphqlWsClient } from '../helpers/clients.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { graphqlSseClient, graphqlWsClient } from '../helpers/clients.ts';
+import { ascendingValues, byFrequency, retainedTransactions, upperHex } from '../helpers/filter-matrix.ts';
+import { useTestServer } from '../helpers/server.ts';
 import {
   clientFeed,
   legacyFeed,
   legacyQuery,
   matchesTransaction,
-  query,
-  stopAll,
   type Feed,
   type Item,
   type TransactionFilterSpec,
@@ -31,12 +29,12 @@ import { getSchema } from '../../src/schema/index.ts';
  */
 
 const SUBSCRIBERS = 1000;
-let server: TestServer;
+const server = useTestServer({ SIM_TPS: '50' });
 let filters: TransactionFilterSpec[] = [];
 /** Equivalent spellings of each filter. */
 let spellings: TransactionFilterSpec[][] = [];
 const wsClients: WsClient[] = [];
-const sseClients: SseClient<true>[] = [];
+const sseClients: SseClient[] = [];
 const feeds: { filter: number; feed: Feed }[] = [];
 let measured: {
   published: number;
@@ -50,22 +48,13 @@ let measured: {
 let renderCount = 0;
 let restoreResolver: (() => void) | undefined;
 
-const upper = (address: string) => `0x${address.slice(2).toUpperCase()}`;
+const upper = upperHex;
 
 beforeAll(async () => {
-  server = await startTestServer({ SIM_TPS: '50' });
-  const recent = await waitFor(
-    async () => {
-      const data = await query<{ recentTransactions: Item[] }>(server, '{ recentTransactions(limit: 1000) { from to value } }');
-      return data.recentTransactions.length >= 200 && data.recentTransactions;
-    },
-    { what: '200 retained transactions' },
-  );
+  const recent = await retainedTransactions(server, 200);
   // The busiest accounts, so address filters see events within the measured window.
-  const counts = new Map<string, number>();
-  for (const a of recent.flatMap((t) => [String(t['from']), String(t['to'])])) counts.set(a, (counts.get(a) ?? 0) + 1);
-  const addresses = [...counts.entries()].sort((x, y) => y[1] - x[1]).map(([a]) => a);
-  const values = recent.map((t) => BigInt(String(t['value']))).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const addresses = byFrequency(recent.flatMap((t) => [String(t['from']), String(t['to'])]));
+  const values = ascendingValues(recent);
   const [a0, a1, a2, a3, a4, a5, a6, a7, a8, a9] = addresses as [string, string, string, string, string, string, string, string, string, string];
   const high = String(values[Math.floor(values.length * 0.9)]);
   const low = String(values[Math.floor(values.length * 0.05)]);
@@ -109,10 +98,10 @@ beforeAll(async () => {
   const perStream = server.config.limits.maxSubscriptionsPerConnection;
   for (let i = 500; i < 750; i++) {
     if ((i - 500) % perStream === 0) {
-      sseClients.push(createSseClient({ url: server.http('/graphql/stream'), singleConnection: true, retryAttempts: 0 }));
+      sseClients.push(graphqlSseClient(server, { singleConnection: true }));
     }
     const { f, filter } = spelling(i);
-    feeds.push({ filter: f, feed: clientFeed(sseClients.at(-1) as SseClient<true>, 'transactions', { filter }, `sse ${i}`) });
+    feeds.push({ filter: f, feed: clientFeed(sseClients.at(-1) as SseClient, 'transactions', { filter }, `sse ${i}`) });
   }
   // Legacy: 250 sockets, in batches so the handshakes do not all land at once.
   for (let i = 750; i < SUBSCRIBERS; i += 50) {
@@ -169,13 +158,7 @@ beforeAll(async () => {
   expect(engine.subscriberCount('transactions')).toBe(SUBSCRIBERS);
 }, 90_000);
 
-afterAll(async () => {
-  restoreResolver?.();
-  stopAll(feeds.map((f) => f.feed));
-  for (const client of sseClients) client.dispose();
-  await Promise.all(wsClients.map((c) => c.dispose()));
-  await server?.stop();
-}, 30_000);
+afterAll(() => restoreResolver?.());
 
 test('1,000 subscribers with 10 distinct filters cost 10 filter evaluations and one render per group per event', () => {
   expect(measured.published).toBeGreaterThanOrEqual(500);

@@ -1,8 +1,18 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { runFilterMatrix, TRANSPORT_NAMES, type FilterCase, type Matrix } from '../helpers/filter-matrix.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { clientFeed, matchesTransaction, query, stopAll, type Item, type TransactionFilterSpec } from '../helpers/stream-feeds.ts';
+import { expect, test } from 'vitest';
+import {
+  ascendingValues,
+  byFrequency,
+  caseBuilder,
+  retainedTransactions,
+  runFilterMatrix,
+  testFilterCases,
+  upperHex,
+  type FilterCase,
+} from '../helpers/filter-matrix.ts';
+import { useTestServer } from '../helpers/server.ts';
+import { clientFeed, matchesTransaction, type Item } from '../helpers/stream-feeds.ts';
 import { graphqlWsClient } from '../helpers/clients.ts';
+import { useFixture } from '../helpers/track.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 /**
@@ -12,9 +22,6 @@ import { waitFor } from '../helpers/wait.ts';
  * transport; over one window of sequence numbers, the filtered one must get
  * exactly the control events that match.
  */
-
-let server: TestServer;
-let matrix: Matrix;
 
 interface Picks {
   senders: string[];
@@ -26,16 +33,8 @@ interface Picks {
 
 const quantile = (values: bigint[], q: number) => (values[Math.floor((values.length - 1) * q)] as bigint).toString();
 
-/** Uppercases the hex digits, keeping the `0x` prefix: the same address in another case. */
-const upper = (address: string) => `0x${address.slice(2).toUpperCase()}`;
-
 function defineCases(p: Picks): FilterCase[] {
-  const tx = (name: string, filter: TransactionFilterSpec, extra: Partial<FilterCase> = {}): FilterCase => ({
-    name,
-    filter: filter as Record<string, unknown>,
-    matches: (item: Item) => matchesTransaction(filter, item),
-    ...extra,
-  });
+  const tx = caseBuilder(matchesTransaction);
   const [a1, a2, a3] = p.addresses as [string, string, string];
   return [
     tx('status one value', { status: ['FAILED'] }),
@@ -53,8 +52,8 @@ function defineCases(p: Picks): FilterCase[] {
       minValue: quantile(p.values, 0.3),
     }),
     tx('AND across fields: from + to', { from: p.senders.slice(0, 25), to: p.receivers.slice(0, 25) }),
-    tx('addresses compare case-insensitively', { address: [upper(a1), upper(a3)] }),
-    tx('mixed-case from list', { from: p.senders.slice(0, 6).map((a, i) => (i % 2 === 0 ? upper(a) : a)) }),
+    tx('addresses compare case-insensitively', { address: [upperHex(a1), upperHex(a3)] }),
+    tx('mixed-case from list', { from: p.senders.slice(0, 6).map((a, i) => (i % 2 === 0 ? upperHex(a) : a)) }),
     tx('empty status list matches nothing', { status: [] }, { matchesNothing: true }),
     tx('empty address list matches nothing', { address: [] }, { matchesNothing: true }),
     tx('empty filter object matches everything', {}, { matchesEverything: true }),
@@ -69,71 +68,39 @@ const CASE_NAMES = defineCases({
   values: [1n],
 }).map((c) => c.name);
 
-const rank = (list: string[]) => {
-  const counts = new Map<string, number>();
-  for (const a of list) counts.set(a, (counts.get(a) ?? 0) + 1);
-  return [...counts.entries()].sort((x, y) => y[1] - x[1]).map(([a]) => a);
-};
+const server = useTestServer({ SIM_TPS: '100' });
+const run = useFixture(
+  async () => {
+    // Use accounts the chain actually uses: the busiest senders and receivers of recent history.
+    const recent = await retainedTransactions(server, 400);
+    const picks: Picks = {
+      senders: byFrequency(recent.map((t) => String(t['from']))),
+      receivers: byFrequency(recent.map((t) => String(t['to']))),
+      addresses: byFrequency(recent.flatMap((t) => [String(t['from']), String(t['to'])])),
+      values: ascendingValues(recent),
+    };
+    return { picks, matrix: await runFilterMatrix(server, 'transactions', defineCases(picks), { minEach: 3 }) };
+  },
+  { timeoutMs: 60_000 },
+);
 
-let picks: Picks;
-
-beforeAll(async () => {
-  server = await startTestServer({ SIM_TPS: '100' });
-  // Use accounts the chain actually uses: the busiest senders and receivers of recent history.
-  const recent = await waitFor(
-    async () => {
-      const data = await query<{ recentTransactions: Item[] }>(server, '{ recentTransactions(limit: 1000) { from to value status } }');
-      return data.recentTransactions.length >= 400 && data.recentTransactions;
-    },
-    { timeoutMs: 15_000, what: '400 retained transactions' },
-  );
-  picks = {
-    senders: rank(recent.map((t) => String(t['from']))),
-    receivers: rank(recent.map((t) => String(t['to']))),
-    addresses: rank(recent.flatMap((t) => [String(t['from']), String(t['to'])])),
-    values: recent.map((t) => BigInt(String(t['value']))).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)),
-  };
-  matrix = await runFilterMatrix(server, 'transactions', defineCases(picks), { minEach: 3 });
-}, 60_000);
-
-afterAll(async () => {
-  await matrix?.stop();
-  await server?.stop();
-});
-
-describe.each(TRANSPORT_NAMES)('transactions filter over %s', (transport) => {
-  test.each(CASE_NAMES)('%s: exactly the matching control events arrive', (name) => {
-    const r = matrix.result(name, transport);
-    expect(r.feed.errors, `${r.feed.label} errors`).toEqual([]);
-    expect(r.missing, `${r.feed.label}: matching events that never arrived (window ${matrix.lo}..${matrix.hi})`).toEqual([]);
-    expect(r.unexpected, `${r.feed.label}: events that should have been filtered out`).toEqual([]);
-    expect(r.violations.map((e) => e.seq), `${r.feed.label}: received events that do not match`).toEqual([]);
-    if (name.includes('matches nothing')) {
-      expect(r.feed.events, `${r.feed.label} got events`).toEqual([]);
-      expect(r.nonMatching).toBeGreaterThan(0);
-    } else {
-      // The window held both kinds, so the comparison could have failed either way.
-      expect(r.expected.length).toBeGreaterThanOrEqual(name.includes('everything') ? 12 : 3);
-      if (!name.includes('everything')) expect(r.nonMatching).toBeGreaterThanOrEqual(3);
-    }
-  });
-});
+testFilterCases('transactions', CASE_NAMES, () => run.matrix);
 
 test('the case-insensitive case really uses upper-case input against lower-case chain addresses', () => {
-  const cases = defineCases(picks);
+  const cases = defineCases(run.picks);
   const c = cases.find((x) => x.name === 'addresses compare case-insensitively') as FilterCase;
   const addresses = c.filter['address'] as string[];
   expect(addresses.every((a) => /^0x[0-9A-F]{40}$/.test(a))).toBe(true);
   // Chain addresses are lower-case hex, so a case-sensitive comparison would match nothing.
-  expect(picks.addresses.every((a) => a === a.toLowerCase())).toBe(true);
-  expect(matrix.result(c.name, 'graphql-ws').expected.length).toBeGreaterThan(0);
+  expect(run.picks.addresses.every((a) => a === a.toLowerCase())).toBe(true);
+  expect(run.matrix.result(c.name, 'graphql-ws').expected.length).toBeGreaterThan(0);
 });
 
 test('minValue and maxValue compare exact big integers beyond 2^53, not floats', async () => {
   // A retained value above 2^53 whose neighbours round to the same double.
-  const data = await query<{ recentTransactions: Item[] }>(server, '{ recentTransactions(limit: 1000) { seq value } }');
-  const target = data.recentTransactions.find((t) => BigInt(String(t['value'])) > 2n ** 60n && !String(t['value']).endsWith('0'))
-    ?? data.recentTransactions.find((t) => BigInt(String(t['value'])) > 2n ** 60n);
+  const retained = await retainedTransactions(server, 1);
+  const target = retained.find((t) => BigInt(String(t['value'])) > 2n ** 60n && !String(t['value']).endsWith('0'))
+    ?? retained.find((t) => BigInt(String(t['value'])) > 2n ** 60n);
   expect(target, 'a retained value above 2^60').toBeDefined();
   const value = BigInt(String((target as Item)['value']));
   expect(Number(value + 1n)).toBe(Number(value)); // a float comparison could not tell them apart
@@ -147,25 +114,21 @@ test('minValue and maxValue compare exact big integers beyond 2^53, not floats',
   const feeds = Object.fromEntries(
     Object.entries(cases).map(([name, filter]) => [name, clientFeed(client, 'transactions', { filter, replay: 10_000 }, name)]),
   );
-  try {
-    const seq = (target as Item).seq;
-    // History comes first, so once a feed shows a later event it has judged the target.
-    await waitFor(
-      () =>
-        (feeds['exact'] as (typeof feeds)[string]).events.some((e) => e.seq >= seq) &&
-        ['above', 'below'].every((name) => (feeds[name] as (typeof feeds)[string]).events.some((e) => e.seq > seq)),
-      { timeoutMs: 10_000, what: 'each feed to pass the target seq' },
-    ).catch(() => undefined);
-    const has = (name: string) => (feeds[name] as (typeof feeds)[string]).events.some((e) => e.seq === seq);
-    expect(has('exact'), 'minValue = maxValue = value includes it').toBe(true);
-    expect(has('above'), 'minValue = value + 1 excludes it').toBe(false);
-    expect(has('below'), 'maxValue = value - 1 excludes it').toBe(false);
-    for (const [name, feed] of Object.entries(feeds)) {
-      const filter = cases[name as keyof typeof cases];
-      expect(feed.events.filter((e) => !matchesTransaction(filter, e)).map((e) => e.value), name).toEqual([]);
-    }
-  } finally {
-    stopAll(Object.values(feeds));
-    await client.dispose();
+  const seq = (target as Item).seq;
+  // History comes first, so once a feed shows a later event it has judged the target.
+  await waitFor(
+    () =>
+      (feeds['exact'] as (typeof feeds)[string]).events.some((e) => e.seq >= seq) &&
+      ['above', 'below'].every((name) => (feeds[name] as (typeof feeds)[string]).events.some((e) => e.seq > seq)),
+    // Without this wait the exclusions below would prove nothing: a feed must have judged the target.
+    { timeoutMs: 20_000, what: 'each feed to pass the target seq' },
+  );
+  const has = (name: string) => (feeds[name] as (typeof feeds)[string]).events.some((e) => e.seq === seq);
+  expect(has('exact'), 'minValue = maxValue = value includes it').toBe(true);
+  expect(has('above'), 'minValue = value + 1 excludes it').toBe(false);
+  expect(has('below'), 'maxValue = value - 1 excludes it').toBe(false);
+  for (const [name, feed] of Object.entries(feeds)) {
+    const filter = cases[name as keyof typeof cases];
+    expect(feed.events.filter((e) => !matchesTransaction(filter, e)).map((e) => e.value), name).toEqual([]);
   }
 });

@@ -1,32 +1,21 @@
-import { request as httpRequest } from 'node:http';
-import type { Duplex } from 'node:stream';
 import { print } from 'graphql';
 import { CloseCode } from 'graphql-ws';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { LiveMetricsDocument, LiveTransactionsDocument } from '../../examples/generated/graphql.ts';
 import { graphqlWsClient } from '../helpers/clients.ts';
 import { collect, type Collected } from '../helpers/collect.ts';
-import { messagesOfType, openRawSocket, type RawSocket } from '../helpers/raw-ws.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { useTestServer } from '../helpers/server.ts';
+import { acknowledgedSocket, messagesOfType, openRawSocket, UpgradeRefused } from '../helpers/sockets.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { closeFrameOf, headerOf, parseServerFrames, rawUpgrade } from '../helpers/ws-frames.ts';
 
-const PROTOCOL = 'graphql-transport-ws';
-
-let server: TestServer;
-let controlClient: ReturnType<typeof graphqlWsClient>;
+const server = useTestServer({ METRICS_INTERVAL_MS: '100' });
 let control: Collected<unknown>;
 
 beforeAll(async () => {
-  server = await startTestServer({ METRICS_INTERVAL_MS: '100' });
   // A well-behaved client streaming transactions through every test: bad input must not disturb it.
-  controlClient = graphqlWsClient(server);
-  control = collect(controlClient, LiveTransactionsDocument);
+  control = collect(graphqlWsClient(server), LiveTransactionsDocument);
   await waitFor(() => control.results.length > 0, { what: 'the control client to stream' });
-});
-afterAll(async () => {
-  control.stop();
-  await controlClient.dispose();
-  await server.stop();
 });
 
 let controlBefore = 0;
@@ -54,13 +43,7 @@ const describeSinkError = (error: unknown): string => {
   return `not GraphQL errors but ${String(error)}`;
 };
 
-/** Opens a graphql-transport-ws socket and completes connection_init/ack. */
-async function initialisedSocket(): Promise<RawSocket> {
-  const socket = await openRawSocket(server.ws('/graphql'), PROTOCOL);
-  socket.send({ type: 'connection_init' });
-  await waitFor(() => messagesOfType(socket, 'connection_ack').length === 1, { what: 'connection_ack' });
-  return socket;
-}
+const initialisedSocket = () => acknowledgedSocket(server);
 
 describe('bad GraphQL documents over graphql-ws get an error result, not a broken connection', () => {
   let client: ReturnType<typeof graphqlWsClient>;
@@ -70,13 +53,8 @@ describe('bad GraphQL documents over graphql-ws get an error result, not a broke
   afterEach(async () => {
     // The same client (same socket) still subscribes fine after the bad operation.
     const good = collect(client, LiveMetricsDocument);
-    try {
-      await waitFor(() => good.results.length > 0, { what: 'a good subscription on the same client' });
-      expect(good.error).toBeUndefined();
-    } finally {
-      good.stop();
-      await client.dispose();
-    }
+    await waitFor(() => good.results.length > 0, { what: 'a good subscription on the same client' });
+    expect(good.error).toBeUndefined();
   });
 
   // `code`: the phase that refused it (decided: the same codes on every transport, in production too).
@@ -129,39 +107,31 @@ describe('bad GraphQL documents over graphql-ws get an error result, not a broke
   for (const c of cases) {
     test(c.name, async () => {
       const bad = collect(client, c.query, undefined, c.operationName !== undefined ? { operationName: c.operationName } : {});
-      try {
-        await waitFor(() => bad.ended, { what: 'the bad subscription to end' });
-        expect(bad.results).toEqual([]);
-        expect(bad.completed).toBe(false);
-        // graphql-ws reports validation errors as an `error` message: an array of GraphQL errors
-        // (a socket close here would take down every other subscription on the connection).
-        expect(describeSinkError(bad.error)).toMatch(c.expected);
-        expect(Array.isArray(bad.error)).toBe(true);
-        const codes = (bad.error as { extensions?: { code?: unknown } }[]).map((e) => e.extensions?.code);
-        expect(codes).toEqual(codes.map(() => c.code));
-      } finally {
-        bad.stop();
-      }
+      await waitFor(() => bad.ended, { what: 'the bad subscription to end' });
+      expect(bad.results).toEqual([]);
+      expect(bad.completed).toBe(false);
+      // graphql-ws reports validation errors as an `error` message: an array of GraphQL errors
+      // (a socket close here would take down every other subscription on the connection).
+      expect(describeSinkError(bad.error)).toMatch(c.expected);
+      expect(Array.isArray(bad.error)).toBe(true);
+      const codes = (bad.error as { extensions?: { code?: unknown } }[]).map((e) => e.extensions?.code);
+      expect(codes).toEqual(codes.map(() => c.code));
       expect(server.app.engine.subscriberCount()).toBe(1); // the control only
     });
   }
 
   test('variable of the wrong type is an error result', async () => {
     const bad = collect(client, 'query Q($n: Int!) { recentTransactions(limit: $n) { txHash } }', { n: 'five' });
-    try {
-      await waitFor(() => bad.ended, { what: 'the bad operation to end' });
-      // Variable coercion happens at execution: one result carrying the error, or an error message.
-      const messages = [...errorMessages(bad.error ?? []), ...bad.results.flatMap((r) => errorMessages(r.errors ?? []))];
-      expect(messages.join('\n')).toMatch(/Variable "\$n" got invalid value "five"/);
-      const codes = [...(Array.isArray(bad.error) ? bad.error : []), ...bad.results.flatMap((r) => r.errors ?? [])].map(
-        (e: { extensions?: { code?: unknown } }) => e.extensions?.code,
-      );
-      expect(codes.length).toBeGreaterThan(0);
-      for (const code of codes) expect(code).toBe('BAD_USER_INPUT');
-      for (const r of bad.results) expect(r.data ?? null).toBeNull();
-    } finally {
-      bad.stop();
-    }
+    await waitFor(() => bad.ended, { what: 'the bad operation to end' });
+    // Variable coercion happens at execution: one result carrying the error, or an error message.
+    const messages = [...errorMessages(bad.error ?? []), ...bad.results.flatMap((r) => errorMessages(r.errors ?? []))];
+    expect(messages.join('\n')).toMatch(/Variable "\$n" got invalid value "five"/);
+    const codes = [...(Array.isArray(bad.error) ? bad.error : []), ...bad.results.flatMap((r) => r.errors ?? [])].map(
+      (e: { extensions?: { code?: unknown } }) => e.extensions?.code,
+    );
+    expect(codes.length).toBeGreaterThan(0);
+    for (const code of codes) expect(code).toBe('BAD_USER_INPUT');
+    for (const r of bad.results) expect(r.data ?? null).toBeNull();
   });
 });
 
@@ -185,13 +155,13 @@ describe('malformed graphql-transport-ws frames close only the offending socket'
   });
 
   test('non-JSON before connection_init → 4400', async () => {
-    const socket = await openRawSocket(server.ws('/graphql'), PROTOCOL);
+    const socket = await openRawSocket(server.ws('/graphql'));
     socket.send('{"type":');
     expect((await socket.closed).code).toBe(CloseCode.BadRequest);
   });
 
   test('subscribe before connection_init → 4401', async () => {
-    const socket = await openRawSocket(server.ws('/graphql'), PROTOCOL);
+    const socket = await openRawSocket(server.ws('/graphql'));
     socket.send({ type: 'subscribe', id: '1', payload: { query: print(LiveTransactionsDocument) } });
     expect((await socket.closed).code).toBe(CloseCode.Unauthorized);
     expect(server.app.engine.subscriberCount()).toBe(1);
@@ -215,7 +185,7 @@ describe('malformed graphql-transport-ws frames close only the offending socket'
   });
 
   test('no connection_init within the wait timeout → 4408', async () => {
-    const socket = await openRawSocket(server.ws('/graphql'), PROTOCOL);
+    const socket = await openRawSocket(server.ws('/graphql'));
     expect((await socket.closed).code).toBe(CloseCode.ConnectionInitialisationTimeout);
   });
 
@@ -226,27 +196,29 @@ describe('malformed graphql-transport-ws frames close only the offending socket'
   });
 
   test('no subprotocol at all → the handshake completes, then graphql-ws closes with 4406', async () => {
-    const socket = await openRawSocket(server.ws('/graphql'), undefined);
+    const socket = await openRawSocket(server.ws('/graphql'), null);
     expect(socket.ws.protocol).toBe('');
     const closed = await socket.closed;
     expect(closed.code).toBe(CloseCode.SubprotocolNotAcceptable);
     expect(closed.reason).toBe('Subprotocol not acceptable');
   });
 
-  for (const protocol of ['graphql-ws', 'not-a-protocol']) {
+  // `graphql-ws` is subscriptions-transport-ws's subprotocol, served too (test/protocols).
+  for (const protocol of ['graphql-transport-ws-2', 'not-a-protocol']) {
     test(`wrong subprotocol "${protocol}" → the ws client refuses the handshake`, async () => {
-      // graphql-ws v6's handleProtocols selects no subprotocol, ws still answers 101 without
-      // Sec-WebSocket-Protocol, and a conforming client (ws) aborts: "Server sent no subprotocol".
+      // No subprotocol is selected, ws still answers 101 without Sec-WebSocket-Protocol,
+      // and a conforming client (ws) aborts: "Server sent no subprotocol".
       await expect(openRawSocket(server.ws('/graphql'), protocol)).rejects.toThrow(/Server sent no subprotocol/);
     });
 
     test(`wrong subprotocol "${protocol}" on the wire: 101 without a subprotocol, then close 4406`, async () => {
-      const { status, headers, firstFrame } = await rawUpgrade(server, '/graphql', protocol);
-      expect(status).toBe(101);
-      expect(headers['sec-websocket-protocol']).toBeUndefined();
+      const raw = await rawUpgrade(server.port, '/graphql', { protocol });
+      expect(raw.status).toBe(101);
+      expect(headerOf(raw, 'sec-websocket-protocol')).toBeUndefined();
       // The server's first frame is a close frame (opcode 8) with code 4406.
-      expect(firstFrame.opcode).toBe(0x8);
-      expect(firstFrame.code).toBe(CloseCode.SubprotocolNotAcceptable);
+      const [first] = await waitFor(() => parseServerFrames(raw.bytes()).length > 0 && parseServerFrames(raw.bytes()), { what: 'a first frame' });
+      expect(first?.opcode).toBe(0x8);
+      expect(closeFrameOf(raw.bytes())?.code).toBe(CloseCode.SubprotocolNotAcceptable);
     });
   }
 });
@@ -288,46 +260,8 @@ describe('bad HTTP requests', () => {
   });
 
   test('a WebSocket upgrade on an unknown path → 404 before the handshake', async () => {
-    await expect(openRawSocket(server.ws('/nope'), PROTOCOL)).rejects.toThrow(/Unexpected server response: 404/);
+    const refusal = await openRawSocket(server.ws('/nope')).catch((error: unknown) => error);
+    expect(refusal).toBeInstanceOf(UpgradeRefused);
+    expect((refusal as UpgradeRefused).status).toBe(404);
   });
 });
-
-/** A hand-made upgrade request, to see exactly what the server answers and sends first. */
-function rawUpgrade(
-  server: TestServer,
-  path: string,
-  protocol: string,
-): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; firstFrame: { opcode: number; code: number } }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(server.http(path), {
-      headers: {
-        Connection: 'Upgrade',
-        Upgrade: 'websocket',
-        'Sec-WebSocket-Version': '13',
-        'Sec-WebSocket-Key': Buffer.from('0123456789abcdef').toString('base64'),
-        'Sec-WebSocket-Protocol': protocol,
-      },
-    });
-    req.on('error', reject);
-    req.on('response', (res) => reject(new Error(`expected an upgrade, got HTTP ${res.statusCode}`)));
-    req.on('upgrade', (res, socket: Duplex, head: Buffer) => {
-      let buffer = head;
-      const onData = (chunk: Buffer) => {
-        buffer = Buffer.concat([buffer, chunk]);
-        if (buffer.length < 4) return;
-        socket.off('data', onData);
-        socket.destroy();
-        // Server frames are unmasked: byte 0 = FIN|opcode, byte 1 = length, then the 2-byte close code.
-        resolve({
-          status: res.statusCode ?? 0,
-          headers: res.headers,
-          firstFrame: { opcode: (buffer[0] as number) & 0x0f, code: buffer.readUInt16BE(2) },
-        });
-      };
-      socket.on('data', onData);
-      socket.on('error', reject);
-      onData(Buffer.alloc(0));
-    });
-    req.end();
-  });
-}

@@ -1,22 +1,20 @@
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print, type FormattedExecutionResult } from 'graphql';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 import { DashboardStateDocument, type DashboardStateQuery } from '../../examples/generated/graphql.ts';
-import { parseEvent } from '../helpers/contract.ts';
+import { CONTRACT_FIELDS, parseEvent, type StreamName } from '../helpers/contract.ts';
 import { graphqlWsClient, subscribe } from '../helpers/clients.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { useTestServer } from '../helpers/server.ts';
 import { take, waitFor } from '../helpers/wait.ts';
 
-let server: TestServer;
+const server = useTestServer({ METRICS_INTERVAL_MS: '100' });
 beforeAll(async () => {
-  server = await startTestServer({ METRICS_INTERVAL_MS: '100' });
   // The dashboard is meant to be loaded on a running chain: a committed block and a metrics tick.
   await waitFor(() => server.app.streams.hubs.consensus.latest() && server.app.streams.hubs.metrics.latest(), {
     what: 'a first block and metrics tick',
   });
   await waitFor(() => server.app.streams.hubs.transactions.recent(20).length === 20, { what: '20 transactions' });
 });
-afterAll(() => server.stop());
 
 async function postQuery<TResult, TVariables>(
   document: TypedDocumentNode<TResult, TVariables> | string,
@@ -90,25 +88,21 @@ describe('Query fields', () => {
   });
 
   test('DashboardState over graphql-ws', async () => {
-    const client = graphqlWsClient(server);
-    try {
-      const results = await take(subscribe(client, DashboardStateDocument, { recent: 7 }), 2);
-      // A query over graphql-ws is one `next` then `complete`.
-      expect(results).toHaveLength(1);
-      expect(results[0]?.errors).toBeUndefined();
-      checkDashboard(results[0]?.data, 7);
-    } finally {
-      await client.dispose();
-    }
+    const results = await take(subscribe(graphqlWsClient(server), DashboardStateDocument, { recent: 7 }), 2);
+    // A query over graphql-ws is one `next` then `complete`.
+    expect(results).toHaveLength(1);
+    expect(results[0]?.errors).toBeUndefined();
+    checkDashboard(results[0]?.data, 7);
   });
 
   test('full events from the query fields pass the domain validators', async () => {
+    const all = (stream: StreamName) => CONTRACT_FIELDS[stream].join(' ');
     const query = `{
-      latestMetrics { timestamp tps cpu memory connections errorRate }
-      consensusState { timestamp leader epoch round term state performanceScore activeValidators }
-      validatorSet { timestamp validator status votingPower uptime lastBlockProposed }
-      peers { timestamp peerId ip connected latency version }
-      recentTransactions(limit: 5) { timestamp txHash from to value status gasUsed }
+      latestMetrics { ${all('metrics')} }
+      consensusState { ${all('consensus')} }
+      validatorSet { ${all('validators')} }
+      peers { ${all('network')} }
+      recentTransactions(limit: 5) { ${all('transactions')} }
     }`;
     const { body } = await postQuery<Record<string, unknown>, never>(query);
     expect(body.errors).toBeUndefined();
@@ -164,20 +158,12 @@ describe('Query fields', () => {
   });
 
   test('recentTransactions(limit: 5000) is a BAD_REQUEST GraphQL error over graphql-ws too', async () => {
-    const client = graphqlWsClient(server);
-    try {
-      const results = await take(
-        subscribe(client, DashboardStateDocument, { recent: 5000 }),
-        2,
-      );
-      expect(results).toHaveLength(1);
-      const errors = results[0]?.errors as { extensions?: { code?: string }; path?: unknown[] }[] | undefined;
-      expect(errors?.map((e) => e.extensions?.code)).toEqual(['BAD_REQUEST']);
-      expect(errors?.[0]?.path).toEqual(['recentTransactions']);
-      // recentTransactions is non-null at the root, so the whole data is null.
-      expect(results[0]?.data ?? null).toBeNull();
-    } finally {
-      await client.dispose();
-    }
+    const results = await take(subscribe(graphqlWsClient(server), DashboardStateDocument, { recent: 5000 }), 2);
+    expect(results).toHaveLength(1);
+    const errors = results[0]?.errors as { extensions?: { code?: string }; path?: unknown[] }[] | undefined;
+    expect(errors?.map((e) => e.extensions?.code)).toEqual(['BAD_REQUEST']);
+    expect(errors?.[0]?.path).toEqual(['recentTransactions']);
+    // recentTransactions is non-null at the root, so the whole data is null.
+    expect(results[0]?.data ?? null).toBeNull();
   });
 });

@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { print, type DocumentNode } from 'graphql';
 import type { Client as WsClient } from 'graphql-ws';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import {
   ConsensusRoundsDocument,
   FullMetricsDocument,
@@ -15,9 +15,11 @@ import {
 import { graphqlSseClient, graphqlWsClient } from '../helpers/clients.ts';
 import { collect, type Collected } from '../helpers/collect.ts';
 import { listenerCounts, liveSubscribers, watchHubRegistrations } from '../helpers/leaks.ts';
-import { messagesOfType, openRawSocket } from '../helpers/raw-ws.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { useTestServer } from '../helpers/server.ts';
+import { acknowledgedSocket, GRAPHQL_WS_PROTOCOL, messagesOfType } from '../helpers/sockets.ts';
+import { track } from '../helpers/track.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { jsonMessages, rawUpgrade, textFrame } from '../helpers/ws-frames.ts';
 
 const DOCUMENTS: readonly DocumentNode[] = [
   LiveTransactionsDocument,
@@ -76,12 +78,11 @@ async function churn(
   return { live, errors };
 }
 
+/** Watches the hubs' listener registrations until the test ends. */
+const watchHubs = (streams: Parameters<typeof watchHubRegistrations>[0]) => track(watchHubRegistrations(streams), (w) => w.restore());
+
 describe('unsubscribe and disconnect release everything', () => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer({ METRICS_INTERVAL_MS: '50' });
-  });
-  afterAll(() => server.stop());
+  const server = useTestServer({ METRICS_INTERVAL_MS: '50' });
 
   test('1,000 subscribe/unsubscribe cycles over one graphql-ws connection leave nothing behind', async () => {
     const httpServer = server.app.server;
@@ -91,92 +92,79 @@ describe('unsubscribe and disconnect release everything', () => {
     let connections = 0;
     // Not lazy: one connection for the whole test, even between batches.
     const client: WsClient = graphqlWsClient(server, { lazy: false, on: { connected: () => connections++ } });
-    const hubWatch = watchHubRegistrations(server.app.streams);
-    try {
-      await waitFor(() => connections === 1, { what: 'the client to connect' });
-      const socket = await serverSocket;
-      // Warm up once so lazily created state (parser caches, first-use listeners) is in the baseline.
-      await churn((doc) => collect(client, doc), 6, 6);
-      await waitFor(() => server.app.engine.subscriberCount() === 0, { what: 'warm-up release' });
+    const hubWatch = watchHubs(server.app.streams);
+    await waitFor(() => connections === 1, { what: 'the client to connect' });
+    const socket = await serverSocket;
+    // Warm up once so lazily created state (parser caches, first-use listeners) is in the baseline.
+    await churn((doc) => collect(client, doc), 6, 6);
+    await waitFor(() => server.app.engine.subscriberCount() === 0, { what: 'warm-up release' });
 
-      const baseline = {
-        socket: listenerCounts(socket),
-        server: listenerCounts(httpServer),
-        process: listenerCounts(process),
-      };
+    const baseline = {
+      socket: listenerCounts(socket),
+      server: listenerCounts(httpServer),
+      process: listenerCounts(process),
+    };
 
-      const { live, errors } = await churn((doc) => collect(client, doc), 1000, 50);
-      expect(errors).toEqual([]);
-      // A third of the cycles waited for an event: they really were live on the server.
-      expect(live).toBeGreaterThanOrEqual(300);
+    const { live, errors } = await churn((doc) => collect(client, doc), 1000, 50);
+    expect(errors).toEqual([]);
+    // A third of the cycles waited for an event: they really were live on the server.
+    expect(live).toBeGreaterThanOrEqual(300);
 
-      await waitFor(() => server.app.engine.subscriberCount() === 0, {
-        what: `every subscriber to be released (still live: ${JSON.stringify(liveSubscribers(server.app.engine))})`,
-      });
-      expect(liveSubscribers(server.app.engine)).toEqual({});
-      // Emptied delivery groups are gone too (nothing rendered for nobody).
-      expect(server.app.engine.groupCount()).toBe(0);
-      expect(hubWatch.outstanding()).toEqual({});
-      expect(connections).toBe(1);
-      expect(listenerCounts(socket)).toEqual(baseline.socket);
-      expect(listenerCounts(httpServer)).toEqual(baseline.server);
-      expect(listenerCounts(process)).toEqual(baseline.process);
+    await waitFor(() => server.app.engine.subscriberCount() === 0, {
+      what: `every subscriber to be released (still live: ${JSON.stringify(liveSubscribers(server.app.engine))})`,
+    });
+    expect(liveSubscribers(server.app.engine)).toEqual({});
+    // Emptied delivery groups are gone too (nothing rendered for nobody).
+    expect(server.app.engine.groupCount()).toBe(0);
+    expect(hubWatch.outstanding()).toEqual({});
+    expect(connections).toBe(1);
+    expect(listenerCounts(socket)).toEqual(baseline.socket);
+    expect(listenerCounts(httpServer)).toEqual(baseline.server);
+    expect(listenerCounts(process)).toEqual(baseline.process);
 
-      // The connection is still healthy after all that.
-      const after = collect(client, LiveTransactionsDocument);
-      await waitFor(() => after.results.length > 0, { what: 'a subscription after the churn' });
-      expect(server.app.engine.subscriberCount(undefined, 'graphql-ws')).toBe(1);
-      after.stop();
-      await waitFor(() => server.app.engine.subscriberCount() === 0, { what: 'the last subscriber to be released' });
-    } finally {
-      hubWatch.restore();
-      await client.dispose();
-    }
+    // The connection is still healthy after all that.
+    const after = collect(client, LiveTransactionsDocument);
+    await waitFor(() => after.results.length > 0, { what: 'a subscription after the churn' });
+    expect(server.app.engine.subscriberCount(undefined, 'graphql-ws')).toBe(1);
+    after.stop();
+    await waitFor(() => server.app.engine.subscriberCount() === 0, { what: 'the last subscriber to be released' });
   });
 
   test('a batch of SSE subscribe/unsubscribe cycles (distinct and single connection) leaves nothing behind', async () => {
     const httpServer = server.app.server;
     const connectionCount = () =>
       new Promise<number>((resolve, reject) => httpServer.getConnections((err, n) => (err ? reject(err) : resolve(n))));
-    const hubWatch = watchHubRegistrations(server.app.streams);
+    const hubWatch = watchHubs(server.app.streams);
     const distinct = graphqlSseClient(server);
     const single = graphqlSseClient(server, { singleConnection: true });
-    try {
-      const baseline = { server: listenerCounts(httpServer), process: listenerCounts(process) };
-      const connectionsBefore = await connectionCount();
+    const baseline = { server: listenerCounts(httpServer), process: listenerCounts(process) };
+    const connectionsBefore = await connectionCount();
 
-      const a = await churn((doc) => collect(distinct, doc), 150, 15);
-      const b = await churn((doc) => collect(single, doc), 150, 15);
-      expect([...a.errors, ...b.errors]).toEqual([]);
-      expect(a.live).toBeGreaterThanOrEqual(45);
-      expect(b.live).toBeGreaterThanOrEqual(45);
+    const a = await churn((doc) => collect(distinct, doc), 150, 15);
+    const b = await churn((doc) => collect(single, doc), 150, 15);
+    expect([...a.errors, ...b.errors]).toEqual([]);
+    expect(a.live).toBeGreaterThanOrEqual(45);
+    expect(b.live).toBeGreaterThanOrEqual(45);
 
-      await waitFor(() => server.app.engine.subscriberCount() === 0, {
-        what: `every SSE subscriber to be released (still live: ${JSON.stringify(liveSubscribers(server.app.engine))})`,
-      });
-      expect(server.app.engine.groupCount()).toBe(0);
-      expect(hubWatch.outstanding()).toEqual({});
-      expect(listenerCounts(httpServer)).toEqual(baseline.server);
-      expect(listenerCounts(process)).toEqual(baseline.process);
+    await waitFor(() => server.app.engine.subscriberCount() === 0, {
+      what: `every SSE subscriber to be released (still live: ${JSON.stringify(liveSubscribers(server.app.engine))})`,
+    });
+    expect(server.app.engine.groupCount()).toBe(0);
+    expect(hubWatch.outstanding()).toEqual({});
+    expect(listenerCounts(httpServer)).toEqual(baseline.server);
+    expect(listenerCounts(process)).toEqual(baseline.process);
 
-      single.dispose();
-      distinct.dispose();
-      // Aborted event streams close their connections; idle keep-alive ones time out (server default 5 s).
-      await waitFor(async () => (await connectionCount()) <= connectionsBefore, {
-        timeoutMs: 15_000,
-        what: 'HTTP connections to return to the baseline',
-      });
-    } finally {
-      hubWatch.restore();
-      single.dispose();
-      distinct.dispose();
-    }
+    single.dispose();
+    distinct.dispose();
+    // Aborted event streams close their connections; idle keep-alive ones time out (server default 5 s).
+    await waitFor(async () => (await connectionCount()) <= connectionsBefore, {
+      timeoutMs: 15_000,
+      what: 'HTTP connections to return to the baseline',
+    });
   });
 
   test('abrupt termination of a graphql-ws socket releases all of its subscribers', async () => {
-    const socket = await openRawSocket(server.ws('/graphql'), 'graphql-transport-ws');
-    socket.send({ type: 'connection_init' });
-    await waitFor(() => messagesOfType(socket, 'connection_ack').length === 1, { what: 'connection_ack' });
+    const socket = await acknowledgedSocket(server);
     DOCUMENTS.forEach((document, i) => socket.send({ type: 'subscribe', id: String(i), payload: { query: print(document) } }));
     await waitFor(() => server.app.engine.subscriberCount(undefined, 'graphql-ws') === DOCUMENTS.length, {
       what: 'all subscriptions to register',
@@ -214,62 +202,20 @@ describe('unsubscribe and disconnect release everything', () => {
 });
 
 describe('dead peers are dropped', () => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer({ WS_PING_INTERVAL_MS: '200' });
-  });
-  afterAll(() => server.stop());
+  const server = useTestServer({ WS_PING_INTERVAL_MS: '200' });
 
   test('a graphql-ws peer that stops answering pings is terminated and its subscriber released', async () => {
-    const socket = await rawGraphqlWsSocket(server);
-    socket.write(clientFrame(JSON.stringify({ type: 'connection_init' })));
-    await waitFor(() => socket.received().includes('connection_ack'), { what: 'connection_ack' });
-    socket.write(
-      clientFrame(JSON.stringify({ type: 'subscribe', id: '1', payload: { query: print(LiveTransactionsDocument) } })),
-    );
-    await waitFor(() => socket.received().includes('"next"'), { what: 'events to flow' });
+    // A bare TCP socket, so the test controls whether pongs are sent.
+    const raw = await rawUpgrade(server.port, '/graphql', { protocol: GRAPHQL_WS_PROTOCOL });
+    const received = () => jsonMessages(raw.bytes());
+    raw.send(textFrame(JSON.stringify({ type: 'connection_init' })));
+    await waitFor(() => received().some((m) => m['type'] === 'connection_ack'), { what: 'connection_ack' });
+    raw.send(textFrame(JSON.stringify({ type: 'subscribe', id: '1', payload: { query: print(LiveTransactionsDocument) } })));
+    await waitFor(() => received().some((m) => m['type'] === 'next'), { what: 'events to flow' });
     expect(server.app.engine.subscriberCount(undefined, 'graphql-ws')).toBe(1);
 
     // Stop reading: pings pile up unanswered in the kernel buffer, as with a vanished peer.
-    socket.pause();
+    raw.socket.pause();
     await waitFor(() => server.app.engine.subscriberCount() === 0, { what: 'the dead peer to be dropped' });
-    socket.destroy();
   });
 });
-
-/** A WebSocket client frame: FIN + text opcode, masked with a zero key (so the payload goes as is). */
-function clientFrame(text: string): Buffer {
-  const payload = Buffer.from(text);
-  const header =
-    payload.length < 126
-      ? Buffer.from([0x81, 0x80 | payload.length])
-      : Buffer.from([0x81, 0x80 | 126, payload.length >> 8, payload.length & 0xff]);
-  return Buffer.concat([header, Buffer.alloc(4), payload]);
-}
-
-/** A graphql-transport-ws connection on a bare TCP socket, so the test controls whether pongs are sent. */
-function rawGraphqlWsSocket(server: TestServer): Promise<Duplex & { received(): string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(server.http('/graphql'), {
-      headers: {
-        Connection: 'Upgrade',
-        Upgrade: 'websocket',
-        'Sec-WebSocket-Version': '13',
-        'Sec-WebSocket-Key': Buffer.from('fedcba9876543210').toString('base64'),
-        'Sec-WebSocket-Protocol': 'graphql-transport-ws',
-      },
-    });
-    req.on('error', reject);
-    req.on('response', (res) => reject(new Error(`expected an upgrade, got HTTP ${res.statusCode}`)));
-    req.on('upgrade', (_res, socket: Duplex, head: Buffer) => {
-      // Frame bytes as latin1 text: good enough to spot the JSON of small server frames.
-      let received = head.toString('latin1');
-      socket.on('data', (chunk: Buffer) => {
-        received += chunk.toString('latin1');
-      });
-      socket.on('error', () => {});
-      resolve(Object.assign(socket, { received: () => received }));
-    });
-    req.end();
-  });
-}

@@ -1,17 +1,14 @@
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { CONTRACT_FIELDS, parseEvent, STREAM_NAMES, type StreamName } from '../helpers/contract.ts';
 import { graphqlSseClient, graphqlWsClient, subscribe } from '../helpers/clients.ts';
 import { collect } from '../helpers/collect.ts';
 import { fullStreamDocument, type FullEvent } from '../helpers/documents.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { useTestServer } from '../helpers/server.ts';
+import { seqBreaks } from '../helpers/sequences.ts';
 import { take, waitFor } from '../helpers/wait.ts';
 
-let server: TestServer;
-beforeAll(async () => {
-  // Fast chain (200 ms blocks, 50 tx/s) and a 200 ms metrics tick.
-  server = await startTestServer({ METRICS_INTERVAL_MS: '200' });
-});
-afterAll(() => server.stop());
+// Fast chain (200 ms blocks, 50 tx/s) and a 200 ms metrics tick.
+const server = useTestServer({ METRICS_INTERVAL_MS: '200' });
 
 /**
  * How many events to take from each stream, and how long that may take with
@@ -49,6 +46,12 @@ function checkEvents<S extends StreamName>(stream: S, events: (FullEvent<S> | un
   expect(cursors.size, `${stream} cursors are distinct`).toBe(count);
 }
 
+/** Takes each stream's expected count of full events on one client, all streams at once, and checks them. */
+async function expectEveryStream(client: Parameters<typeof subscribe>[0]): Promise<void> {
+  const received = await Promise.all(STREAM_NAMES.map(async (stream) => [stream, await takeStream(client, stream)] as const));
+  for (const [stream, events] of received) checkEvents(stream, events as (FullEvent<typeof stream> | undefined)[]);
+}
+
 async function takeStream<S extends StreamName>(
   client: Parameters<typeof subscribe>[0],
   stream: S,
@@ -60,34 +63,16 @@ async function takeStream<S extends StreamName>(
 }
 
 test('each stream delivers valid events with strictly increasing seq over graphql-ws', async () => {
-  const client = graphqlWsClient(server);
-  try {
-    const received = await Promise.all(STREAM_NAMES.map(async (stream) => [stream, await takeStream(client, stream)] as const));
-    for (const [stream, events] of received) checkEvents(stream, events as (FullEvent<typeof stream> | undefined)[]);
-  } finally {
-    await client.dispose();
-  }
+  await expectEveryStream(graphqlWsClient(server));
 });
 
 test('each stream delivers valid events with strictly increasing seq over SSE', async () => {
-  const client = graphqlSseClient(server, { singleConnection: true });
-  try {
-    const received = await Promise.all(STREAM_NAMES.map(async (stream) => [stream, await takeStream(client, stream)] as const));
-    for (const [stream, events] of received) checkEvents(stream, events as (FullEvent<typeof stream> | undefined)[]);
-  } finally {
-    client.dispose();
-  }
+  await expectEveryStream(graphqlSseClient(server, { singleConnection: true }));
 });
 
 test('transactions are delivered without gaps: consecutive seq within one subscription', async () => {
-  const client = graphqlWsClient(server);
-  try {
-    const events = await takeStream(client, 'transactions');
-    const seqs = events.map((e) => e?.seq ?? Number.NaN);
-    for (let i = 1; i < seqs.length; i++) expect(seqs[i]).toBe((seqs[i - 1] as number) + 1);
-  } finally {
-    await client.dispose();
-  }
+  const events = await takeStream(graphqlWsClient(server), 'transactions');
+  expect(seqBreaks(events.map((e) => e?.seq ?? Number.NaN))).toEqual([]);
 });
 
 test('two subscribers on different transports see the same event under the same seq', async () => {
@@ -97,23 +82,16 @@ test('two subscribers on different transports see the same event under the same 
   const fromWs = collect(a, document);
   const fromSse = collect(b, document);
   const seqsOf = (c: typeof fromWs) => c.results.map((r) => r.data?.transactions.seq ?? Number.NaN);
-  try {
-    await waitFor(() => fromWs.results.length > 0 && fromSse.results.length > 0, { what: 'both to receive an event' });
-    // From the later of the two starts on, both must have seen the same 10 events.
-    const from = Math.max(seqsOf(fromWs)[0] as number, seqsOf(fromSse)[0] as number);
-    await waitFor(() => seqsOf(fromWs).includes(from + 9) && seqsOf(fromSse).includes(from + 9), {
-      what: 'both to reach the same seq',
-    });
-    const window = (c: typeof fromWs) =>
-      c.results.map((r) => r.data?.transactions).filter((e) => e !== undefined && e.seq >= from && e.seq <= from + 9);
-    expect(window(fromWs)).toHaveLength(10);
-    expect(window(fromSse)).toEqual(window(fromWs));
-    expect(fromWs.error).toBeUndefined();
-    expect(fromSse.error).toBeUndefined();
-  } finally {
-    fromWs.stop();
-    fromSse.stop();
-    await a.dispose();
-    b.dispose();
-  }
+  await waitFor(() => fromWs.results.length > 0 && fromSse.results.length > 0, { what: 'both to receive an event' });
+  // From the later of the two starts on, both must have seen the same 10 events.
+  const from = Math.max(seqsOf(fromWs)[0] as number, seqsOf(fromSse)[0] as number);
+  await waitFor(() => seqsOf(fromWs).includes(from + 9) && seqsOf(fromSse).includes(from + 9), {
+    what: 'both to reach the same seq',
+  });
+  const window = (c: typeof fromWs) =>
+    c.results.map((r) => r.data?.transactions).filter((e) => e !== undefined && e.seq >= from && e.seq <= from + 9);
+  expect(window(fromWs)).toHaveLength(10);
+  expect(window(fromSse)).toEqual(window(fromWs));
+  expect(fromWs.error).toBeUndefined();
+  expect(fromSse.error).toBeUndefined();
 });

@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
+import { beforeEach, expect, test } from 'vitest';
 import type { StreamName } from '../helpers/contract.ts';
 import {
   makeConsensus,
@@ -11,8 +11,10 @@ import {
   problemsOf,
   TEST_INGEST_TOKEN,
 } from '../helpers/ingest-client.ts';
-import { getStats, graphqlWsFeed, legacyMetaFeed, repeated, seqBreaks, type SeqFeed } from '../helpers/instance-feeds.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { graphqlWsFeed, legacyMetaFeed, type SeqFeed } from '../helpers/instance-feeds.ts';
+import { getStats } from '../helpers/ops.ts';
+import { duplicates as repeated, seqBreaks } from '../helpers/sequences.ts';
+import { useTestServer } from '../helpers/server.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 /**
@@ -21,7 +23,8 @@ import { waitFor } from '../helpers/wait.ts';
  * every problem listed; redeliveries inside the dedup window are dropped.
  */
 
-let server: TestServer;
+const server = useTestServer({ SOURCES: 'ingest', INGEST_TOKEN: TEST_INGEST_TOKEN, BUS: 'memory' });
+/** This test's feeds (they close when it ends), to count attachments by. */
 const feeds: SeqFeed[] = [];
 let tagCounter = 0;
 const tag = () => `batches-${process.pid}-${++tagCounter}`;
@@ -43,14 +46,11 @@ async function sentinel(stream: 'transactions' = 'transactions') {
   return event;
 }
 
-beforeAll(async () => {
-  server = await startTestServer({ SOURCES: 'ingest', INGEST_TOKEN: TEST_INGEST_TOKEN, BUS: 'memory' });
-});
-afterEach(async () => {
-  await Promise.all(feeds.splice(0).map((f) => f.stop()));
+// Each test starts with no subscriber: the previous test's feeds have detached.
+beforeEach(async () => {
+  feeds.length = 0;
   await waitFor(() => server.app.engine.subscriberCount() === 0, { what: 'every subscriber detached' });
 });
-afterAll(() => server?.stop());
 
 test('only ingest runs: nothing is published until a chain node sends something', () => {
   expect(server.config.sources).toEqual(['ingest']);

@@ -1,7 +1,7 @@
-import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
+import { beforeEach, expect, test } from 'vitest';
 import { errorOf, makeTransaction, makeTransactions, postIngest, TEST_INGEST_TOKEN } from '../helpers/ingest-client.ts';
 import { graphqlWsFeed, type SeqFeed } from '../helpers/instance-feeds.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { startTestServer, useTestServer } from '../helpers/server.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 /**
@@ -12,24 +12,14 @@ import { waitFor } from '../helpers/wait.ts';
  */
 
 const MAX_BODY = 4096;
-let server: TestServer;
-let feed: SeqFeed;
+const server = useTestServer({ SOURCES: 'ingest', INGEST_TOKEN: TEST_INGEST_TOKEN, INGEST_MAX_BODY_BYTES: String(MAX_BODY) });
 let n = 0;
 
-beforeAll(async () => {
-  server = await startTestServer({
-    SOURCES: 'ingest',
-    INGEST_TOKEN: TEST_INGEST_TOKEN,
-    INGEST_MAX_BODY_BYTES: String(MAX_BODY),
-  });
-});
-afterAll(() => server?.stop());
-afterEach(async () => {
-  await feed?.stop();
-});
+// The previous test's subscriber (closed when it ended) has detached, so `watch` counts only its own.
+beforeEach(() => waitFor(() => server.app.engine.subscriberCount() === 0, { what: 'no subscriber left' }));
 
 async function watch(): Promise<SeqFeed> {
-  feed = await graphqlWsFeed(server, 'transactions');
+  const feed = await graphqlWsFeed(server, 'transactions');
   await waitFor(() => server.app.engine.subscriberCount('transactions') === 1, { what: 'the subscriber attached' });
   return feed;
 }
@@ -122,11 +112,7 @@ test('a batch within the size limit that is an empty array publishes nothing and
 
 test('without SOURCES=ingest there is no ingest endpoint', async () => {
   const plain = await startTestServer({ SOURCES: 'simulator', INGEST_TOKEN: TEST_INGEST_TOKEN });
-  try {
-    const response = await postIngest(plain, 'transactions', makeTransaction('off', 1));
-    expect(response.status).toBe(404);
-    expect(errorOf(response).code).toBe('NOT_FOUND');
-  } finally {
-    await plain.stop();
-  }
+  const response = await postIngest(plain, 'transactions', makeTransaction('off', 1));
+  expect(response.status).toBe(404);
+  expect(errorOf(response).code).toBe('NOT_FOUND');
 });

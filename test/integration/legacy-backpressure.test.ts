@@ -1,9 +1,9 @@
 import type { Socket } from 'node:net';
-import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
+import { afterEach, expect, test } from 'vitest';
 import WebSocket from 'ws';
-import { openLegacy, seqGaps, seqs, type LegacyClient } from '../helpers/legacy-client.ts';
-import { getStats, probeStatus, sampleValue, scrape } from '../helpers/ops.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { connectionsOf, getStats, probeStatus, sampleValue, scrape } from '../helpers/ops.ts';
+import { useTestServer } from '../helpers/server.ts';
+import { openLegacy, receivesMore, seqGaps, seqs } from '../helpers/sockets.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 /**
@@ -20,32 +20,12 @@ import { waitFor } from '../helpers/wait.ts';
  * are generous because how much the kernel absorbs depends on the machine.
  */
 
-let server: TestServer;
-let opened: LegacyClient[] = [];
-
-beforeAll(async () => {
-  server = await startTestServer({
-    SIM_TPS: '1000',
-    METRICS_INTERVAL_MS: '50',
-    SLOW_CONSUMER_BUFFER_BYTES: '1024',
-  });
-});
+const server = useTestServer({ SIM_TPS: '1000', METRICS_INTERVAL_MS: '50', SLOW_CONSUMER_BUFFER_BYTES: '1024' });
 afterEach(async () => {
-  for (const client of opened) client.ws.terminate();
-  opened = [];
   expect(await probeStatus(server.http('/health'))).toBe(200);
 });
-afterAll(() => server.stop());
 
-const open = async (path: string) => {
-  const client = await openLegacy(server, path);
-  opened.push(client);
-  return client;
-};
-const receivesMore = (client: LegacyClient, count: number, what: string) => {
-  const target = client.frames.length + count;
-  return waitFor(() => client.frames.length >= target, { timeoutMs: 15_000, what });
-};
+const open = (path: string) => openLegacy(server, path);
 const counter = async (name: string, labels: Record<string, string>) => sampleValue(await scrape(server), name, labels) ?? 0;
 const slowClosures = () => counter('aurigraph_connections_terminated_total', { transport: 'legacy', reason: 'slow-consumer' });
 const metricsDrops = () =>
@@ -64,7 +44,7 @@ test('a transactions client that stops reading is closed with 4008 while another
     what: 'the server to close the slow transactions client',
   });
   expect(await slowClosures()).toBe(closuresBefore + 1);
-  await waitFor(async () => (await getStats(server)).transactionConnections === 1, {
+  await waitFor(async () => connectionsOf(await getStats(server), 'transactions') === 1, {
     what: 'the slow client to stop counting as a subscriber',
   });
 
@@ -112,7 +92,7 @@ test('a metrics client that stops reading has snapshots dropped (counted), is no
   expect(slow.closeInfo, 'the slow metrics client is still connected').toBeUndefined();
 
   expect(await slowClosures(), 'metrics readers are never closed for being slow').toBe(closuresBefore);
-  expect((await getStats(server)).metricsConnections).toBe(2);
+  expect(connectionsOf(await getStats(server), 'metrics')).toBe(2);
   // Everything the kernel held arrives first; then live snapshots again, past the ones that were dropped.
   const caughtUpTo = (seqs(witness.frames).at(-1) ?? 0) + 2;
   slow.ws.resume();

@@ -1,14 +1,13 @@
 import { connect } from 'node:net';
-import { createClient as createSseClient, type Client as SseClient } from 'graphql-sse';
-import { createClient as createWsClient, type Client as WsClient } from 'graphql-ws';
-import { afterEach, expect, test } from 'vitest';
-import WebSocket from 'ws';
-import { startChildServer, type ChildServer } from '../helpers/child-server.ts';
+import { expect, test } from 'vitest';
+import { startChildServer, type ChildExit, type ChildServer } from '../helpers/child-server.ts';
+import { graphqlSseClient, graphqlWsClient } from '../helpers/clients.ts';
 import { collect } from '../helpers/collect.ts';
-import { httpErrorOf, openLegacy, refusedUpgrade } from '../helpers/legacy-client.ts';
 import { probeStatus } from '../helpers/ops.ts';
-import { rawUpgrade } from '../helpers/raw-tcp.ts';
+import { GRAPHQL_WS_PROTOCOL, httpErrorOf, openLegacy, refusedUpgrade } from '../helpers/sockets.ts';
+import { track } from '../helpers/track.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { rawUpgrade } from '../helpers/ws-frames.ts';
 
 /**
  * Graceful drain of the real process: `tsx src/main.ts` (what `npm start`
@@ -16,64 +15,39 @@ import { waitFor } from '../helpers/wait.ts';
  * connected.
  */
 
-/** Time allowed beyond SHUTDOWN_TIMEOUT_MS for the process to actually exit (tsx wrapper, exit hooks, a loaded CI box). */
-const EXIT_SLACK_MS = 3000;
-
-let child: ChildServer | undefined;
-const disposers: (() => unknown)[] = [];
-afterEach(async () => {
-  await Promise.allSettled(disposers.splice(0).map((dispose) => dispose()));
-  await child?.dispose();
-  child = undefined;
-});
-
-// The clients from helpers/clients.ts take an in-process TestServer; these are the same clients, pointed at the child.
-const wsClient = (server: ChildServer): WsClient => {
-  const client = createWsClient({ url: server.ws('/graphql'), webSocketImpl: WebSocket, retryAttempts: 0, lazy: true });
-  disposers.push(() => client.dispose());
-  return client;
-};
-const sseClient = (server: ChildServer, singleConnection: boolean): SseClient => {
-  const client = createSseClient({
-    url: server.http(singleConnection ? '/graphql/stream' : '/graphql'),
-    singleConnection,
-    retryAttempts: 0,
-  });
-  disposers.push(() => client.dispose());
-  return client;
-};
+/**
+ * A drain bound far beyond any test's timeout, for the tests whose point is that the drain finishes by itself:
+ * only a drain that really ends every connection can pass them, however slow the machine.
+ */
+const UNREACHABLE_BOUND_MS = 600_000;
 
 const isLog = (msg: string) => (line: Record<string, unknown>) => line.msg === msg;
+const timedOutLines = (server: ChildServer) => server.logs.filter((line) => typeof line.msg === 'string' && /timed out/.test(line.msg));
 
-/** Rejects if the child has not exited within `ms`. */
-const exitWithin = (server: ChildServer, ms: number) =>
+/** A hang guard, not a deadline: rejects if the child has not exited after `guardMs`. */
+const exited = (server: ChildServer, guardMs = 30_000): Promise<ChildExit> =>
   Promise.race([
     server.exited,
-    new Promise<never>((_, reject) =>
-      setTimeout(() => reject(new Error(`process still running ${ms} ms after SIGTERM`)), ms).unref(),
-    ),
+    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`process still running ${guardMs} ms after the signal`)), guardMs).unref()),
   ]);
 
-test('SIGTERM: graphql-ws subscribers complete, legacy sockets close 1001, SSE streams end, exit 0 in time', async () => {
-  const shutdownTimeoutMs = 3000;
-  child = await startChildServer({
-    SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs),
+test('SIGTERM: graphql-ws subscribers complete, legacy sockets close 1001, SSE streams end, the drain finishes by itself, exit 0', async () => {
+  const server = await startChildServer({
+    SHUTDOWN_TIMEOUT_MS: String(UNREACHABLE_BOUND_MS),
     SIM_TPS: '50',
     SIM_BLOCK_TIME_MS: '200',
     METRICS_INTERVAL_MS: '200',
   });
-  const server = child;
   expect(await probeStatus(server.http('/health'))).toBe(200);
   expect(await probeStatus(server.http('/ready'))).toBe(200);
 
   const legacyMetrics = await openLegacy(server, '/ws/metrics');
   const legacyTx = await openLegacy(server, '/ws/transactions');
-  disposers.push(() => legacyMetrics.ws.terminate(), () => legacyTx.ws.terminate());
-  const gqlWs = wsClient(server);
+  const gqlWs = graphqlWsClient(server);
   const wsTx = collect(gqlWs, 'subscription { transactions { txHash } }');
   const wsMetrics = collect(gqlWs, 'subscription { metrics { tps } }');
-  const sseTx = collect(sseClient(server, false), 'subscription { transactions { txHash } }');
-  const sseSingle = collect(sseClient(server, true), 'subscription { metrics { tps } }');
+  const sseTx = collect(graphqlSseClient(server), 'subscription { transactions { txHash } }');
+  const sseSingle = collect(graphqlSseClient(server, { singleConnection: true }), 'subscription { metrics { tps } }');
   const subscriptions = { wsTx, wsMetrics, sseTx, sseSingle };
   await waitFor(
     () =>
@@ -83,16 +57,14 @@ test('SIGTERM: graphql-ws subscribers complete, legacy sockets close 1001, SSE s
     { timeoutMs: 15_000, what: 'every client to receive events before the drain' },
   );
 
-  const signalledAt = Date.now();
   server.signal('SIGTERM');
   await server.waitForLog(isLog('draining'));
   // From here the process refuses new work; it may already be gone, which is fine too.
   expect([503, 'unreachable']).toContain(await probeStatus(server.http('/ready')));
 
-  const exit = await exitWithin(server, shutdownTimeoutMs + EXIT_SLACK_MS);
+  const exit = await exited(server);
   expect(exit.code).toBe(0);
   expect(exit.signal).toBeNull();
-  expect(exit.at - signalledAt).toBeLessThan(shutdownTimeoutMs + EXIT_SLACK_MS);
 
   expect((await legacyMetrics.closed).code).toBe(1001);
   expect((await legacyTx.closed).code).toBe(1001);
@@ -101,36 +73,37 @@ test('SIGTERM: graphql-ws subscribers complete, legacy sockets close 1001, SSE s
     expect(sub.error, `${name} ended without an error`).toBeUndefined();
     expect(sub.completed, `${name} completed`).toBe(true);
   }
-  // Every client here cooperates, so the drain finishes on its own instead of running into
-  // SHUTDOWN_TIMEOUT_MS and cutting connections (which the server logs as a warning).
+  // Every client here cooperates, so the drain finishes on its own (the bound is out of reach anyway) instead
+  // of running into SHUTDOWN_TIMEOUT_MS and cutting connections (which the server logs as a warning).
   expect(server.logs.some(isLog('stopped'))).toBe(true);
-  const timedOut = server.logs.filter((line) => typeof line.msg === 'string' && /timed out/.test(line.msg));
-  expect(timedOut, 'the drain completed without hitting SHUTDOWN_TIMEOUT_MS').toEqual([]);
+  expect(timedOutLines(server), 'the drain completed without hitting SHUTDOWN_TIMEOUT_MS').toEqual([]);
   // Gone: nothing answers on the port any more.
   expect(await probeStatus(server.http('/health'))).toBe('unreachable');
 }, 60_000);
 
+/**
+ * The one deadline this suite keeps, because it is the product's guarantee: SIGTERM ends the process within the
+ * drain bound even when clients never answer. The slack is generous (the tsx wrapper's own exit, a loaded 2-core
+ * machine running the whole suite): the assertion cannot fail because the machine is slow, only because the bound
+ * is not enforced — then the process would outlive it by far more than any scheduling delay (forever, without it).
+ */
+const DRAIN_BOUND_SLACK_MS = 20_000;
+
 test('clients that never answer cannot keep the process alive past SHUTDOWN_TIMEOUT_MS', async () => {
   const shutdownTimeoutMs = 4000;
-  child = await startChildServer({ SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs) });
-  const server = child;
+  const server = await startChildServer({ SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs) });
 
   // Upgraded by hand and then silent: they never read, never answer the close handshake.
   const legacyHang = await rawUpgrade(server.port, '/ws/network');
-  const graphqlHang = await rawUpgrade(server.port, '/graphql', { protocol: 'graphql-transport-ws' });
+  const graphqlHang = await rawUpgrade(server.port, '/graphql', { protocol: GRAPHQL_WS_PROTOCOL });
   expect([legacyHang.status, graphqlHang.status]).toEqual([101, 101]);
   legacyHang.socket.pause();
   graphqlHang.socket.pause();
   // Half an HTTP request: headers that never end.
-  const slowLoris = connect(server.port, '127.0.0.1');
+  const slowLoris = track(connect(server.port, '127.0.0.1'));
   slowLoris.on('error', () => {});
   await new Promise<void>((resolve) => slowLoris.once('connect', () => resolve()));
   slowLoris.write('GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ');
-  disposers.push(
-    () => legacyHang.socket.destroy(),
-    () => graphqlHang.socket.destroy(),
-    () => slowLoris.destroy(),
-  );
 
   const signalledAt = Date.now();
   server.signal('SIGTERM');
@@ -147,9 +120,11 @@ test('clients that never answer cannot keep the process alive past SHUTDOWN_TIME
   }
   expect(server.exit, 'still draining while the clients hang').toBeUndefined();
 
-  const exit = await exitWithin(server, shutdownTimeoutMs + EXIT_SLACK_MS);
+  const exit = await exited(server, shutdownTimeoutMs + DRAIN_BOUND_SLACK_MS + 5_000);
   expect(exit.code).toBe(0);
-  expect(exit.at - signalledAt).toBeLessThan(shutdownTimeoutMs + EXIT_SLACK_MS);
+  // The bound is what ended the drain (the server says so), not the clients.
+  expect(timedOutLines(server).length, 'the drain ran into SHUTDOWN_TIMEOUT_MS and cut the hanging clients').toBe(1);
+  expect(exit.at - signalledAt).toBeLessThan(shutdownTimeoutMs + DRAIN_BOUND_SLACK_MS);
   // The process is gone, so the kernel closed its ends; read again to notice.
   legacyHang.socket.resume();
   graphqlHang.socket.resume();
@@ -159,23 +134,20 @@ test('clients that never answer cannot keep the process alive past SHUTDOWN_TIME
 test('a connection that has not sent a request yet does not hold the drain until SHUTDOWN_TIMEOUT_MS', async () => {
   // Browsers preconnect, and HTTP clients (undici, behind graphql-sse) reopen a pooled connection
   // after a stream ends: a TCP connection with no request in flight has nothing to finish.
-  const shutdownTimeoutMs = 3000;
-  child = await startChildServer({ SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs) });
-  const server = child;
-  const preconnect = connect(server.port, '127.0.0.1');
+  // The bound is out of reach: only a drain that does not wait for the idle connection can pass.
+  const server = await startChildServer({ SHUTDOWN_TIMEOUT_MS: String(UNREACHABLE_BOUND_MS) });
+  const preconnect = track(connect(server.port, '127.0.0.1'));
   preconnect.on('error', () => {});
-  disposers.push(() => preconnect.destroy());
   await new Promise<void>((resolve) => preconnect.once('connect', () => resolve()));
 
   server.signal('SIGTERM');
-  const exit = await exitWithin(server, shutdownTimeoutMs + EXIT_SLACK_MS);
+  const exit = await exited(server);
   expect(exit.code).toBe(0);
-  const timedOut = server.logs.filter((line) => typeof line.msg === 'string' && /timed out/.test(line.msg));
-  expect(timedOut, 'the drain completed without hitting SHUTDOWN_TIMEOUT_MS').toEqual([]);
+  expect(timedOutLines(server), 'the drain completed without hitting SHUTDOWN_TIMEOUT_MS').toEqual([]);
 }, 60_000);
 
 test('/health and /ready answer 200 once the process has started', async () => {
-  child = await startChildServer();
+  const child = await startChildServer();
   const health = await fetch(child.http('/health'));
   expect(health.status).toBe(200);
   expect(await health.json()).toEqual({ status: 'ok' });
@@ -183,5 +155,5 @@ test('/health and /ready answer 200 once the process has started', async () => {
   expect(ready.status).toBe(200);
   expect(await ready.json()).toEqual({ status: 'ready' });
   child.signal('SIGINT');
-  expect((await exitWithin(child, 10_000 + EXIT_SLACK_MS)).code).toBe(0);
+  expect((await exited(child)).code).toBe(0);
 }, 60_000);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { graphqlWsClient } from '../helpers/clients.ts';
 import { expectLosslessResume, flowedPast, reached } from '../helpers/resume-checks.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { useTestServer } from '../helpers/server.ts';
 import { clientFeed, legacyFeed, type Feed, type Item } from '../helpers/stream-feeds.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -11,19 +11,16 @@ import { waitFor } from '../helpers/wait.ts';
  * still get every transaction's outcome, and a resumed one every seq once.
  */
 
-let server: TestServer;
-let uncaught: unknown[] = [];
+const uncaught: unknown[] = [];
 const onUncaught = (error: unknown) => uncaught.push(error);
-
-beforeAll(async () => {
-  // Record what escapes instead of letting it end the worker, so the tests below can name it.
+// Record what escapes instead of letting it end the worker, so the tests below can name it.
+beforeAll(() => {
   process.on('uncaughtException', onUncaught);
-  server = await startTestServer({ SIM_TPS: '2000', SIM_BLOCK_TIME_MS: '1000' });
 });
-afterAll(async () => {
-  await server?.stop();
+afterAll(() => {
   process.off('uncaughtException', onUncaught);
 });
+const server = useTestServer({ SIM_TPS: '2000', SIM_BLOCK_TIME_MS: '1000' });
 
 /**
  * Transactions leave the pool all at once at a commit, so outcomes arrive for
@@ -41,25 +38,18 @@ function lostOutcomes(events: readonly Item[]): string[] {
 }
 
 test('a block that finishes ~2,000 transactions at once loses no outcome, and nothing escapes', async () => {
-  const client = graphqlWsClient(server);
   const legacy = await legacyFeed(server, '/ws/transactions?meta=1', 'legacy');
-  const feed: Feed = clientFeed(client, 'transactions', {}, 'graphql-ws');
-  try {
-    // Three commits' worth of outcomes.
-    await waitFor(() => feed.events.filter((e) => e['status'] !== 'PENDING').length >= 5_000, {
-      timeoutMs: 20_000,
-      what: '5,000 transaction outcomes',
-    });
-    expect(feed.failure).toBeUndefined();
-    expect.soft(lostOutcomes(feed.events).length, 'submissions whose outcome never came, graphql-ws').toBe(0);
-    expect.soft(lostOutcomes(legacy.events).length, 'submissions whose outcome never came, legacy').toBe(0);
-    // Without a test runner's handler, one of these ends the process.
-    expect(uncaught.length, `errors thrown out of the server, e.g. ${String(uncaught[0])}`).toBe(0);
-  } finally {
-    feed.stop();
-    legacy.stop();
-    await client.dispose();
-  }
+  const feed: Feed = clientFeed(graphqlWsClient(server), 'transactions', {}, 'graphql-ws');
+  // Three commits' worth of outcomes.
+  await waitFor(() => feed.events.filter((e) => e['status'] !== 'PENDING').length >= 5_000, {
+    timeoutMs: 20_000,
+    what: '5,000 transaction outcomes',
+  });
+  expect(feed.failure).toBeUndefined();
+  expect.soft(lostOutcomes(feed.events).length, 'submissions whose outcome never came, graphql-ws').toBe(0);
+  expect.soft(lostOutcomes(legacy.events).length, 'submissions whose outcome never came, legacy').toBe(0);
+  // Without a test runner's handler, one of these ends the process.
+  expect(uncaught.length, `errors thrown out of the server, e.g. ${String(uncaught[0])}`).toBe(0);
 });
 
 test('a client dropped during the bursts resumes with every seq exactly once', async () => {
@@ -69,14 +59,8 @@ test('a client dropped during the bursts resumes with every seq exactly once', a
   before.stop();
   await first.dispose();
   const newestBeforeReconnect = await flowedPast(server, 'transactions', before.events.at(-1)?.seq ?? 0, 2_000);
-  const second = graphqlWsClient(server);
-  const after = clientFeed(second, 'transactions', { after: before.lastCursor() }, 'resumed');
-  try {
-    await reached(after, newestBeforeReconnect + 2_000, 20_000);
-    expectLosslessResume(before, after, { newestBeforeReconnect });
-    expect(uncaught.length, `errors thrown out of the server, e.g. ${String(uncaught[0])}`).toBe(0);
-  } finally {
-    after.stop();
-    await second.dispose();
-  }
+  const after = clientFeed(graphqlWsClient(server), 'transactions', { after: before.lastCursor() }, 'resumed');
+  await reached(after, newestBeforeReconnect + 2_000, 20_000);
+  expectLosslessResume(before, after, { newestBeforeReconnect });
+  expect(uncaught.length, `errors thrown out of the server, e.g. ${String(uncaught[0])}`).toBe(0);
 });

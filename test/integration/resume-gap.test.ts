@@ -1,17 +1,10 @@
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 import { graphqlWsClient } from '../helpers/clients.ts';
-import { expectGapThenContiguous, flowedPast, reached } from '../helpers/resume-checks.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
-import {
-  clientFeed,
-  latestSeq,
-  legacyFeed,
-  query,
-  rawSseFeed,
-  stopAll,
-  type Feed,
-  type Item,
-} from '../helpers/stream-feeds.ts';
+import type { StreamName } from '../helpers/contract.ts';
+import { expectGapThenContiguous, flowedPast, reached, RESUME_TRANSPORTS } from '../helpers/resume-checks.ts';
+import { useTestServer, type TestServer } from '../helpers/server.ts';
+import { UpgradeRefused } from '../helpers/sockets.ts';
+import { clientFeed, latestSeq, query, type Feed, type Item } from '../helpers/stream-feeds.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 /**
@@ -23,18 +16,11 @@ import { waitFor } from '../helpers/wait.ts';
  * (Last-Event-ID) and legacy (?since=).
  */
 
-const TRANSPORTS = ['graphql-ws', 'sse', 'legacy'] as const;
-type Transport = (typeof TRANSPORTS)[number];
-
-let small: TestServer;
-let foreign: TestServer;
 let foreignCursor: string;
-const feeds: Feed[] = [];
-const clients: { dispose(): unknown }[] = [];
+const small = useTestServer({ SIM_TPS: '200', REPLAY_BUFFER_SIZE: '50' });
+const foreign = useTestServer();
 
 beforeAll(async () => {
-  const env = { SIM_TPS: '200', REPLAY_BUFFER_SIZE: '50' };
-  [small, foreign] = await Promise.all([startTestServer(env), startTestServer()]);
   // A perfectly good cursor — of another server's history.
   const data = await waitFor(
     async () => (await query<{ recentTransactions: Item[] }>(foreign, '{ recentTransactions(limit: 5) { seq cursor } }')).recentTransactions.at(-1),
@@ -42,50 +28,22 @@ beforeAll(async () => {
   );
   foreignCursor = data.cursor;
 });
-afterAll(async () => {
-  await Promise.all([small?.stop(), foreign?.stop()]);
-});
-afterEach(async () => {
-  stopAll(feeds.splice(0));
-  for (const client of clients.splice(0)) await client.dispose();
-});
 
-const serverFor = (_transport: Transport) => small;
+/** A control that sees every event of the server from now on, to take cursors from. */
+const control = (server: TestServer): Feed => clientFeed(graphqlWsClient(server), 'transactions', {}, 'control');
 
-/** Resumes from `cursor` over the transport, as its clients do. */
-async function resume(transport: Transport, server: TestServer, cursor: string, stream: 'transactions' | 'validators' = 'transactions'): Promise<Feed> {
-  let feed: Feed;
-  if (transport === 'graphql-ws') {
-    const client = graphqlWsClient(server);
-    clients.push(client);
-    feed = clientFeed(client, stream, { after: cursor }, `${transport} after`);
-  } else if (transport === 'sse') {
-    feed = rawSseFeed(server, stream, {}, { lastEventId: cursor, label: 'sse Last-Event-ID' });
-  } else {
-    feed = await legacyFeed(server, `/ws/${stream}?since=${encodeURIComponent(cursor)}&meta=1`, 'legacy since');
-  }
-  feeds.push(feed);
-  return feed;
-}
+describe.each(RESUME_TRANSPORTS)('$name', (transport) => {
+  const resume = (server: TestServer, cursor: string, stream: StreamName = 'transactions') =>
+    transport.resume(server, cursor, {}, `${transport.name} resumed`, stream);
 
-/** A control that sees every event of the small-buffer server from now on, to take cursors from. */
-function control(server: TestServer): Feed {
-  const client = graphqlWsClient(server);
-  clients.push(client);
-  const feed = clientFeed(client, 'transactions', {}, 'control');
-  feeds.push(feed);
-  return feed;
-}
-
-describe.each(TRANSPORTS)('%s', (transport) => {
   test('an expired cursor (older than REPLAY_BUFFER_SIZE) → REPLAY_GAP with oldestCursor, then what is retained and live', async () => {
-    const server = serverFor(transport);
+    const server = small;
     const witness = control(server);
     await waitFor(() => witness.events.length >= 5, { what: 'a cursor' });
     const old = witness.events[0] as Item;
     // 50 events are retained; 200 later, the cursor's successors are long gone.
     await flowedPast(server, 'transactions', old.seq, 200);
-    const feed = await resume(transport, server, old.cursor);
+    const feed = await resume(server, old.cursor);
     await waitFor(() => feed.events.length >= 100, { what: `${feed.label}: events after the gap` });
     const { oldestCursor, events } = expectGapThenContiguous(feed);
     const first = events[0] as Item;
@@ -97,28 +55,28 @@ describe.each(TRANSPORTS)('%s', (transport) => {
   });
 
   test('a cursor from another server instance (another epoch) → REPLAY_GAP with oldestCursor, then live', async () => {
-    const server = serverFor(transport);
+    const server = small;
     const newest = latestSeq(server, 'transactions');
-    const feed = await resume(transport, server, foreignCursor);
+    const feed = await resume(server, foreignCursor);
     await waitFor(() => feed.events.length >= 50, { what: `${feed.label}: events after the gap` });
     const { events } = expectGapThenContiguous(feed);
     expect(events.at(-1)?.seq, 'live events follow').toBeGreaterThan(newest);
   });
 
   test("a cursor of another stream → REPLAY_GAP, not a resume at some unrelated position", async () => {
-    const server = serverFor(transport);
+    const server = small;
     const witness = control(server);
     await waitFor(() => witness.events.length >= 1, { what: 'a transactions cursor' });
     await waitFor(() => server.app.streams.hubs.validators.latest(), { what: 'a validators event' });
-    const feed = await resume(transport, server, (witness.events[0] as Item).cursor, 'validators');
+    const feed = await resume(server, (witness.events[0] as Item).cursor, 'validators');
     await waitFor(() => feed.errors.length > 0 || feed.events.length > 0, { timeoutMs: 15_000, what: `${feed.label}: a first result` });
     expect(feed.entries[0] && 'error' in feed.entries[0] ? feed.entries[0].error.extensions['code'] : 'an event came first').toBe('REPLAY_GAP');
   });
 
   test('something that is not a cursor is never silently accepted', async () => {
-    const server = serverFor(transport);
-    const feed = await resume(transport, server, 'bm90LWEtY3Vyc29y').catch((error: { status?: number }) => error);
-    if ('status' in feed && feed.status !== undefined) {
+    const server = small;
+    const feed = await resume(server, 'bm90LWEtY3Vyc29y').catch((error: unknown) => error);
+    if (feed instanceof UpgradeRefused) {
       expect(feed.status).toBe(400); // refused before the handshake is fine too
       return;
     }
@@ -133,15 +91,12 @@ describe('oldestCursor', () => {
   test('resuming after oldestCursor replays the oldest retained event on, without a gap', async () => {
     // The other server keeps its whole history (10,000 events), so oldestCursor stays valid for a while.
     const client = graphqlWsClient(foreign);
-    clients.push(client);
     const data = await query<{ recentTransactions: Item[] }>(small, '{ recentTransactions(limit: 1) { cursor } }');
     const gap = clientFeed(client, 'transactions', { after: data.recentTransactions[0]?.cursor }, 'gap');
-    feeds.push(gap);
     await waitFor(() => gap.errors.length > 0, { what: 'the REPLAY_GAP' });
     const oldestCursor = String(gap.errors[0]?.extensions['oldestCursor']);
     const all = clientFeed(client, 'transactions', { replay: 10_000 }, 'everything retained');
     const resumed = clientFeed(client, 'transactions', { after: oldestCursor }, 'after oldestCursor');
-    feeds.push(all, resumed);
     await waitFor(() => all.events.length > 0 && resumed.events.length > 0, { what: 'both feeds' });
     expect(resumed.errors).toEqual([]);
     expect(resumed.events[0]?.seq, 'the oldest retained event').toBe(all.events[0]?.seq);
@@ -149,13 +104,9 @@ describe('oldestCursor', () => {
 });
 
 describe('REPLAY_TTL_MS', () => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer({ REPLAY_TTL_MS: '1500' });
-  });
-  afterAll(() => server?.stop());
+  const server = useTestServer({ REPLAY_TTL_MS: '1500' });
 
-  test.each(['graphql-ws', 'sse', 'legacy'] as const)('%s: a cursor older than the TTL → REPLAY_GAP, then events', async (transport) => {
+  test.each(RESUME_TRANSPORTS)('$name: a cursor older than the TTL → REPLAY_GAP, then events', async (transport) => {
     const witness = control(server);
     await waitFor(() => witness.events.length >= 1, { what: 'a cursor' });
     const old = witness.events[0] as Item;
@@ -167,7 +118,7 @@ describe('REPLAY_TTL_MS', () => {
       },
       { what: `seq ${old.seq + 1} to expire` },
     );
-    const feed = await resume(transport, server, old.cursor);
+    const feed = await transport.resume(server, old.cursor, {}, `${transport.name} resumed`);
     await waitFor(() => feed.events.length >= 5, { what: `${feed.label}: events after the gap` });
     expectGapThenContiguous(feed);
   });

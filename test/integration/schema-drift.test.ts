@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { expect, test } from 'vitest';
 import { getSchema, printSortedSchema } from '../../src/schema/index.ts';
+import { STREAM_NAMES } from '../helpers/contract.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -11,7 +12,7 @@ test('schema.graphql is the printed, sorted schema of the code', () => {
   const printed = printSortedSchema();
   expect(printed, 'schema.graphql is stale: run `npm run schema` and commit the result').toBe(committed);
   // Sanity: the file is the real thing, with every stream's subscription field.
-  for (const stream of ['metrics', 'transactions', 'validators', 'consensus', 'network']) {
+  for (const stream of STREAM_NAMES) {
     expect(committed).toMatch(new RegExp(`^type Subscription \\{[^}]*\\n  ${stream}\\b`, 'm'));
   }
 });

@@ -1,19 +1,13 @@
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { LiveMetricsDocument } from '../../examples/generated/graphql.ts';
 import { graphqlWsClient, subscribe } from '../helpers/clients.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { useTestServer } from '../helpers/server.ts';
 import { take } from '../helpers/wait.ts';
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer({ METRICS_INTERVAL_MS: '200' });
-});
-afterAll(() => server.stop());
+const server = useTestServer({ METRICS_INTERVAL_MS: '200' });
 
 test('graphql-ws delivers metrics with only the selected fields', async () => {
-  const client = graphqlWsClient(server);
-  const results = await take(subscribe(client, LiveMetricsDocument), 2);
-  await client.dispose();
+  const results = await take(subscribe(graphqlWsClient(server), LiveMetricsDocument), 2);
   for (const result of results) {
     expect(result.errors).toBeUndefined();
     expect(Object.keys(result.data?.metrics ?? {}).sort()).toEqual(['errorRate', 'timestamp', 'tps']);

@@ -1,9 +1,10 @@
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import type { ChildServer } from '../helpers/child-server.ts';
 import { makeTransaction, makeTransactions, postIngest, TEST_INGEST_TOKEN } from '../helpers/ingest-client.ts';
-import { graphqlWsFeed, legacyMetaFeed, seqBreaks, transactionSubscribers, type SeqFeed } from '../helpers/instance-feeds.ts';
-import { startRedisInstances, uniquePrefix } from '../helpers/redis-instances.ts';
-import { describeWithRedis, startRedisServer, type RedisServer } from '../helpers/redis-server.ts';
+import { graphqlWsFeed, legacyMetaFeed, transactionSubscribers } from '../helpers/instance-feeds.ts';
+import { uniquePrefix, useRedisInstances } from '../helpers/redis-instances.ts';
+import { describeWithRedis, useRedisServer } from '../helpers/redis-server.ts';
+import { seqBreaks } from '../helpers/sequences.ts';
 import { startTestServer } from '../helpers/server.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -14,38 +15,17 @@ import { waitFor } from '../helpers/wait.ts';
  */
 
 describeWithRedis('BUS=redis configuration', () => {
-  let redis: RedisServer;
-  const feeds: SeqFeed[] = [];
-  const track = <F extends SeqFeed>(feed: F): F => {
-    feeds.push(feed);
-    return feed;
-  };
-
-  beforeAll(async () => {
-    redis = await startRedisServer();
-  });
-  afterEach(async () => {
-    await Promise.all(feeds.splice(0).map((f) => f.stop()));
-  });
-  afterAll(() => redis?.stop());
+  const redis = useRedisServer();
 
   describe('metrics per instance', () => {
-    let a: ChildServer;
-    let b: ChildServer;
     const prefix = uniquePrefix('metrics');
-
-    beforeAll(async () => {
-      [a, b] = (await startRedisInstances(redis, prefix, 2, { METRICS_INTERVAL_MS: '100' })) as [ChildServer, ChildServer];
-    }, 120_000);
-    afterAll(async () => {
-      await Promise.all([a?.dispose(), b?.dispose()]);
-    });
+    const [a, b] = useRedisInstances(redis, prefix, 2, { METRICS_INTERVAL_MS: '100' }) as [ChildServer, ChildServer];
 
     test('a metrics subscription works on A and on B, each with its own sequence and its own connections', async () => {
-      const metricsA = track(await graphqlWsFeed(a, 'metrics', {}, 'A metrics'));
-      track(await legacyMetaFeed(a, 'transactions', {}, 'A legacy 1'));
-      track(await legacyMetaFeed(a, 'transactions', {}, 'A legacy 2'));
-      const metricsB = track(await graphqlWsFeed(b, 'metrics', {}, 'B metrics'));
+      const metricsA = await graphqlWsFeed(a, 'metrics', {}, 'A metrics');
+      await legacyMetaFeed(a, 'transactions', {}, 'A legacy 1');
+      await legacyMetaFeed(a, 'transactions', {}, 'A legacy 2');
+      const metricsB = await graphqlWsFeed(b, 'metrics', {}, 'B metrics');
       await transactionSubscribers(a, 2);
       // Once A's snapshots count its three subscribers, take the next ten from each instance.
       const settledA = await waitFor(() => metricsA.events.findIndex((e) => e.connections === 3) + 1 || undefined, {
@@ -61,14 +41,10 @@ describeWithRedis('BUS=redis configuration', () => {
       const windowB = metricsB.events.slice(settledB);
       expect(windowA.map((e) => e.connections), 'A counts its own subscribers only').toEqual(windowA.map(() => 3));
       expect(windowB.map((e) => e.connections), 'B counts its own subscriber only').toEqual(windowB.map(() => 1));
-      // Each instance numbers its own snapshots; nothing from the other instance is interleaved.
+      // Each instance numbers its own snapshots; nothing from the other instance is interleaved (a shared metrics
+      // stream would put A's snapshots, counting 3, among B's, counting 1: the connection counts above rule that out).
       expect(seqBreaks(metricsA.seqs()), 'A metrics seq').toEqual([]);
       expect(seqBreaks(metricsB.seqs()), 'B metrics seq').toEqual([]);
-      // One snapshot per interval on each instance, not two (which a shared metrics stream would give).
-      const spanMs = (events: typeof windowA) =>
-        Date.parse(String(events.at(-1)?.timestamp)) - Date.parse(String(events[0]?.timestamp));
-      expect(spanMs(windowA) / (windowA.length - 1), 'A: ms between snapshots').toBeGreaterThanOrEqual(70);
-      expect(spanMs(windowB) / (windowB.length - 1), 'B: ms between snapshots').toBeGreaterThanOrEqual(70);
       // Nothing of metrics goes through Redis.
       const client = redis.client();
       expect(await client.exists(`${prefix}:events:metrics`, `${prefix}:seq:metrics`)).toBe(0);
@@ -76,15 +52,15 @@ describeWithRedis('BUS=redis configuration', () => {
     });
 
     test("a metrics cursor from A is not a position in B's metrics: resuming with it on B reports REPLAY_GAP", async () => {
-      const metricsA = track(await graphqlWsFeed(a, 'metrics', {}, 'A metrics'));
+      const metricsA = await graphqlWsFeed(a, 'metrics', {}, 'A metrics');
       await waitFor(() => metricsA.events.length >= 3, { what: '3 snapshots on A' });
-      const resumed = track(await graphqlWsFeed(b, 'metrics', { after: metricsA.lastCursor() as string }, 'B metrics resumed'));
+      const resumed = await graphqlWsFeed(b, 'metrics', { after: metricsA.lastCursor() as string }, 'B metrics resumed');
       await waitFor(() => resumed.errors.length > 0 && resumed.events.length > 0, { timeoutMs: 20_000, what: 'a gap notice then snapshots' });
       expect((resumed.errors[0] as { extensions?: { code?: string } }).extensions?.code).toBe('REPLAY_GAP');
     });
 
     test('chain-wide TPS and error rate come from the shared transactions: ingest on A shows in B’s metrics', async () => {
-      const metricsB = track(await graphqlWsFeed(b, 'metrics', {}, 'B metrics'));
+      const metricsB = await graphqlWsFeed(b, 'metrics', {}, 'B metrics');
       await waitFor(() => metricsB.events.length >= 2, { what: 'snapshots on B' });
       const from = metricsB.events.length;
       const t = `${prefix}-tps`;
@@ -129,14 +105,11 @@ describeWithRedis('BUS=redis configuration', () => {
         INGEST_TOKEN: TEST_INGEST_TOKEN,
         DEDUP_WINDOW_MS: '0',
       });
-      try {
-        const event = makeTransaction(`dedup0-${bus}`, 1);
-        const first = await postIngest(server, 'transactions', event);
-        const second = await postIngest(server, 'transactions', event);
-        outcomes[bus] = [first.status, first.json, second.status, second.json];
-      } finally {
-        await server.stop();
-      }
+      const event = makeTransaction(`dedup0-${bus}`, 1);
+      const first = await postIngest(server, 'transactions', event);
+      const second = await postIngest(server, 'transactions', event);
+      outcomes[bus] = [first.status, first.json, second.status, second.json];
+      await server.stop();
     }
     expect(outcomes['memory']).toEqual([200, { accepted: 1, duplicates: 0 }, 200, { accepted: 1, duplicates: 0 }]);
     expect(outcomes['redis'], 'BUS=redis with DEDUP_WINDOW_MS=0').toEqual(outcomes['memory']);

@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { describeWithRedis, startRedisServer, type RedisServer } from '../helpers/redis-server.ts';
+import { expect, test } from 'vitest';
+import { describeWithRedis, useRedisServer } from '../helpers/redis-server.ts';
 
 /**
  * The harness every Redis test stands on: a real redis-server on a free port,
@@ -7,15 +7,8 @@ import { describeWithRedis, startRedisServer, type RedisServer } from '../helper
  */
 
 describeWithRedis('redis-server harness', () => {
-  let plain: RedisServer;
-  let persistent: RedisServer;
-
-  beforeAll(async () => {
-    [plain, persistent] = await Promise.all([startRedisServer(), startRedisServer({ persistent: true })]);
-  });
-  afterAll(async () => {
-    await Promise.all([plain?.stop(), persistent?.stop()]);
-  });
+  const plain = useRedisServer();
+  const persistent = useRedisServer({ persistent: true });
 
   test('starts on a free loopback port and answers commands', async () => {
     expect(plain.port).toBeGreaterThan(0);

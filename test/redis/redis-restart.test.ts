@@ -1,19 +1,11 @@
 import WebSocket from 'ws';
-import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
+import { beforeEach, expect, test } from 'vitest';
 import type { ChildServer } from '../helpers/child-server.ts';
 import { makeTransaction, makeTransactions, postIngest } from '../helpers/ingest-client.ts';
-import {
-  getReady,
-  graphqlWsFeed,
-  legacyMetaFeed,
-  noSubscribers,
-  repeated,
-  seqBreaks,
-  transactionSubscribers,
-  type SeqFeed,
-} from '../helpers/instance-feeds.ts';
-import { startIngestLoop, startRedisInstances, uniquePrefix } from '../helpers/redis-instances.ts';
-import { describeWithRedis, startRedisServer, type RedisServer } from '../helpers/redis-server.ts';
+import { getReady, graphqlWsFeed, legacyMetaFeed, noSubscribers, transactionSubscribers } from '../helpers/instance-feeds.ts';
+import { startIngestLoop, uniquePrefix, useRedisInstances } from '../helpers/redis-instances.ts';
+import { describeWithRedis, useRedisServer } from '../helpers/redis-server.ts';
+import { duplicates as repeated, seqBreaks } from '../helpers/sequences.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 /**
@@ -25,25 +17,11 @@ import { waitFor } from '../helpers/wait.ts';
  */
 
 describeWithRedis('Redis killed and restarted mid-stream', () => {
-  let redis: RedisServer;
-  let a: ChildServer;
-  let b: ChildServer;
   const prefix = uniquePrefix('restart');
-  const feeds: SeqFeed[] = [];
-
-  beforeAll(async () => {
-    redis = await startRedisServer({ persistent: true });
-    [a, b] = (await startRedisInstances(redis, prefix, 2)) as [ChildServer, ChildServer];
-  }, 120_000);
-  afterEach(async () => {
-    await Promise.all(feeds.splice(0).map((f) => f.stop()));
-    await Promise.all([a, b].filter(Boolean).map((server) => noSubscribers(server)));
-  });
-  afterAll(async () => {
-    await Promise.all(feeds.map((f) => f.stop().catch(() => {})));
-    await Promise.all([a?.dispose(), b?.dispose()]);
-    await redis?.stop();
-  });
+  const redis = useRedisServer({ persistent: true });
+  const [a, b] = useRedisInstances(redis, prefix, 2) as [ChildServer, ChildServer];
+  // Each test starts from no subscriber: the previous test's feeds (closed when it ended) have detached.
+  beforeEach(() => Promise.all([a, b].map((server) => noSubscribers(server))));
 
   test('clients stay connected, /ready goes 503 and back to 200, ingest is 503 meanwhile, and no event is lost', { timeout: 90_000 }, async () => {
     const t = `${prefix}-events`;
@@ -52,7 +30,6 @@ describeWithRedis('Redis killed and restarted mid-stream', () => {
     const gqlA = await graphqlWsFeed(a, 'transactions', {}, 'A graphql-ws');
     const gqlB = await graphqlWsFeed(b, 'transactions', {}, 'B graphql-ws');
     const all = [legacyA, legacyB, gqlA, gqlB];
-    feeds.push(...all);
     await transactionSubscribers(a, 2);
     await transactionSubscribers(b, 2);
     for (const server of [a, b]) expect((await getReady(server)).status).toBe(200);
@@ -80,7 +57,6 @@ describeWithRedis('Redis killed and restarted mid-stream', () => {
     }
     // A new client can still connect to an instance while Redis is away.
     const lateB = await legacyMetaFeed(b, 'transactions', {}, 'B legacy (joined during the outage)');
-    feeds.push(lateB);
     all.push(lateB);
 
     await redis.restart();
@@ -123,25 +99,21 @@ describeWithRedis('Redis killed and restarted mid-stream', () => {
     const gqlA = await graphqlWsFeed(a, 'transactions', {}, 'A graphql-ws');
     const legacyB = await legacyMetaFeed(b, 'transactions', {}, 'B legacy');
     const all = [gqlA, legacyB];
-    feeds.push(...all);
     await transactionSubscribers(a, 1);
     await transactionSubscribers(b, 1);
     const loop = startIngestLoop([a, b], `${prefix}-midstream`, { batch: 2, pauseMs: 10 });
-    try {
-      await waitFor(() => loop.accepted.length >= 40, { timeoutMs: 30_000, what: '40 events accepted before the kill' });
-      await redis.kill('SIGKILL');
-      // A hang guard, not a deadline: a request already publishing when Redis died waits out ioredis's retries
-      // (maxRetriesPerRequest 20, ~35 s) before its 503; the next one is refused at once (the bus is unhealthy).
-      await waitFor(() => loop.failures.some((f) => f.startsWith('503')), { timeoutMs: 90_000, what: 'ingest refused with 503' });
-      const acceptedDuringOutage = loop.accepted.length;
-      await redis.restart();
-      await waitFor(() => loop.accepted.length >= acceptedDuringOutage + 40, {
-        timeoutMs: 60_000,
-        what: '40 more events accepted after the restart',
-      });
-    } finally {
-      await loop.stop();
-    }
+    await waitFor(() => loop.accepted.length >= 40, { timeoutMs: 30_000, what: '40 events accepted before the kill' });
+    await redis.kill('SIGKILL');
+    // A hang guard, not a deadline: a request already publishing when Redis died waits out ioredis's retries
+    // (maxRetriesPerRequest 20, ~35 s) before its 503; the next one is refused at once (the bus is unhealthy).
+    await waitFor(() => loop.failures.some((f) => f.startsWith('503')), { timeoutMs: 90_000, what: 'ingest refused with 503' });
+    const acceptedDuringOutage = loop.accepted.length;
+    await redis.restart();
+    await waitFor(() => loop.accepted.length >= acceptedDuringOutage + 40, {
+      timeoutMs: 60_000,
+      what: '40 more events accepted after the restart',
+    });
+    await loop.stop();
     // Every failure was a refusal while Redis was away, not some other error.
     for (const failure of loop.failures) expect(failure).toMatch(/^503 /);
     const lastAccepted = loop.accepted.at(-1)?.txHash as string;
@@ -179,27 +151,14 @@ describeWithRedis('Redis killed and restarted mid-stream', () => {
  * reach the clients that stayed connected.
  */
 describeWithRedis('Redis restarted empty (no persistence)', () => {
-  let redis: RedisServer;
-  let a: ChildServer;
-  let b: ChildServer;
   const prefix = uniquePrefix('restart-empty');
-  const feeds: SeqFeed[] = [];
-
-  beforeAll(async () => {
-    redis = await startRedisServer();
-    [a, b] = (await startRedisInstances(redis, prefix, 2)) as [ChildServer, ChildServer];
-  }, 120_000);
-  afterAll(async () => {
-    await Promise.all(feeds.map((f) => f.stop().catch(() => {})));
-    await Promise.all([a?.dispose(), b?.dispose()]);
-    await redis?.stop();
-  });
+  const redis = useRedisServer();
+  const [a, b] = useRedisInstances(redis, prefix, 2) as [ChildServer, ChildServer];
 
   test('events accepted after the restart reach the subscribers that stayed connected, once each, in order', async () => {
     const t = `${prefix}-events`;
     const gqlA = await graphqlWsFeed(a, 'transactions', {}, 'A graphql-ws');
     const legacyB = await legacyMetaFeed(b, 'transactions', {}, 'B legacy');
-    feeds.push(gqlA, legacyB);
     await transactionSubscribers(a, 1);
     await transactionSubscribers(b, 1);
     const before = makeTransactions(t, 0, 10);

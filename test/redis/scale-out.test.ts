@@ -1,17 +1,10 @@
-import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
+import { beforeEach, expect, test } from 'vitest';
 import type { ChildServer } from '../helpers/child-server.ts';
 import { makeTransaction, makeTransactions, ndjson, postIngest } from '../helpers/ingest-client.ts';
-import {
-  graphqlWsFeed,
-  legacyMetaFeed,
-  noSubscribers,
-  repeated,
-  seqBreaks,
-  transactionSubscribers,
-  type SeqFeed,
-} from '../helpers/instance-feeds.ts';
-import { startIngestLoop, startRedisInstance, startRedisInstances, uniquePrefix, type IngestLoop } from '../helpers/redis-instances.ts';
-import { describeWithRedis, startRedisServer, type RedisServer } from '../helpers/redis-server.ts';
+import { graphqlWsFeed, legacyMetaFeed, noSubscribers, transactionSubscribers, type SeqFeed } from '../helpers/instance-feeds.ts';
+import { startIngestLoop, startRedisInstance, uniquePrefix, useRedisInstances, type IngestLoop } from '../helpers/redis-instances.ts';
+import { describeWithRedis, useRedisServer } from '../helpers/redis-server.ts';
+import { duplicates as repeated, seqBreaks } from '../helpers/sequences.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 /**
@@ -21,38 +14,19 @@ import { waitFor } from '../helpers/wait.ts';
  */
 
 describeWithRedis('two instances on one Redis', () => {
-  let redis: RedisServer;
-  let a: ChildServer;
-  let b: ChildServer;
   const prefix = uniquePrefix('scale');
-  const feeds: SeqFeed[] = [];
-  const loops: IngestLoop[] = [];
-  const track = <F extends SeqFeed>(feed: F): F => {
-    feeds.push(feed);
-    return feed;
-  };
-
-  beforeAll(async () => {
-    redis = await startRedisServer();
-    [a, b] = (await startRedisInstances(redis, prefix, 2)) as [ChildServer, ChildServer];
-  }, 120_000);
-  afterEach(async () => {
-    await Promise.all(loops.splice(0).map((loop) => loop.stop()));
-    await Promise.all(feeds.splice(0).map((feed) => feed.stop()));
-    await Promise.all([a, b].filter(Boolean).map((server) => noSubscribers(server)));
-  });
-  afterAll(async () => {
-    await Promise.all([a?.dispose(), b?.dispose()]);
-    await redis?.stop();
-  });
+  const redis = useRedisServer();
+  const [a, b] = useRedisInstances(redis, prefix, 2) as [ChildServer, ChildServer];
+  // Each test starts from no subscriber: the previous test's feeds (closed when it ended) have detached.
+  beforeEach(() => Promise.all([a, b].map((server) => noSubscribers(server))));
 
   test('events ingested on A and on B reach every subscriber on both once each, in the same order', async () => {
     const t = `${prefix}-fanout`;
     const on = {
-      aGql: track(await graphqlWsFeed(a, 'transactions', {}, 'A graphql-ws')),
-      aLegacy: track(await legacyMetaFeed(a, 'transactions', {}, 'A legacy')),
-      bGql: track(await graphqlWsFeed(b, 'transactions', {}, 'B graphql-ws')),
-      bLegacy: track(await legacyMetaFeed(b, 'transactions', {}, 'B legacy')),
+      aGql: await graphqlWsFeed(a, 'transactions', {}, 'A graphql-ws'),
+      aLegacy: await legacyMetaFeed(a, 'transactions', {}, 'A legacy'),
+      bGql: await graphqlWsFeed(b, 'transactions', {}, 'B graphql-ws'),
+      bLegacy: await legacyMetaFeed(b, 'transactions', {}, 'B legacy'),
     };
     await transactionSubscribers(a, 2);
     await transactionSubscribers(b, 2);
@@ -109,7 +83,7 @@ describeWithRedis('two instances on one Redis', () => {
 
   test('a redelivery sent to the other instance is a duplicate too (dedup lives in Redis)', async () => {
     const t = `${prefix}-dedup`;
-    const feedB = track(await graphqlWsFeed(b, 'transactions', {}, 'B graphql-ws'));
+    const feedB = await graphqlWsFeed(b, 'transactions', {}, 'B graphql-ws');
     await transactionSubscribers(b, 1);
     const event = makeTransaction(t, 1);
     expect((await postIngest(a, 'transactions', event)).json).toEqual({ accepted: 1, duplicates: 0 });
@@ -150,104 +124,100 @@ describeWithRedis('two instances on one Redis', () => {
     expect(union.length - 1 - (acceptedAtReconnect - 1 - start), 'live events followed the backlog').toBeGreaterThanOrEqual(20);
   }
 
-  test('graphql-ws: a client drops from A and resumes on B with `after:` its cursor — no gap, no duplicate', async () => {
-    const loop = startIngestLoop([a, b], `${prefix}-gqlresume`);
-    loops.push(loop);
-    const first = track(await graphqlWsFeed(a, 'transactions', {}, 'A graphql-ws (before the drop)'));
-    await waitFor(() => first.events.length >= 30, { timeoutMs: 30_000, what: '30 events on A' });
-    await first.stop();
-    const dropCount = first.events.length;
-    const cursor = first.lastCursor() as string;
+  /**
+   * Reads 30 events on `first`, drops it, lets the chain node ingest 30 more while the client is away, resumes
+   * from the last cursor, waits for 30 live events past the backlog, then checks the move was seamless.
+   */
+  async function dropAndResume(loop: IngestLoop, first: SeqFeed, drop: () => unknown, resume: (cursor: string) => Promise<SeqFeed>) {
+    await waitFor(() => first.events.length >= 30, { timeoutMs: 30_000, what: `30 events on ${first.label}` });
+    await drop();
     const awayFrom = loop.accepted.length;
     await waitFor(() => loop.accepted.length >= awayFrom + 30, { timeoutMs: 30_000, what: 'ingest to go on while away' });
     const acceptedAtReconnect = loop.accepted.length;
-    const resumed = track(await graphqlWsFeed(b, 'transactions', { after: cursor }, 'B graphql-ws (resumed)'));
+    const resumed = await resume(first.lastCursor() as string);
     await waitFor(
       () => resumed.events.some((e) => loop.accepted.findIndex((x) => x.txHash === e.txHash) >= acceptedAtReconnect + 30),
-      { timeoutMs: 30_000, what: 'live events on B after the backlog' },
+      { timeoutMs: 30_000, what: `live events on ${resumed.label} after the backlog` },
     );
     await loop.stop();
     expect(loop.failures).toEqual([]);
-    expect(first.events.length, 'nothing arrived on A after unsubscribing').toBe(dropCount);
     expectSeamless(first, resumed, loop, acceptedAtReconnect);
+  }
+
+  test('graphql-ws: a client drops from A and resumes on B with `after:` its cursor — no gap, no duplicate', async () => {
+    const loop = startIngestLoop([a, b], `${prefix}-gqlresume`);
+    const first = await graphqlWsFeed(a, 'transactions', {}, 'A graphql-ws (before the drop)');
+    let dropCount = 0;
+    await dropAndResume(
+      loop,
+      first,
+      async () => {
+        await first.stop();
+        dropCount = first.events.length;
+      },
+      (cursor) => graphqlWsFeed(b, 'transactions', { after: cursor }, 'B graphql-ws (resumed)'),
+    );
+    expect(first.events.length, 'nothing arrived on A after unsubscribing').toBe(dropCount);
   });
 
   test('legacy: a socket dropped abruptly on A resumes on B with ?since=<cursor> — no gap, no duplicate', async () => {
     const loop = startIngestLoop([b, a], `${prefix}-legacyresume`);
-    loops.push(loop);
-    const first = track(await legacyMetaFeed(a, 'transactions', {}, 'A legacy (before the drop)'));
-    await waitFor(() => first.events.length >= 30, { timeoutMs: 30_000, what: '30 frames on A' });
-    first.terminate(); // no close handshake, as a lost network would
-    await waitFor(() => first.ended, { what: 'the socket to close' });
-    const cursor = first.lastCursor() as string;
-    const awayFrom = loop.accepted.length;
-    await waitFor(() => loop.accepted.length >= awayFrom + 30, { timeoutMs: 30_000, what: 'ingest to go on while away' });
-    const acceptedAtReconnect = loop.accepted.length;
-    const resumed = track(await legacyMetaFeed(b, 'transactions', { since: cursor }, 'B legacy (resumed)'));
-    await waitFor(
-      () => resumed.events.some((e) => loop.accepted.findIndex((x) => x.txHash === e.txHash) >= acceptedAtReconnect + 30),
-      { timeoutMs: 30_000, what: 'live frames on B after the backlog' },
+    const first = await legacyMetaFeed(a, 'transactions', {}, 'A legacy (before the drop)');
+    await dropAndResume(
+      loop,
+      first,
+      async () => {
+        first.terminate(); // no close handshake, as a lost network would
+        await waitFor(() => first.ended, { what: 'the socket to close' });
+      },
+      (cursor) => legacyMetaFeed(b, 'transactions', { since: cursor }, 'B legacy (resumed)'),
     );
-    await loop.stop();
-    expect(loop.failures).toEqual([]);
-    expectSeamless(first, resumed, loop, acceptedAtReconnect);
   });
 
   test('a cursor from B resumes on A as well (cursors are global, whichever instance issued them)', async () => {
     const loop = startIngestLoop([a], `${prefix}-backresume`);
-    loops.push(loop);
-    const first = track(await graphqlWsFeed(b, 'transactions', {}, 'B graphql-ws (before the drop)'));
-    await waitFor(() => first.events.length >= 30, { timeoutMs: 30_000, what: '30 events on B' });
-    await first.stop();
-    const awayFrom = loop.accepted.length;
-    await waitFor(() => loop.accepted.length >= awayFrom + 30, { timeoutMs: 30_000, what: 'ingest to go on while away' });
-    const acceptedAtReconnect = loop.accepted.length;
-    const resumed = track(await legacyMetaFeed(a, 'transactions', { since: first.lastCursor() as string }, 'A legacy (resumed)'));
-    await waitFor(
-      () => resumed.events.some((e) => loop.accepted.findIndex((x) => x.txHash === e.txHash) >= acceptedAtReconnect + 30),
-      { timeoutMs: 30_000, what: 'live frames on A after the backlog' },
+    const first = await graphqlWsFeed(b, 'transactions', {}, 'B graphql-ws (before the drop)');
+    await dropAndResume(
+      loop,
+      first,
+      () => first.stop(),
+      (cursor) => legacyMetaFeed(a, 'transactions', { since: cursor }, 'A legacy (resumed)'),
     );
-    await loop.stop();
-    expectSeamless(first, resumed, loop, acceptedAtReconnect);
   });
+
   test('an instance started later loads the shared history from Redis: cursors from A resume on it, bounded by its REPLAY_BUFFER_SIZE', async () => {
     // Something to remember: 120 events, seen by a client on A.
     const t = `${prefix}-late`;
-    const witness = track(await graphqlWsFeed(a, 'transactions', {}, 'A graphql-ws (witness)'));
+    const witness = await graphqlWsFeed(a, 'transactions', {}, 'A graphql-ws (witness)');
     await transactionSubscribers(a, 1);
     const events = makeTransactions(t, 0, 120);
     for (let i = 0; i < 120; i += 30) expect((await postIngest(i % 60 ? b : a, 'transactions', events.slice(i, i + 30))).status).toBe(200);
     await waitFor(() => witness.events.length >= 120, { timeoutMs: 20_000, what: '120 events on A' });
     const c = await startRedisInstance(redis, prefix, { REPLAY_BUFFER_SIZE: '50' });
-    try {
-      // A cursor 30 events back: inside C's 50 retained, so the resume is seamless.
-      const recent = witness.events[89] as (typeof witness.events)[number];
-      const resumed = track(await graphqlWsFeed(c, 'transactions', { after: recent.cursor }, 'C graphql-ws (resumed)'));
-      await waitFor(() => resumed.events.length >= 30, { timeoutMs: 20_000, what: 'the 30 events after the cursor on C' });
-      expect(resumed.errors).toEqual([]);
-      expect(resumed.field('txHash')).toEqual(witness.field('txHash').slice(90, 120));
-      expect(resumed.seqs()).toEqual(witness.seqs().slice(90, 120));
-      // A cursor 110 events back is older than what C retains: one REPLAY_GAP, then the 50 it has, in order.
-      const old = witness.events[9] as (typeof witness.events)[number];
-      const gapped = track(await legacyMetaFeed(c, 'transactions', { since: old.cursor }, 'C legacy (too old)'));
-      await waitFor(() => gapped.events.length >= 50, { timeoutMs: 20_000, what: 'the 50 retained events on C' });
-      expect((gapped.errors[0] as { code?: string } | undefined)?.code).toBe('REPLAY_GAP');
-      expect(gapped.field('txHash')).toEqual(witness.field('txHash').slice(70, 120));
-      // Live events then reach C as well, after its history, without a seam.
-      const next = makeTransaction(t, 500);
-      expect((await postIngest(a, 'transactions', next)).status).toBe(200);
-      await waitFor(() => resumed.events.length >= 31 && gapped.events.length >= 51, { what: 'the live event on C' });
-      expect(resumed.events.at(-1)?.txHash).toBe(next.txHash);
-      expect(seqBreaks(resumed.seqs())).toEqual([]);
-      expect(seqBreaks(gapped.seqs())).toEqual([]);
-    } finally {
-      await Promise.all(feeds.splice(0).map((f) => f.stop()));
-      await c.dispose();
-    }
+    // A cursor 30 events back: inside C's 50 retained, so the resume is seamless.
+    const recent = witness.events[89] as (typeof witness.events)[number];
+    const resumed = await graphqlWsFeed(c, 'transactions', { after: recent.cursor }, 'C graphql-ws (resumed)');
+    await waitFor(() => resumed.events.length >= 30, { timeoutMs: 20_000, what: 'the 30 events after the cursor on C' });
+    expect(resumed.errors).toEqual([]);
+    expect(resumed.field('txHash')).toEqual(witness.field('txHash').slice(90, 120));
+    expect(resumed.seqs()).toEqual(witness.seqs().slice(90, 120));
+    // A cursor 110 events back is older than what C retains: one REPLAY_GAP, then the 50 it has, in order.
+    const old = witness.events[9] as (typeof witness.events)[number];
+    const gapped = await legacyMetaFeed(c, 'transactions', { since: old.cursor }, 'C legacy (too old)');
+    await waitFor(() => gapped.events.length >= 50, { timeoutMs: 20_000, what: 'the 50 retained events on C' });
+    expect((gapped.errors[0] as { code?: string } | undefined)?.code).toBe('REPLAY_GAP');
+    expect(gapped.field('txHash')).toEqual(witness.field('txHash').slice(70, 120));
+    // Live events then reach C as well, after its history, without a seam.
+    const next = makeTransaction(t, 500);
+    expect((await postIngest(a, 'transactions', next)).status).toBe(200);
+    await waitFor(() => resumed.events.length >= 31 && gapped.events.length >= 51, { what: 'the live event on C' });
+    expect(resumed.events.at(-1)?.txHash).toBe(next.txHash);
+    expect(seqBreaks(resumed.seqs())).toEqual([]);
+    expect(seqBreaks(gapped.seqs())).toEqual([]);
   });
   test('late events (timestamps older than REPLAY_TTL_MS, e.g. a node catching up) resume the same on a new instance as on A', async () => {
     const t = `${prefix}-backfill`;
-    const witness = track(await graphqlWsFeed(a, 'transactions', {}, 'A graphql-ws (witness)'));
+    const witness = await graphqlWsFeed(a, 'transactions', {}, 'A graphql-ws (witness)');
     await transactionSubscribers(a, 1);
     // Happened 15 minutes ago (default REPLAY_TTL_MS is 10 minutes), delivered now.
     const happened = Date.now() - 15 * 60_000;
@@ -258,25 +228,20 @@ describeWithRedis('two instances on one Redis', () => {
     const expected = witness.field('txHash').slice(5, 20);
 
     // On A, which received them live, the resume works.
-    const onA = track(await graphqlWsFeed(a, 'transactions', { after: cursor }, 'A graphql-ws (resumed)'));
+    const onA = await graphqlWsFeed(a, 'transactions', { after: cursor }, 'A graphql-ws (resumed)');
     await waitFor(() => onA.events.length >= 15, { timeoutMs: 20_000, what: 'the 15 events after the cursor on A' });
     expect(onA.errors).toEqual([]);
     expect(onA.field('txHash')).toEqual(expected);
 
     // On an instance started now, from the same Redis history, the same cursor must resume the same way.
     const c = await startRedisInstance(redis, prefix);
-    try {
-      const onC = track(await graphqlWsFeed(c, 'transactions', { after: cursor }, 'C graphql-ws (resumed)'));
-      await transactionSubscribers(c, 1);
-      // A fresh live event after the resume: once C delivered it, the backlog (if any) came before it.
-      const live = makeTransaction(t, 100);
-      expect((await postIngest(a, 'transactions', live)).status).toBe(200);
-      await waitFor(() => onC.events.some((e) => e.txHash === live.txHash), { timeoutMs: 20_000, what: 'the live event on C' });
-      expect(onC.errors, 'C reports a gap that A does not').toEqual([]);
-      expect(onC.field('txHash'), 'the 15 missed events, then the live one').toEqual([...expected, live.txHash]);
-    } finally {
-      await Promise.all(feeds.splice(0).map((f) => f.stop()));
-      await c.dispose();
-    }
+    const onC = await graphqlWsFeed(c, 'transactions', { after: cursor }, 'C graphql-ws (resumed)');
+    await transactionSubscribers(c, 1);
+    // A fresh live event after the resume: once C delivered it, the backlog (if any) came before it.
+    const live = makeTransaction(t, 100);
+    expect((await postIngest(a, 'transactions', live)).status).toBe(200);
+    await waitFor(() => onC.events.some((e) => e.txHash === live.txHash), { timeoutMs: 20_000, what: 'the live event on C' });
+    expect(onC.errors, 'C reports a gap that A does not').toEqual([]);
+    expect(onC.field('txHash'), 'the 15 missed events, then the live one').toEqual([...expected, live.txHash]);
   });
 });

@@ -1,10 +1,11 @@
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import type { ChildServer } from '../helpers/child-server.ts';
 import { makeNetwork, makeTransaction, makeTransactions } from '../helpers/ingest-client.ts';
-import { graphqlWsFeed, legacyMetaFeed, repeated, seqBreaks, transactionSubscribers, type SeqFeed } from '../helpers/instance-feeds.ts';
+import { graphqlWsFeed, legacyMetaFeed, transactionSubscribers } from '../helpers/instance-feeds.ts';
 import { startRedisInstances, uniquePrefix } from '../helpers/redis-instances.ts';
-import { describeWithRedis, startRedisServer, type RedisServer } from '../helpers/redis-server.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { describeWithRedis, useRedisServer } from '../helpers/redis-server.ts';
+import { duplicates as repeated, seqBreaks } from '../helpers/sequences.ts';
+import { useTestServer } from '../helpers/server.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 /**
@@ -17,20 +18,7 @@ import { waitFor } from '../helpers/wait.ts';
 const GROUP = 'aurigraph-realtime';
 
 describeWithRedis('Redis Streams consumer source', () => {
-  let redis: RedisServer;
-  const feeds: SeqFeed[] = [];
-  const track = <F extends SeqFeed>(feed: F): F => {
-    feeds.push(feed);
-    return feed;
-  };
-
-  beforeAll(async () => {
-    redis = await startRedisServer();
-  });
-  afterEach(async () => {
-    await Promise.all(feeds.splice(0).map((f) => f.stop()));
-  });
-  afterAll(() => redis?.stop());
+  const redis = useRedisServer();
 
   /** Pending entries of the group on one chain stream (XPENDING summary). */
   async function pendingCount(key: string): Promise<number> {
@@ -44,24 +32,13 @@ describeWithRedis('Redis Streams consumer source', () => {
   }
 
   describe('one instance', () => {
-    let server: TestServer;
     const keyPrefix = uniquePrefix('src-bus');
     const streamPrefix = `${uniquePrefix('src')}:chain`;
-
-    beforeAll(async () => {
-      server = await startTestServer({
-        BUS: 'redis',
-        REDIS_URL: redis.url,
-        REDIS_KEY_PREFIX: keyPrefix,
-        REDIS_STREAM_PREFIX: streamPrefix,
-        SOURCES: 'redis',
-      });
-    });
-    afterAll(() => server?.stop());
+    const server = useTestServer(() => ({ BUS: 'redis', REDIS_URL: redis.url, REDIS_KEY_PREFIX: keyPrefix, REDIS_STREAM_PREFIX: streamPrefix, SOURCES: 'redis' }));
 
     test('an XADD reaches subscribers; invalid entries are skipped and acknowledged while valid ones flow', async () => {
-      const gql = track(await graphqlWsFeed(server, 'transactions'));
-      const legacy = track(await legacyMetaFeed(server, 'transactions'));
+      const gql = await graphqlWsFeed(server, 'transactions');
+      const legacy = await legacyMetaFeed(server, 'transactions');
       await transactionSubscribers(server, 2);
       const key = `${streamPrefix}:transactions`;
       const node = redis.client();
@@ -109,7 +86,7 @@ describeWithRedis('Redis Streams consumer source', () => {
     });
 
     test('every chain stream is read: network entries reach /ws/network', async () => {
-      const network = track(await legacyMetaFeed(server, 'network'));
+      const network = await legacyMetaFeed(server, 'network');
       await waitFor(() => server.app.engine.subscriberCount('network') === 1, { what: 'network subscriber' });
       const node = redis.client();
       const events = [makeNetwork(keyPrefix, 1), makeNetwork(keyPrefix, 2)];
@@ -129,43 +106,38 @@ describeWithRedis('Redis Streams consumer source', () => {
       REDIS_STREAM_PREFIX: streamPrefix,
       DEDUP_WINDOW_MS: '1',
     })) as [ChildServer, ChildServer];
-    try {
-      const onA = track(await graphqlWsFeed(a, 'transactions', {}, 'A graphql-ws'));
-      const onB = track(await legacyMetaFeed(b, 'transactions', {}, 'B legacy'));
-      const onB2 = track(await graphqlWsFeed(b, 'transactions', {}, 'B graphql-ws'));
-      await transactionSubscribers(a, 1);
-      await transactionSubscribers(b, 2);
-      const node = redis.client();
-      const key = `${streamPrefix}:transactions`;
-      const t = `${keyPrefix}-entries`;
-      const events = makeTransactions(t, 0, 60);
-      // In rounds, so both consumers have a chance to take some.
-      for (let round = 0; round < 6; round++) {
-        const pipeline = node.pipeline();
-        for (const e of events.slice(round * 10, round * 10 + 10)) pipeline.xadd(key, '*', 'event', JSON.stringify(e));
-        await pipeline.exec();
-        await waitFor(() => onA.events.length >= round * 10 + 10, { timeoutMs: 20_000, what: `round ${round} on A` });
-      }
-      await waitFor(() => [onA, onB, onB2].every((f) => f.events.length >= 60), { timeoutMs: 20_000, what: '60 events everywhere' });
-      await waitFor(async () => (await pendingCount(key)) === 0, { timeoutMs: 20_000, what: 'every entry acknowledged' });
-      // Published exactly once: the bus numbered 60 events and holds 60.
-      expect(Number(await node.get(`${keyPrefix}:seq:transactions`)), 'events the bus numbered').toBe(60);
-      expect(await node.xlen(`${keyPrefix}:events:transactions`)).toBe(60);
-      const consumers = (await node.xinfo('CONSUMERS', key, 'aurigraph-realtime')) as unknown[][];
-      expect(consumers, 'one consumer per instance').toHaveLength(2);
-      node.disconnect();
+    const onA = await graphqlWsFeed(a, 'transactions', {}, 'A graphql-ws');
+    const onB = await legacyMetaFeed(b, 'transactions', {}, 'B legacy');
+    const onB2 = await graphqlWsFeed(b, 'transactions', {}, 'B graphql-ws');
+    await transactionSubscribers(a, 1);
+    await transactionSubscribers(b, 2);
+    const node = redis.client();
+    const key = `${streamPrefix}:transactions`;
+    const t = `${keyPrefix}-entries`;
+    const events = makeTransactions(t, 0, 60);
+    // In rounds, so both consumers have a chance to take some.
+    for (let round = 0; round < 6; round++) {
+      const pipeline = node.pipeline();
+      for (const e of events.slice(round * 10, round * 10 + 10)) pipeline.xadd(key, '*', 'event', JSON.stringify(e));
+      await pipeline.exec();
+      await waitFor(() => onA.events.length >= round * 10 + 10, { timeoutMs: 20_000, what: `round ${round} on A` });
+    }
+    await waitFor(() => [onA, onB, onB2].every((f) => f.events.length >= 60), { timeoutMs: 20_000, what: '60 events everywhere' });
+    await waitFor(async () => (await pendingCount(key)) === 0, { timeoutMs: 20_000, what: 'every entry acknowledged' });
+    // Published exactly once: the bus numbered 60 events and holds 60.
+    expect(Number(await node.get(`${keyPrefix}:seq:transactions`)), 'events the bus numbered').toBe(60);
+    expect(await node.xlen(`${keyPrefix}:events:transactions`)).toBe(60);
+    const consumers = (await node.xinfo('CONSUMERS', key, 'aurigraph-realtime')) as unknown[][];
+    expect(consumers, 'one consumer per instance').toHaveLength(2);
+    node.disconnect();
 
-      const expected = new Set(events.map((e) => e.txHash));
-      for (const feed of [onA, onB, onB2]) {
-        expect(feed.events, feed.label).toHaveLength(60);
-        expect(repeated(feed.field('txHash')), feed.label).toEqual([]);
-        expect(new Set(feed.field('txHash')), feed.label).toEqual(expected);
-        expect(seqBreaks(feed.seqs()), feed.label).toEqual([]);
-        expect(feed.field('txHash'), `${feed.label}: the same order as on A`).toEqual(onA.field('txHash'));
-      }
-    } finally {
-      await Promise.all(feeds.splice(0).map((f) => f.stop()));
-      await Promise.all([a.dispose(), b.dispose()]);
+    const expected = new Set(events.map((e) => e.txHash));
+    for (const feed of [onA, onB, onB2]) {
+      expect(feed.events, feed.label).toHaveLength(60);
+      expect(repeated(feed.field('txHash')), feed.label).toEqual([]);
+      expect(new Set(feed.field('txHash')), feed.label).toEqual(expected);
+      expect(seqBreaks(feed.seqs()), feed.label).toEqual([]);
+      expect(feed.field('txHash'), `${feed.label}: the same order as on A`).toEqual(onA.field('txHash'));
     }
   });
 });

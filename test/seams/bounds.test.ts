@@ -3,21 +3,13 @@
  * from one descriptor per stream, so they cannot disagree, and every value has
  * a bound.
  */
-import { afterEach, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { graphqlWsClient } from '../helpers/clients.ts';
 import { collect } from '../helpers/collect.ts';
 import { ingestOk, makeConsensus, makeNetwork, makeTransaction, postIngest, TEST_INGEST_TOKEN } from '../helpers/ingest-client.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { startTestServer } from '../helpers/server.ts';
 import { legacyFeed, query } from '../helpers/stream-feeds.ts';
 import { waitFor } from '../helpers/wait.ts';
-
-let server: TestServer | undefined;
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0)) await cleanup();
-  await server?.stop();
-  server = undefined;
-});
 
 const ingestServer = () => startTestServer({ SOURCES: 'ingest', INGEST_TOKEN: TEST_INGEST_TOKEN });
 /** The fields an ingest refusal names (zod may report more than one problem for one field). */
@@ -26,14 +18,13 @@ const fieldsOf = (json: unknown) =>
 
 describe('input 10: values past 32 bits', () => {
   test('gasUsed 2^31 is accepted, delivered on graphql-ws and legacy, and recentTransactions still answers everyone', async () => {
-    server = await ingestServer();
-    const client = graphqlWsClient(server);
-    cleanups.push(() => client.dispose());
-    const live = collect<{ transactions: { seq: number; gasUsed: number } }, Record<string, never>>(client, 'subscription { transactions { seq gasUsed } }');
-    cleanups.push(() => live.stop());
+    const server = await ingestServer();
+    const live = collect<{ transactions: { seq: number; gasUsed: number } }, Record<string, never>>(
+      graphqlWsClient(server),
+      'subscription { transactions { seq gasUsed } }',
+    );
     const legacy = await legacyFeed(server, '/ws/transactions');
-    cleanups.push(() => legacy.stop());
-    await waitFor(() => server?.app.engine.subscriberCount('transactions') === 2, { what: 'both subscribers' });
+    await waitFor(() => server.app.engine.subscriberCount('transactions') === 2, { what: 'both subscribers' });
 
     const big = 2 ** 31;
     await ingestOk(server, 'transactions', [makeTransaction('big', 0, { status: 'SUCCESS', gasUsed: big })]);
@@ -46,7 +37,7 @@ describe('input 10: values past 32 bits', () => {
   });
 
   test('chain counters take 2^40 (SafeInt); beyond 2^53 − 1 and beyond Int for a count are refused with the field named', async () => {
-    server = await ingestServer();
+    const server = await ingestServer();
     await ingestOk(server, 'consensus', [{ ...makeConsensus('c', 0), epoch: 2 ** 40, round: 2 ** 40 + 1, term: 2 ** 40 + 2 }]);
     const tooBig = await postIngest(server, 'transactions', [makeTransaction('x', 0, { gasUsed: 2 ** 53 })]);
     expect(tooBig.status).toBe(400);
@@ -61,7 +52,7 @@ describe('input 10: values past 32 bits', () => {
 
 describe('input 11: every string has a bound from its descriptor', () => {
   test('an over-long decimal, version or peer id is refused whole with the field named; nothing is retained', async () => {
-    server = await ingestServer();
+    const server = await ingestServer();
     const cases = [
       { stream: 'transactions', event: makeTransaction('v', 0, { value: '9'.repeat(79) }), field: 'value' },
       { stream: 'network', event: { ...makeNetwork('n', 0), version: `1.0.0-${'a'.repeat(100)}` }, field: 'version' },
@@ -77,11 +68,9 @@ describe('input 11: every string has a bound from its descriptor', () => {
   });
 
   test('a 78-digit value (2^256 range) is accepted; a filter bound past 78 digits is refused with its argument named', async () => {
-    server = await ingestServer();
+    const server = await ingestServer();
     await ingestOk(server, 'transactions', [makeTransaction('max', 0, { value: '9'.repeat(78) })]);
-    const client = graphqlWsClient(server);
-    cleanups.push(() => client.dispose());
-    const refused = collect(client, `subscription { transactions(filter: { minValue: "${'1'.repeat(1000)}" }) { seq } }`);
+    const refused = collect(graphqlWsClient(server), `subscription { transactions(filter: { minValue: "${'1'.repeat(1000)}" }) { seq } }`);
     await waitFor(() => refused.ended, { what: 'the refusal' });
     expect(refused.error).toEqual([expect.objectContaining({ extensions: expect.objectContaining({ code: 'BAD_REQUEST', argument: 'filter.minValue' }) })]);
   });

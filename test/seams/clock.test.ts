@@ -3,20 +3,16 @@
  * and at expiry, on every transport: a token is good until `exp` plus
  * AUTH_CLOCK_TOLERANCE_S, and connections end exactly then, saying why.
  */
-import { afterEach, describe, expect, test } from 'vitest';
-import { graphqlWsConnect, sseProbe } from '../helpers/security-probes.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { legacyFeed, refusedLegacy } from '../helpers/stream-feeds.ts';
+import { describe, expect, test } from 'vitest';
+import { graphqlWsConnection } from '../helpers/clients.ts';
+import { startTestServer } from '../helpers/server.ts';
+import { refusedLegacy } from '../helpers/sockets.ts';
+import { sseProbe } from '../helpers/sse.ts';
+import { legacyFeed } from '../helpers/stream-feeds.ts';
 import { signHs256ExpiringAt, TEST_JWT_SECRET } from '../helpers/tokens.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const TOLERANCE_S = 5;
-let server: TestServer | undefined;
-afterEach(async () => {
-  await server?.stop();
-  server = undefined;
-});
-
 const jwtServer = () =>
   startTestServer({ AUTH_MODE: 'jwt', AUTH_JWT_SECRET: TEST_JWT_SECRET, AUTH_CLOCK_TOLERANCE_S: String(TOLERANCE_S), METRICS_INTERVAL_MS: '100' });
 
@@ -29,9 +25,9 @@ async function expiredToken(agoS: number): Promise<{ token: string; endsAt: numb
 
 describe('a token 3 s past exp with a 5 s tolerance is still good: admitted, streaming, then ended at exp + tolerance', () => {
   test('graphql-ws: acknowledged, events flow, then 4440 token expired — not at once', async () => {
-    server = await jwtServer();
+    const server = await jwtServer();
     const { token, endsAt } = await expiredToken(3);
-    const connection = graphqlWsConnect(server, { authorization: `Bearer ${token}` });
+    const connection = graphqlWsConnection(server, { authorization: `Bearer ${token}` });
     await connection.acknowledged;
     const results: unknown[] = [];
     connection.client.subscribe({ query: 'subscription { metrics { seq } }' }, { next: (r) => void results.push(r), error: () => {}, complete: () => {} });
@@ -39,11 +35,10 @@ describe('a token 3 s past exp with a 5 s tolerance is still good: admitted, str
     expect(results.length, 'events before the end').toBeGreaterThan(0);
     expect(closed).toEqual({ code: 4440, reason: 'token expired' });
     expect(Date.now()).toBeGreaterThanOrEqual(endsAt - 50);
-    await connection.dispose();
   });
 
   test('SSE: a 200 stream with events, then a TOKEN_EXPIRED result and complete — the client learns why it ended', async () => {
-    server = await jwtServer();
+    const server = await jwtServer();
     const { token, endsAt } = await expiredToken(3);
     const probe = sseProbe(server.http('/graphql'), { query: 'subscription { metrics { seq } }', headers: { authorization: `Bearer ${token}` } });
     await waitFor(() => probe.ended, { what: 'the stream to end', timeoutMs: 15_000 });
@@ -56,7 +51,7 @@ describe('a token 3 s past exp with a 5 s tolerance is still good: admitted, str
   });
 
   test('legacy: streams, then closes 4440', async () => {
-    server = await jwtServer();
+    const server = await jwtServer();
     const { token, endsAt } = await expiredToken(3);
     const feed = await legacyFeed(server, `/ws/metrics?access_token=${token}`);
     const closed = await new Promise<number>((resolve) => feed.socket.once('close', (code) => resolve(code)));
@@ -68,11 +63,10 @@ describe('a token 3 s past exp with a 5 s tolerance is still good: admitted, str
 
 describe('a token past exp + tolerance is refused at admission, with the same cause on every transport', () => {
   test('graphql-ws 4440, SSE 401 TOKEN_EXPIRED, legacy 401 TOKEN_EXPIRED', async () => {
-    server = await jwtServer();
+    const server = await jwtServer();
     const { token } = await expiredToken(TOLERANCE_S + 3);
-    const connection = graphqlWsConnect(server, { authorization: `Bearer ${token}` });
+    const connection = graphqlWsConnection(server, { authorization: `Bearer ${token}` });
     expect(await connection.closed).toEqual({ code: 4440, reason: 'token expired' });
-    await connection.dispose();
 
     const probe = sseProbe(server.http('/graphql'), { query: 'subscription { metrics { seq } }', headers: { authorization: `Bearer ${token}` } });
     await waitFor(() => probe.ended, { what: 'the refusal' });

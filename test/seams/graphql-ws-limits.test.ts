@@ -2,36 +2,20 @@
  * Issue 11, inputs 1 and 2, and yoga's internal extension: what a graphql-ws
  * client meets when it subscribes a lot at once, or makes a mistake in production.
  */
-import { afterEach, describe, expect, test } from 'vitest';
-import { messagesOfType, openRawSocket, type RawSocket } from '../helpers/raw-ws.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { sseProbe } from '../helpers/security-probes.ts';
+import { describe, expect, test } from 'vitest';
+import { startTestServer } from '../helpers/server.ts';
+import { acknowledgedSocket, messagesOfType, type ClientSocket } from '../helpers/sockets.ts';
+import { sseProbe } from '../helpers/sse.ts';
 import { waitFor } from '../helpers/wait.ts';
 
-let server: TestServer | undefined;
-const sockets: RawSocket[] = [];
-afterEach(async () => {
-  for (const socket of sockets.splice(0)) socket.ws.terminate();
-  await server?.stop();
-  server = undefined;
-});
-
-async function acknowledgedSocket(): Promise<RawSocket> {
-  const socket = await openRawSocket((server as TestServer).ws('/graphql'), 'graphql-transport-ws');
-  sockets.push(socket);
-  socket.send({ type: 'connection_init' });
-  await waitFor(() => messagesOfType(socket, 'connection_ack').length === 1, { what: 'connection_ack' });
-  return socket;
-}
-
 const metricsSubscribe = (id: string) => ({ id, type: 'subscribe', payload: { query: 'subscription { metrics { seq } }' } });
-const idsWith = (socket: RawSocket, type: string) => new Set(messagesOfType(socket, type).map((m) => String(m['id'])));
+const idsWith = (socket: ClientSocket, type: string) => new Set(messagesOfType(socket, type).map((m) => String(m['id'])));
 
 describe('input 1: 105 subscriptions in one burst on one socket (MAX_SUBSCRIPTIONS_PER_CONNECTION=100, default message rate)', () => {
   test('100 stream, 5 get an error result TOO_MANY_OPERATIONS, the socket lives; a reconnect resubscribes all 100 without tripping a limit', async () => {
     // The default rate limits (the test server lifts them for other tests): rate 50/s, burst derived from the limit.
-    server = await startTestServer({ MAX_SUBSCRIPTIONS_PER_CONNECTION: '100', WS_MESSAGE_RATE: '50', WS_MESSAGE_BURST: '', METRICS_INTERVAL_MS: '100' });
-    const first = await acknowledgedSocket();
+    const server = await startTestServer({ MAX_SUBSCRIPTIONS_PER_CONNECTION: '100', WS_MESSAGE_RATE: '50', WS_MESSAGE_BURST: '', METRICS_INTERVAL_MS: '100' });
+    const first = await acknowledgedSocket(server);
     for (let i = 0; i < 105; i++) first.send(metricsSubscribe(`op-${i}`));
     await waitFor(() => idsWith(first, 'next').size === 100 && idsWith(first, 'error').size === 5, {
       what: '100 streaming, 5 refused',
@@ -46,8 +30,8 @@ describe('input 1: 105 subscriptions in one burst on one socket (MAX_SUBSCRIPTIO
     // The client reconnects and resubscribes its whole allowance at once.
     first.ws.close();
     await first.closed;
-    await waitFor(() => server?.app.engine.subscriberCount('metrics') === 0, { what: 'the first socket released' });
-    const second = await acknowledgedSocket();
+    await waitFor(() => server.app.engine.subscriberCount('metrics') === 0, { what: 'the first socket released' });
+    const second = await acknowledgedSocket(server);
     for (let i = 0; i < 100; i++) second.send(metricsSubscribe(`again-${i}`));
     await waitFor(() => idsWith(second, 'next').size === 100, { what: 'all 100 streaming again', timeoutMs: 20_000 });
     expect(messagesOfType(second, 'error')).toEqual([]);
@@ -55,8 +39,8 @@ describe('input 1: 105 subscriptions in one burst on one socket (MAX_SUBSCRIPTIO
   });
 
   test('a client that keeps flooding past the burst is refused message by message, then closed 1013 (not 4429)', async () => {
-    server = await startTestServer({ WS_MESSAGE_RATE: '5', WS_MESSAGE_BURST: '10' });
-    const socket = await acknowledgedSocket();
+    const server = await startTestServer({ WS_MESSAGE_RATE: '5', WS_MESSAGE_BURST: '10' });
+    const socket = await acknowledgedSocket(server);
     for (let i = 0; i < 40; i++) socket.send({ type: 'ping' });
     const closed = await socket.closed;
     expect(closed.code).toBe(1013);
@@ -64,8 +48,8 @@ describe('input 1: 105 subscriptions in one burst on one socket (MAX_SUBSCRIPTIO
   });
 
   test('a subscribe over the message rate gets its own RATE_LIMITED error; the socket and its other operations live', async () => {
-    server = await startTestServer({ WS_MESSAGE_RATE: '1', WS_MESSAGE_BURST: '3', METRICS_INTERVAL_MS: '100' });
-    const socket = await acknowledgedSocket();
+    const server = await startTestServer({ WS_MESSAGE_RATE: '1', WS_MESSAGE_BURST: '3', METRICS_INTERVAL_MS: '100' });
+    const socket = await acknowledgedSocket(server);
     for (let i = 0; i < 5; i++) socket.send(metricsSubscribe(`op-${i}`));
     await waitFor(() => idsWith(socket, 'error').size >= 1 && idsWith(socket, 'next').size >= 1, { what: 'some streaming, some refused' });
     const codes = messagesOfType(socket, 'error').map((m) => (m['payload'] as { extensions: { code: string } }[])[0]?.extensions.code);
@@ -79,8 +63,8 @@ describe('input 2: a client mistake keeps its message and code in production, on
 
   for (const nodeEnv of ['production', 'development'] as const) {
     test(`${nodeEnv}: a missing required variable is BAD_USER_INPUT with its message on graphql-ws and SSE`, async () => {
-      server = await startTestServer({ NODE_ENV: nodeEnv, AUTH_ALLOW_ANONYMOUS: 'true', SOURCES: 'simulator' });
-      const socket = await acknowledgedSocket();
+      const server = await startTestServer({ NODE_ENV: nodeEnv, AUTH_ALLOW_ANONYMOUS: 'true', SOURCES: 'simulator' });
+      const socket = await acknowledgedSocket(server);
       socket.send({ id: 'v', type: 'subscribe', payload: { query: document } });
       await waitFor(() => messagesOfType(socket, 'error').length === 1, { what: 'the error message' });
       const [wsError] = messagesOfType(socket, 'error')[0]?.['payload'] as { message: string; extensions: Record<string, unknown> }[];
@@ -96,9 +80,9 @@ describe('input 2: a client mistake keeps its message and code in production, on
   }
 
   test("yoga's internal extensions.http never reaches a client (graphql-ws, SSE, HTTP)", async () => {
-    server = await startTestServer({ NODE_ENV: 'production', AUTH_ALLOW_ANONYMOUS: 'true', SOURCES: 'simulator' });
+    const server = await startTestServer({ NODE_ENV: 'production', AUTH_ALLOW_ANONYMOUS: 'true', SOURCES: 'simulator' });
     const invalid = 'subscription { metrics { nope } }';
-    const socket = await acknowledgedSocket();
+    const socket = await acknowledgedSocket(server);
     socket.send({ id: 'x', type: 'subscribe', payload: { query: invalid } });
     await waitFor(() => messagesOfType(socket, 'error').length === 1, { what: 'the validation error' });
     const sse = sseProbe(server.http('/graphql'), { query: invalid });

@@ -1,7 +1,10 @@
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { GRAPHQL_WS_PROTOCOL, graphqlSseClientWith, sseProbe, startControlFeed, tryUpgrade, type ControlFeed } from '../helpers/security-probes.ts';
+import { describe, expect, test } from 'vitest';
+import { graphqlSseClient } from '../helpers/clients.ts';
+import { useControlFeed } from '../helpers/control-feed.ts';
 import { sampleValue, scrape } from '../helpers/ops.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { useTestServer, type TestServer } from '../helpers/server.ts';
+import { GRAPHQL_WS_PROTOCOL, tryUpgrade } from '../helpers/sockets.ts';
+import { sseProbe } from '../helpers/sse.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 /**
@@ -38,35 +41,19 @@ async function attempt(server: TestServer, kind: Kind, headers: Record<string, s
   return { status: outcome.status, body: outcome.body, close: () => outcome.socket?.close() };
 }
 
-const latestOf = (server: TestServer) => () => server.app.streams.hubs.transactions.latest()?.seq ?? 0;
-
-/** A server with a control client already admitted; the control must come through every test unharmed. */
+/**
+ * The suite's server with a control client already admitted; the control must come through every test unharmed.
+ * What a test opens is closed when it ends.
+ */
 function serverWithControl(env: Record<string, string>, controlHeaders: Record<string, string> = {}) {
-  const ctx = {} as { server: TestServer; control: ControlFeed; opened: Attempt[] };
-  beforeAll(async () => {
-    ctx.server = await startTestServer(env);
-    ctx.control = startControlFeed(ctx.server, { ws: { headers: controlHeaders } });
-    await ctx.control.started();
-    ctx.opened = [];
-  });
-  afterEach(() => {
-    for (const a of ctx.opened.splice(0)) a.close();
-  });
-  afterAll(async () => {
-    expect(await ctx.control.verify(latestOf(ctx.server))).toBeGreaterThan(0);
-    await ctx.control.dispose();
-    await ctx.server.stop();
-  });
-  const open = async (kind: Kind, headers: Record<string, string> = {}) => {
-    const a = await attempt(ctx.server, kind, headers);
-    ctx.opened.push(a);
-    return a;
-  };
-  return { ctx, open };
+  const server = useTestServer(env);
+  useControlFeed(server, { ws: () => ({ headers: controlHeaders }) });
+  const open = (kind: Kind, headers: Record<string, string> = {}) => attempt(server, kind, headers);
+  return { server, open };
 }
 
 describe('Origin allow-list (cross-site WebSocket hijacking)', () => {
-  const { ctx, open } = serverWithControl({ CORS_ORIGINS: 'http://allowed.example, https://portal.example' });
+  const { server, open } = serverWithControl({ CORS_ORIGINS: 'http://allowed.example, https://portal.example' });
 
   test.each(KINDS)('%s: origins outside the list get 403 before the handshake', async (kind) => {
     for (const origin of [
@@ -76,7 +63,7 @@ describe('Origin allow-list (cross-site WebSocket hijacking)', () => {
       'http://allowed.example:8080',
       'https://allowed.example',
       'HTTP://ALLOWED.EXAMPLE',
-      `http://127.0.0.1:${ctx.server.port}.evil.example`,
+      `http://127.0.0.1:${server.port}.evil.example`,
       'x'.repeat(8000),
     ]) {
       const a = await open(kind, { origin });
@@ -90,7 +77,7 @@ describe('Origin allow-list (cross-site WebSocket hijacking)', () => {
     for (const headers of [
       { origin: 'http://allowed.example' },
       { origin: 'https://portal.example' },
-      { origin: `http://127.0.0.1:${ctx.server.port}` },
+      { origin: `http://127.0.0.1:${server.port}` },
       {},
     ]) {
       expect((await open(kind, headers)).status, JSON.stringify(headers)).toBe(ADMITTED[kind]);
@@ -99,17 +86,13 @@ describe('Origin allow-list (cross-site WebSocket hijacking)', () => {
 
   test('graphql-sse single-connection mode: the stream (GET /graphql/stream) is screened too', async () => {
     const run = async (origin: string) => {
-      const client = graphqlSseClientWith(ctx.server, { singleConnection: true, headers: { origin } });
-      try {
-        return await new Promise<string>((resolve) => {
-          client.subscribe(
-            { query: 'subscription { transactions { seq } }' },
-            { next: () => resolve('data'), error: (e) => resolve(`error: ${String((e as Error)?.message ?? e)}`), complete: () => resolve('complete') },
-          );
-        });
-      } finally {
-        client.dispose();
-      }
+      const client = graphqlSseClient(server, { singleConnection: true, headers: { origin } });
+      return new Promise<string>((resolve) => {
+        client.subscribe(
+          { query: 'subscription { transactions { seq } }' },
+          { next: () => resolve('data'), error: (e) => resolve(`error: ${String((e as Error)?.message ?? e)}`), complete: () => resolve('complete') },
+        );
+      });
     };
     expect(await run('http://allowed.example')).toBe('data');
     expect(await run('http://evil.example')).toMatch(/error.*(403|not allowed)/i);
@@ -122,7 +105,7 @@ describe('Origin allow-list (cross-site WebSocket hijacking)', () => {
 
   test('HTTP CORS: preflight answers only listed origins', async () => {
     const preflight = (origin: string) =>
-      fetch(ctx.server.http('/graphql'), {
+      fetch(server.http('/graphql'), {
         method: 'OPTIONS',
         headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,authorization' },
       });
@@ -222,13 +205,13 @@ describe('MAX_CONNECTIONS_PER_IP', () => {
 
 describe('MAX_CONNECTIONS over all transports', () => {
   const LIMIT = 4;
-  const { ctx, open } = serverWithControl({ MAX_CONNECTIONS: String(LIMIT) });
+  const { server, open } = serverWithControl({ MAX_CONNECTIONS: String(LIMIT) });
 
   /** Waits until only the control client holds a connection (closes reach the server asynchronously). */
   const onlyControlLeft = () =>
     waitFor(
       async () => {
-        const metrics = await scrape(ctx.server);
+        const metrics = await scrape(server);
         const sockets = (transport: string) => sampleValue(metrics, 'aurigraph_transport_sockets', { transport }) ?? 0;
         return sockets('graphql-ws') === 1 && sockets('legacy') === 0 && sockets('sse') === 0;
       },
@@ -263,14 +246,14 @@ describe('MAX_CONNECTIONS over all transports', () => {
     const held = [await open('graphql-ws'), await open('sse'), await open('legacy')];
     expect(held.map((a) => a.status)).toEqual([101, 200, 101]);
     expect((await open('legacy')).status).toBe(503);
-    const text = await (await fetch(ctx.server.http('/metrics'))).text();
+    const text = await (await fetch(server.http('/metrics'))).text();
     const lines = text.split('\n').filter((line) => !line.startsWith('#') && /refus|reject|admission|denied/i.test(line));
     expect(lines, 'a Prometheus sample counting refused connections').not.toEqual([]);
   });
 });
 
 describe('GraphiQL exemption (production profile: GraphiQL off)', () => {
-  const { ctx } = serverWithControl({
+  const { server } = serverWithControl({
     NODE_ENV: 'production',
     AUTH_ALLOW_ANONYMOUS: 'true',
     SOURCES: 'simulator',
@@ -283,16 +266,12 @@ describe('GraphiQL exemption (production profile: GraphiQL off)', () => {
     // With GraphiQL off, yoga executes such a request; `%71uery` is `query` once decoded.
     const document = encodeURIComponent('subscription { transactions { seq } }');
     const probes = [1, 2, 3].map(() =>
-      sseProbe(ctx.server.http(`/graphql?%71uery=${document}`), {
+      sseProbe(server.http(`/graphql?%71uery=${document}`), {
         method: 'GET',
         headers: { accept: 'text/html, text/event-stream', origin: 'http://evil.example' },
       }),
     );
-    try {
-      await Promise.all(probes.map((p) => p.head));
-      expect(probes.map((p) => p.status)).toEqual([403, 403, 403]);
-    } finally {
-      for (const p of probes) p.abort();
-    }
+    await Promise.all(probes.map((p) => p.head));
+    expect(probes.map((p) => p.status)).toEqual([403, 403, 403]);
   });
 });

@@ -1,8 +1,11 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { openLegacy, seqGaps } from '../helpers/legacy-client.ts';
-import { graphqlWsConnect, sseProbe, startControlFeed, tryUpgrade, type ControlFeed } from '../helpers/security-probes.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { signHs256, startJwksServer, type JwksServer, type TokenClaims } from '../helpers/tokens.ts';
+import { describe, expect, test } from 'vitest';
+import { graphqlWsConnection } from '../helpers/clients.ts';
+import { useControlFeed } from '../helpers/control-feed.ts';
+import { startTestServer, useTestServer, type TestServer } from '../helpers/server.ts';
+import { openLegacy, seqGaps, tryUpgrade } from '../helpers/sockets.ts';
+import { sseProbe } from '../helpers/sse.ts';
+import { signHs256, startJwksServer, type TokenClaims } from '../helpers/tokens.ts';
+import { useFixture } from '../helpers/track.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 /**
@@ -17,13 +20,24 @@ const AUDIENCE = 'aurigraph-realtime';
 /** The server refetches for an unknown kid at most this often (auth.ts: jose cooldownDuration). */
 const COOLDOWN_MS = 30_000;
 
-let jwks: JwksServer;
-let server: TestServer;
-let control: ControlFeed;
 let rsKid: string;
 let esKid: string;
 const claims = (extra: TokenClaims = {}): TokenClaims => ({ iss: ISSUER, aud: AUDIENCE, scope: 'stream:*', ...extra });
-const latest = () => server.app.streams.hubs.transactions.latest()?.seq ?? 0;
+
+const jwks = useFixture(async () => {
+  const provider = await startJwksServer();
+  rsKid = await provider.addKey('RS256');
+  esKid = await provider.addKey('ES256');
+  return provider;
+});
+const server = useTestServer(() => ({
+  AUTH_MODE: 'jwt',
+  AUTH_JWKS_URL: jwks.url,
+  AUTH_ISSUER: ISSUER,
+  AUTH_AUDIENCE: AUDIENCE,
+  AUTH_CLOCK_TOLERANCE_S: '0',
+}));
+useControlFeed(server, { authorization: async () => `Bearer ${await jwks.sign(esKid, claims())}`, minEvents: 21 });
 
 const httpStatus = async (authorization: string, target: TestServer = server) =>
   (
@@ -34,35 +48,13 @@ const httpStatus = async (authorization: string, target: TestServer = server) =>
     })
   ).status;
 
-beforeAll(async () => {
-  jwks = await startJwksServer();
-  rsKid = await jwks.addKey('RS256');
-  esKid = await jwks.addKey('ES256');
-  server = await startTestServer({
-    AUTH_MODE: 'jwt',
-    AUTH_JWKS_URL: jwks.url,
-    AUTH_ISSUER: ISSUER,
-    AUTH_AUDIENCE: AUDIENCE,
-    AUTH_CLOCK_TOLERANCE_S: '0',
-  });
-  control = startControlFeed(server, { authorization: `Bearer ${await jwks.sign(esKid, claims())}` });
-  await control.started();
-});
-
-afterAll(async () => {
-  expect(await control.verify(latest)).toBeGreaterThan(20);
-  await control.dispose();
-  await server.stop();
-  await jwks.close();
-});
-
 describe.each([
   ['RS256', () => rsKid],
   ['ES256', () => esKid],
 ])('%s', (_alg, kid) => {
   test('accepted on graphql-ws, HTTP, SSE and legacy', async () => {
     const token = await jwks.sign(kid(), claims({ scope: 'stream:transactions' }));
-    const ws = graphqlWsConnect(server, { authorization: `Bearer ${token}` });
+    const ws = graphqlWsConnection(server, { authorization: `Bearer ${token}` });
     await ws.acknowledged;
     await ws.dispose();
     expect(await httpStatus(`Bearer ${token}`)).toBe(200);
@@ -84,7 +76,7 @@ describe.each([
       [{ expiresInS: -30 }, 4440, 'token expired'],
     ] as const) {
       const token = await jwks.sign(kid(), claims(extra));
-      const ws = graphqlWsConnect(server, { authorization: `Bearer ${token}` });
+      const ws = graphqlWsConnection(server, { authorization: `Bearer ${token}` });
       expect(await ws.closed).toEqual({ code, reason });
       await ws.dispose();
       expect(await httpStatus(`Bearer ${token}`), reason).toBe(401);
@@ -98,7 +90,7 @@ describe('forgeries', () => {
     const rogue = await jwks.addKey('RS256', { publish: false });
     const token = await jwks.sign(rogue, claims());
     expect(await httpStatus(`Bearer ${token}`)).toBe(401);
-    const ws = graphqlWsConnect(server, { authorization: `Bearer ${token}` });
+    const ws = graphqlWsConnection(server, { authorization: `Bearer ${token}` });
     expect((await ws.closed).code).toBe(4401);
     await ws.dispose();
   });
@@ -150,7 +142,7 @@ describe('key cache and rotation', () => {
       expect(jwks.fetches - fetchesBefore, 'refetched, but not once per attempt').toBeGreaterThanOrEqual(1);
       expect(jwks.fetches - fetchesBefore).toBeLessThanOrEqual(2);
       // The new key works on every transport.
-      const ws = graphqlWsConnect(server, { authorization: `Bearer ${token}` });
+      const ws = graphqlWsConnection(server, { authorization: `Bearer ${token}` });
       await ws.acknowledged;
       await ws.dispose();
       const legacy = await openLegacy(server, `/ws/transactions?access_token=${token}`);
@@ -178,21 +170,17 @@ describe('provider unreachable from the start', () => {
     const token = await down.sign(kid, claims());
     await down.close();
     const target = await startTestServer({ AUTH_MODE: 'jwt', AUTH_JWKS_URL: url, AUTH_ISSUER: ISSUER, AUTH_AUDIENCE: AUDIENCE });
-    try {
-      const http = await httpStatus(`Bearer ${token}`, target);
-      const ws = graphqlWsConnect(target, { authorization: `Bearer ${token}` });
-      const wsClosed = await ws.closed;
-      await ws.dispose();
-      const legacy = (await tryUpgrade(target.ws(`/ws/transactions?access_token=${token}`))).status;
-      console.log(`[jwks unreachable] HTTP ${http}, graphql-ws close ${JSON.stringify(wsClosed)}, legacy ${legacy}`);
-      expect((await fetch(target.http('/health'))).status).toBe(200);
-      // 1013 "try again later": the keys could not be fetched, which is not the token's fault (README, Security).
-      expect(wsClosed.code).toBe(1013);
-      // Refused either as unauthenticated (401) or as temporarily unavailable (503); a 500 would say the server broke.
-      expect([401, 503]).toContain(http);
-      expect([401, 503]).toContain(legacy);
-    } finally {
-      await target.stop();
-    }
+    const http = await httpStatus(`Bearer ${token}`, target);
+    const ws = graphqlWsConnection(target, { authorization: `Bearer ${token}` });
+    const wsClosed = await ws.closed;
+    await ws.dispose();
+    const legacy = (await tryUpgrade(target.ws(`/ws/transactions?access_token=${token}`))).status;
+    console.log(`[jwks unreachable] HTTP ${http}, graphql-ws close ${JSON.stringify(wsClosed)}, legacy ${legacy}`);
+    expect((await fetch(target.http('/health'))).status).toBe(200);
+    // 1013 "try again later": the keys could not be fetched, which is not the token's fault (README, Security).
+    expect(wsClosed.code).toBe(1013);
+    // Refused either as unauthenticated (401) or as temporarily unavailable (503); a 500 would say the server broke.
+    expect([401, 503]).toContain(http);
+    expect([401, 503]).toContain(legacy);
   });
 });

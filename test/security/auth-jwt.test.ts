@@ -1,15 +1,10 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { openLegacy, seqGaps } from '../helpers/legacy-client.ts';
-import {
-  graphqlSseClientWith,
-  graphqlWsConnect,
-  sseProbe,
-  startControlFeed,
-  tryUpgrade,
-  type ControlFeed,
-  type GraphQLWsConnection,
-} from '../helpers/security-probes.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { describe, expect, test } from 'vitest';
+import { graphqlSseClient, graphqlWsConnection, type GraphQLWsConnection } from '../helpers/clients.ts';
+import { STREAM_NAMES } from '../helpers/contract.ts';
+import { useControlFeed } from '../helpers/control-feed.ts';
+import { useTestServer } from '../helpers/server.ts';
+import { openLegacy, seqGaps, tryUpgrade } from '../helpers/sockets.ts';
+import { sseProbe } from '../helpers/sse.ts';
 import { signHs256, tamperedToken, TEST_JWT_SECRET, unsignedToken, type TokenClaims } from '../helpers/tokens.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -25,44 +20,25 @@ import { waitFor } from '../helpers/wait.ts';
 const ISSUER = 'https://issuer.aurigraph.test';
 const AUDIENCE = 'aurigraph-realtime';
 
-let server: TestServer;
-let control: ControlFeed;
-const open: GraphQLWsConnection[] = [];
-
 /** A token the server accepts, with the given scope and overrides. */
 const token = (claims: TokenClaims = {}) => signHs256({ iss: ISSUER, aud: AUDIENCE, scope: 'stream:*', ...claims });
 const bearer = async (claims: TokenClaims = {}) => `Bearer ${await token(claims)}`;
-const latest = () => server.app.streams.hubs.transactions.latest()?.seq ?? 0;
 
-beforeAll(async () => {
-  server = await startTestServer({
-    AUTH_MODE: 'jwt',
-    AUTH_JWT_SECRET: TEST_JWT_SECRET,
-    AUTH_ISSUER: ISSUER,
-    AUTH_AUDIENCE: AUDIENCE,
-    AUTH_CLOCK_TOLERANCE_S: '0',
-  });
-  control = startControlFeed(server, { authorization: await bearer() });
-  await control.started();
+const server = useTestServer({
+  AUTH_MODE: 'jwt',
+  AUTH_JWT_SECRET: TEST_JWT_SECRET,
+  AUTH_ISSUER: ISSUER,
+  AUTH_AUDIENCE: AUDIENCE,
+  AUTH_CLOCK_TOLERANCE_S: '0',
 });
+// Everything refused, forged or out of scope here must leave the well-behaved client alone.
+useControlFeed(server, { authorization: () => bearer(), minEvents: 21 });
 
-afterAll(async () => {
-  for (const connection of open) await connection.dispose();
-  // Everything refused, forged or out of scope here left the well-behaved client alone.
-  const received = await control.verify(latest);
-  expect(received).toBeGreaterThan(20);
-  await control.dispose();
-  await server.stop();
-});
-
-const connect = (authorization?: string, connectionParams?: Record<string, unknown>) => {
-  const connection = graphqlWsConnect(server, {
+const connect = (authorization?: string, connectionParams?: Record<string, unknown>) =>
+  graphqlWsConnection(server, {
     ...(authorization !== undefined && { authorization }),
     ...(connectionParams && { connectionParams }),
   });
-  open.push(connection);
-  return connection;
-};
 
 /** Runs one operation on an acknowledged connection and resolves with its first result or error. */
 function firstResult(connection: GraphQLWsConnection, query: string, variables?: Record<string, unknown>) {
@@ -146,7 +122,7 @@ describe('graphql-ws: token in connectionParams.authorization', () => {
       { query: 'subscription { transactions { seq } }' },
       { next: (r) => r.data && allowed.push(r.data.transactions.seq), error: () => {}, complete: () => {} },
     );
-    for (const stream of ['metrics', 'validators', 'consensus', 'network'] as const) {
+    for (const stream of STREAM_NAMES.filter((s) => s !== 'transactions')) {
       const result = await firstResult(connection, `subscription { ${stream} { seq } }`);
       expect(result.errors?.[0]?.extensions?.['code'], stream).toBe('FORBIDDEN');
       expect(result.data ?? null).toBeNull();
@@ -164,7 +140,7 @@ describe('graphql-ws: token in connectionParams.authorization', () => {
     const none = connect(await bearer({ scope: undefined }));
     const odd = connect(await bearer({ scope: 'stream:transactionsX stream: STREAM:metrics transactions' }));
     await Promise.all([all.acknowledged, none.acknowledged, odd.acknowledged]);
-    for (const stream of ['metrics', 'transactions', 'validators', 'consensus', 'network'] as const) {
+    for (const stream of STREAM_NAMES) {
       const [ok, refused, alsoRefused] = await Promise.all([
         firstResult(all, `subscription { ${stream}(replay: 1) { seq } }`),
         firstResult(none, `subscription { ${stream}(replay: 1) { seq } }`),
@@ -253,7 +229,7 @@ describe('SSE: Authorization: Bearer', () => {
 
   test('graphql-sse clients (distinct and single connection) carry the token', async () => {
     for (const singleConnection of [false, true]) {
-      const client = graphqlSseClientWith(server, { authorization: await bearer({ scope: 'stream:transactions' }), singleConnection });
+      const client = graphqlSseClient(server, { authorization: await bearer({ scope: 'stream:transactions' }), singleConnection });
       const seqs: number[] = [];
       const stop = client.subscribe<{ transactions: { seq: number } }>(
         { query: 'subscription { transactions { seq } }' },
@@ -263,7 +239,7 @@ describe('SSE: Authorization: Bearer', () => {
       stop();
       client.dispose();
 
-      const anonymous = graphqlSseClientWith(server, { singleConnection });
+      const anonymous = graphqlSseClient(server, { singleConnection });
       const failure = await new Promise<unknown>((resolve) => {
         anonymous.subscribe({ query: 'subscription { transactions { seq } }' }, { next: () => resolve('got data'), error: resolve, complete: () => resolve('completed') });
       });
@@ -305,7 +281,7 @@ describe('legacy /ws/<stream>: Authorization header or ?access_token=', () => {
 
   test('a stream outside the scope: 403 before the handshake; stream:* opens every stream', async () => {
     const narrow = await token({ scope: 'stream:transactions' });
-    for (const stream of ['metrics', 'validators', 'consensus', 'network']) {
+    for (const stream of STREAM_NAMES.filter((s) => s !== 'transactions')) {
       expect((await tryUpgrade(server.ws(`/ws/${stream}?access_token=${narrow}`))).status, stream).toBe(403);
       const outcome = await tryUpgrade(server.ws(`/ws/${stream}`), { headers: { authorization: await bearer({ scope: 'stream:*' }) } });
       expect(outcome.status, stream).toBe(101);

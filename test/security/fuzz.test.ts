@@ -14,14 +14,15 @@ import {
   UNICODE_EDGES,
   type Rng,
 } from '../helpers/fuzz-inputs.ts';
+import { startControlFeed, type ControlFeed } from '../helpers/control-feed.ts';
 import { liveSubscribers } from '../helpers/leaks.ts';
-import { openLegacy, seqGaps, type LegacyClient } from '../helpers/legacy-client.ts';
-import { rawUpgrade } from '../helpers/raw-tcp.ts';
-import { GRAPHQL_WS_PROTOCOL, sequenceProblems, sseProbe, startControlFeed, tryUpgrade, type ControlFeed, type SseProbe } from '../helpers/security-probes.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { sequenceProblems } from '../helpers/sequences.ts';
+import { useTestServer } from '../helpers/server.ts';
+import { GRAPHQL_WS_PROTOCOL, openLegacy, seqGaps, tryUpgrade, type ClientSocket } from '../helpers/sockets.ts';
+import { sseProbe, type SseProbe } from '../helpers/sse.ts';
 import { signHs256, TEST_JWT_SECRET } from '../helpers/tokens.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { clientFrame, OPCODE } from '../helpers/ws-frames.ts';
+import { clientFrame, OPCODE, rawUpgrade } from '../helpers/ws-frames.ts';
 
 /**
  * Protocol fuzz: well over 10,000 malformed or adversarial inputs — random
@@ -73,10 +74,16 @@ const TEST_GUARD_MS = 900_000;
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 
-let server: TestServer;
+const server = useTestServer({
+  AUTH_MODE: 'jwt',
+  AUTH_JWT_SECRET: TEST_JWT_SECRET,
+  // A bounded history, so retained events do not count as growth.
+  REPLAY_BUFFER_SIZE: '500',
+  WS_PING_INTERVAL_MS: '5000',
+});
 let token: string;
 let control: ControlFeed;
-let legacyControl: LegacyClient;
+let legacyControl: ClientSocket;
 let sseControl: SseProbe;
 const unhandled: unknown[] = [];
 const onUnhandledRejection = (reason: unknown) => unhandled.push(['unhandledRejection', reason]);
@@ -91,13 +98,6 @@ const heapAfterGc = () => {
 beforeAll(async () => {
   process.on('unhandledRejection', onUnhandledRejection);
   process.on('uncaughtException', onUncaughtException);
-  server = await startTestServer({
-    AUTH_MODE: 'jwt',
-    AUTH_JWT_SECRET: TEST_JWT_SECRET,
-    // A bounded history, so retained events do not count as growth.
-    REPLAY_BUFFER_SIZE: '500',
-    WS_PING_INTERVAL_MS: '5000',
-  });
   token = await signHs256({ scope: 'stream:*' });
   control = startControlFeed(server, { authorization: `Bearer ${token}` });
   legacyControl = await openLegacy(server, `/ws/transactions?meta=1&access_token=${token}`);
@@ -109,13 +109,9 @@ beforeAll(async () => {
   await waitFor(() => sseControl.results.length > 0 && legacyControl.frames.length > 0, { what: 'every control to receive' });
 });
 
-afterAll(async () => {
+afterAll(() => {
   process.off('unhandledRejection', onUnhandledRejection);
   process.off('uncaughtException', onUncaughtException);
-  sseControl?.abort();
-  await legacyControl?.close();
-  await control?.dispose();
-  await server?.stop();
 });
 
 interface Stats {
@@ -476,7 +472,7 @@ test(
     fresh.socket?.terminate();
 
     // Every control client received every event, in order, and is still connected.
-    const controlCount = await control.verify(latest, 30_000);
+    const controlCount = await control.verify(30_000);
     const target = latest();
     await waitFor(() => ((legacyControl.frames.at(-1)?.json as { seq?: number } | undefined)?.seq ?? 0) >= target, { timeoutMs: 15_000, what: 'the legacy control to catch up' });
     expect(seqGaps(legacyControl.frames), 'legacy control gaps').toEqual([]);

@@ -1,7 +1,8 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { messagesOfType, openRawSocket, type RawSocket } from '../helpers/raw-ws.ts';
-import { GRAPHQL_WS_PROTOCOL, sseProbe, startControlFeed, type ControlFeed } from '../helpers/security-probes.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { useControlFeed } from '../helpers/control-feed.ts';
+import { useTestServer } from '../helpers/server.ts';
+import { acknowledgedSocket, type ClientSocket } from '../helpers/sockets.ts';
+import { sseProbe } from '../helpers/sse.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 /**
@@ -16,30 +17,11 @@ const MAX_DEPTH = 10;
 const MAX_ALIASES = 15;
 const MAX_TOKENS = 1000;
 
-let server: TestServer;
-let control: ControlFeed;
-let ws: RawSocket;
-const latest = () => server.app.streams.hubs.transactions.latest()?.seq ?? 0;
-
+const server = useTestServer();
+useControlFeed(server, { minEvents: 11 });
+let ws: ClientSocket;
 beforeAll(async () => {
-  server = await startTestServer();
-  control = startControlFeed(server);
-  await control.started();
-  ws = await acknowledgedSocket();
-});
-
-async function acknowledgedSocket(): Promise<RawSocket> {
-  const socket = await openRawSocket(server.ws('/graphql'), GRAPHQL_WS_PROTOCOL);
-  socket.send({ type: 'connection_init' });
-  await waitFor(() => messagesOfType(socket, 'connection_ack').length === 1, { what: 'ack' });
-  return socket;
-}
-
-afterAll(async () => {
-  ws.ws.close();
-  expect(await control.verify(latest)).toBeGreaterThan(10);
-  await control.dispose();
-  await server.stop();
+  ws = await acknowledgedSocket(server);
 });
 
 /** A valid introspection query exactly `depth` fields deep. */
@@ -86,17 +68,14 @@ async function run(transport: Transport, query: string): Promise<Outcome> {
   }
   if (transport === 'sse') {
     const probe = sseProbe(server.http('/graphql'), { query });
-    try {
-      await waitFor(() => probe.results.length > 0 || (probe.ended && probe.status !== undefined), { what: 'an SSE answer' });
-      // Past auth and admission, every operation problem (limits included) is an event on a 200 stream, not an HTTP error.
-      expect(probe.status, probe.body.slice(0, 200)).toBe(200);
-      const result = probe.results[0] ?? {};
-      return { ok: !result.errors && result.data != null, messages: (result.errors ?? []).map((e) => e.message) };
-    } finally {
-      probe.abort();
-    }
+    await waitFor(() => probe.results.length > 0 || (probe.ended && probe.status !== undefined), { what: 'an SSE answer' });
+    probe.abort();
+    // Past auth and admission, every operation problem (limits included) is an event on a 200 stream, not an HTTP error.
+    expect(probe.status, probe.body.slice(0, 200)).toBe(200);
+    const result = probe.results[0] ?? {};
+    return { ok: !result.errors && result.data != null, messages: (result.errors ?? []).map((e) => e.message) };
   }
-  if (ws.ws.readyState !== ws.ws.OPEN) ws = await acknowledgedSocket();
+  if (ws.ws.readyState !== ws.ws.OPEN) ws = await acknowledgedSocket(server);
   const socket = ws;
   const id = `op${++nextId}`;
   socket.send({ type: 'subscribe', id, payload: { query } });

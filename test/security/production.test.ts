@@ -1,12 +1,13 @@
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { RealtimeError } from '../../src/errors.ts';
 import { startChildServer } from '../helpers/child-server.ts';
-import { openLegacy } from '../helpers/legacy-client.ts';
-import { messagesOfType, openRawSocket, type RawSocket } from '../helpers/raw-ws.ts';
-import { GRAPHQL_WS_PROTOCOL, sseProbe, startControlFeed, tryUpgrade, type ControlFeed } from '../helpers/security-probes.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { useControlFeed } from '../helpers/control-feed.ts';
+import { startTestServer, useTestServer, type TestServer } from '../helpers/server.ts';
+import { acknowledgedSocket, messagesOfType, openLegacy, openRawSocket, tryUpgrade, type ClientSocket } from '../helpers/sockets.ts';
+import { sseProbe } from '../helpers/sse.ts';
 import { signHs256, TEST_JWT_SECRET } from '../helpers/tokens.ts';
+import { onCleanup } from '../helpers/track.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 /**
@@ -66,8 +67,7 @@ describe('configuration', () => {
 
   test('the process itself refuses to start: exits non-zero and says why', async () => {
     const child = await startChildServer({ NODE_ENV: 'production', SOURCES: 'simulator', AUTH_MODE: 'none' }, 20_000).then(
-      async (server) => {
-        await server.dispose();
+      () => {
         throw new Error('the server started in production with AUTH_MODE=none');
       },
       (error: unknown) => String(error),
@@ -77,16 +77,8 @@ describe('configuration', () => {
   }, 40_000);
 });
 
-/** A raw graphql-ws socket past connection_ack, optionally with a token. */
-async function acknowledgedSocket(server: TestServer, authorization?: string): Promise<RawSocket> {
-  const socket = await openRawSocket(server.ws('/graphql'), GRAPHQL_WS_PROTOCOL);
-  socket.send({ type: 'connection_init', ...(authorization && { payload: { authorization } }) });
-  await waitFor(() => messagesOfType(socket, 'connection_ack').length === 1, { what: 'connection_ack' });
-  return socket;
-}
-
 /** The first answer (next or error payload) to an operation on a raw graphql-ws socket. */
-async function wsAnswer(socket: RawSocket, id: string, query: string) {
+async function wsAnswer(socket: ClientSocket, id: string, query: string) {
   socket.send({ type: 'subscribe', id, payload: { query } });
   const message = await waitFor(
     () => socket.messages.find((m) => (m as { id?: string }).id === id && (m as { type?: string }).type !== 'complete') as Record<string, unknown> | undefined,
@@ -111,52 +103,32 @@ async function singleConnectionAnswer(server: TestServer, query: string): Promis
   const url = server.http('/graphql/stream');
   const token = await (await fetch(url, { method: 'PUT' })).text();
   const stream = sseProbe(`${url}?token=${token}`, { method: 'GET' });
-  try {
-    await stream.head;
-    expect(stream.status).toBe(200);
-    const posted = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-graphql-event-stream-token': token },
-      body: JSON.stringify({ query, extensions: { operationId: 'op' } }),
-    });
-    expect(posted.status).toBe(202);
-    await waitFor(() => stream.messages.some((m) => m.event === 'complete'), { what: 'the operation to complete on the stream' });
-    return stream.messages.map((m) => m.data).join('\n');
-  } finally {
-    stream.abort();
-  }
+  await stream.head;
+  expect(stream.status).toBe(200);
+  const posted = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-graphql-event-stream-token': token },
+    body: JSON.stringify({ query, extensions: { operationId: 'op' } }),
+  });
+  expect(posted.status).toBe(202);
+  await waitFor(() => stream.messages.some((m) => m.event === 'complete'), { what: 'the operation to complete on the stream' });
+  stream.abort();
+  return stream.messages.map((m) => m.data).join('\n');
 }
 
 async function sseAnswer(server: TestServer, query: string) {
   const probe = sseProbe(server.http('/graphql'), { query });
-  try {
-    await waitFor(() => probe.results.length > 0 || (probe.ended && probe.status !== undefined), { what: 'an SSE answer' });
-    return { status: probe.status, text: probe.results.length > 0 ? JSON.stringify(probe.results[0]) : probe.body };
-  } finally {
-    probe.abort();
-  }
+  await waitFor(() => probe.results.length > 0 || (probe.ended && probe.status !== undefined), { what: 'an SSE answer' });
+  probe.abort();
+  return { status: probe.status, text: probe.results.length > 0 ? JSON.stringify(probe.results[0]) : probe.body };
 }
 
 describe('production profile (anonymous allowed explicitly)', () => {
-  let server: TestServer;
-  let control: ControlFeed;
-  let socket: RawSocket;
-  const restores: (() => void)[] = [];
-
+  const server = useTestServer({ ...PRODUCTION, AUTH_ALLOW_ANONYMOUS: 'true' });
+  useControlFeed(server);
+  let socket: ClientSocket;
   beforeAll(async () => {
-    server = await startTestServer({ ...PRODUCTION, AUTH_ALLOW_ANONYMOUS: 'true' });
-    control = startControlFeed(server);
-    await control.started();
     socket = await acknowledgedSocket(server);
-  });
-  afterEach(() => {
-    for (const restore of restores.splice(0)) restore();
-  });
-  afterAll(async () => {
-    socket.ws.close();
-    expect(await control.verify(() => server.app.streams.hubs.transactions.latest()?.seq ?? 0)).toBeGreaterThan(0);
-    await control.dispose();
-    await server.stop();
   });
 
   /**
@@ -170,7 +142,7 @@ describe('production profile (anonymous allowed explicitly)', () => {
     hub[method] = () => {
       throw new Error(SECRET);
     };
-    restores.push(() => (hub[method] = original));
+    onCleanup(() => (hub[method] = original));
   };
 
   test('introspection is refused over HTTP', async () => {
@@ -295,44 +267,39 @@ describe('production profile (anonymous allowed explicitly)', () => {
     socket.send({ type: 'subscribe', id: 'render', payload: { query } });
     const sse = sseProbe(server.http('/graphql'), { query });
     const legacy = await openLegacy(server, '/ws/network?peerId=peer-poisoned,peer-after');
-    try {
-      await waitFor(
-        () => (['graphql-ws', 'sse', 'legacy'] as const).every((t) => server.app.engine.subscriberCount('network', t) >= 1),
-        { what: 'a network subscriber on every transport' },
-      );
-      const event = { timestamp: new Date().toISOString(), peerId: 'peer-poisoned', ip: '10.0.0.1', connected: false, latency: 0 };
-      await server.app.bus.publish('network', { ...event, version: poisoned } as never);
-      await server.app.bus.publish('network', { ...event, peerId: 'peer-after', version: '1.2.3' });
-      const wsResults = () => messagesOfType(socket, 'next').filter((m) => m['id'] === 'render').map((m) => JSON.stringify(m['payload']));
-      const gotAfter = (texts: string[]) => texts.some((t) => t.includes('peer-after'));
-      await waitFor(() => gotAfter(wsResults()) && gotAfter(sse.messages.map((m) => m.data)) && gotAfter(legacy.frames.map((f) => f.text)), {
-        what: 'the event after the poisoned one on every transport',
-      });
-      const ws = wsResults();
-      const sseTexts = sse.messages.map((m) => m.data);
-      const legacyTexts = legacy.frames.map((f) => f.text);
-      for (const [transport, texts] of [['graphql-ws', ws], ['SSE', sseTexts], ['legacy', legacyTexts]] as const) {
-        const all = texts.join('\n');
-        expect(all, transport).not.toContain('hunter2');
-        expect(all, transport).not.toContain('/srv/');
-        expect(all, transport).not.toMatch(/stack|\.ts:\d+/);
-      }
-      // GraphQL transports: the poisoned event is a masked error result; legacy frames carry no errors: it is skipped.
-      for (const [transport, texts] of [['graphql-ws', ws], ['SSE', sseTexts]] as const) {
-        const poisonedResult = JSON.parse(texts.find((t) => !t.includes('peer-after') && t.includes('errors')) ?? '{}') as {
-          errors?: { message: string; extensions?: unknown }[];
-        };
-        expect(poisonedResult.errors?.[0], transport).toMatchObject({ message: 'Unexpected error.', extensions: { code: 'INTERNAL' } });
-      }
-      expect(legacyTexts.filter((t) => t.includes('peer-poisoned'))).toEqual([]);
-      expect(legacy.closeInfo).toBeUndefined();
-      expect(sse.ended).toBe(false);
-      expect(socket.ws.readyState).toBe(socket.ws.OPEN);
-    } finally {
-      socket.send({ type: 'complete', id: 'render' });
-      sse.abort();
-      await legacy.close();
+    await waitFor(
+      () => (['graphql-ws', 'sse', 'legacy'] as const).every((t) => server.app.engine.subscriberCount('network', t) >= 1),
+      { what: 'a network subscriber on every transport' },
+    );
+    const event = { timestamp: new Date().toISOString(), peerId: 'peer-poisoned', ip: '10.0.0.1', connected: false, latency: 0 };
+    await server.app.bus.publish('network', { ...event, version: poisoned } as never);
+    await server.app.bus.publish('network', { ...event, peerId: 'peer-after', version: '1.2.3' });
+    const wsResults = () => messagesOfType(socket, 'next').filter((m) => m['id'] === 'render').map((m) => JSON.stringify(m['payload']));
+    const gotAfter = (texts: string[]) => texts.some((t) => t.includes('peer-after'));
+    await waitFor(() => gotAfter(wsResults()) && gotAfter(sse.messages.map((m) => m.data)) && gotAfter(legacy.frames.map((f) => f.text)), {
+      what: 'the event after the poisoned one on every transport',
+    });
+    const ws = wsResults();
+    const sseTexts = sse.messages.map((m) => m.data);
+    const legacyTexts = legacy.frames.map((f) => f.text);
+    for (const [transport, texts] of [['graphql-ws', ws], ['SSE', sseTexts], ['legacy', legacyTexts]] as const) {
+      const all = texts.join('\n');
+      expect(all, transport).not.toContain('hunter2');
+      expect(all, transport).not.toContain('/srv/');
+      expect(all, transport).not.toMatch(/stack|\.ts:\d+/);
     }
+    // GraphQL transports: the poisoned event is a masked error result; legacy frames carry no errors: it is skipped.
+    for (const [transport, texts] of [['graphql-ws', ws], ['SSE', sseTexts]] as const) {
+      const poisonedResult = JSON.parse(texts.find((t) => !t.includes('peer-after') && t.includes('errors')) ?? '{}') as {
+        errors?: { message: string; extensions?: unknown }[];
+      };
+      expect(poisonedResult.errors?.[0], transport).toMatchObject({ message: 'Unexpected error.', extensions: { code: 'INTERNAL' } });
+    }
+    expect(legacyTexts.filter((t) => t.includes('peer-poisoned'))).toEqual([]);
+    expect(legacy.closeInfo).toBeUndefined();
+    expect(sse.ended).toBe(false);
+    expect(socket.ws.readyState).toBe(socket.ws.OPEN);
+    socket.send({ type: 'complete', id: 'render' });
   });
 
   test('client mistakes keep their coded, useful messages', async () => {
@@ -391,27 +358,19 @@ describe('the same faults in development are visible (so the masking above is re
     hub['recent'] = () => {
       throw new Error(SECRET);
     };
-    try {
-      const { text } = await httpAnswer(dev, '{ recentTransactions(limit: 1) { txHash } }');
-      expect(text).toContain('hunter2');
-    } finally {
-      await dev.stop();
-    }
+    const { text } = await httpAnswer(dev, '{ recentTransactions(limit: 1) { txHash } }');
+    expect(text).toContain('hunter2');
   });
 });
 
 describe('production with GRAPHQL_INTROSPECTION=true', () => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer({ ...PRODUCTION, AUTH_MODE: 'jwt', AUTH_JWT_SECRET: TEST_JWT_SECRET, GRAPHQL_INTROSPECTION: 'true' });
-  });
-  afterAll(() => server.stop());
+  const server = useTestServer({ ...PRODUCTION, AUTH_MODE: 'jwt', AUTH_JWT_SECRET: TEST_JWT_SECRET, GRAPHQL_INTROSPECTION: 'true' });
 
   test('introspection works over HTTP and graphql-ws for an authenticated client; GraphiQL is served', async () => {
     const authorization = `Bearer ${await signHs256({ scope: 'stream:*' })}`;
     const http = JSON.parse((await httpAnswer(server, INTROSPECTION, { authorization })).text) as { data?: { __schema?: unknown } };
     expect(http.data?.__schema).toBeTruthy();
-    const socket = await acknowledgedSocket(server, authorization);
+    const socket = await acknowledgedSocket(server, { authorization });
     const ws = await wsAnswer(socket, 'intro', INTROSPECTION);
     expect((ws.data as { __schema?: unknown } | undefined)?.__schema).toBeTruthy();
     socket.ws.close();
@@ -422,7 +381,7 @@ describe('production with GRAPHQL_INTROSPECTION=true', () => {
 
   test('introspection is still behind authentication', async () => {
     expect((await httpAnswer(server, INTROSPECTION)).status).toBe(401);
-    const socket = await openRawSocket(server.ws('/graphql'), GRAPHQL_WS_PROTOCOL);
+    const socket = await openRawSocket(server.ws('/graphql'));
     socket.send({ type: 'connection_init' });
     expect(await socket.closed).toEqual({ code: 4401, reason: 'a bearer token is required' });
   });

@@ -1,10 +1,10 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
+import { useControlFeed } from '../helpers/control-feed.ts';
 import { liveSubscribers } from '../helpers/leaks.ts';
-import { messagesOfType, openRawSocket } from '../helpers/raw-ws.ts';
-import { GRAPHQL_WS_PROTOCOL, startControlFeed, type ControlFeed } from '../helpers/security-probes.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { useTestServer } from '../helpers/server.ts';
+import { acknowledgedSocket, messagesOfType } from '../helpers/sockets.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 /**
@@ -22,20 +22,8 @@ const heapAfterGc = () => {
 };
 const MB = 1024 * 1024;
 
-let server: TestServer;
-let control: ControlFeed;
-
-beforeAll(async () => {
-  server = await startTestServer();
-  control = startControlFeed(server);
-  await control.started();
-});
-
-afterAll(async () => {
-  expect(await control.verify(() => server.app.streams.hubs.transactions.latest()?.seq ?? 0)).toBeGreaterThan(0);
-  await control.dispose();
-  await server.stop();
-});
+const server = useTestServer();
+useControlFeed(server);
 
 describe('a subscription over HTTP whose Accept cannot stream', () => {
   test.each(['application/json', 'application/graphql-response+json', 'image/png'])(
@@ -75,42 +63,34 @@ describe('a subscription over HTTP whose Accept cannot stream', () => {
 describe('graphql-ws operation ids reused while still starting', () => {
   test('subscribe, complete, subscribe again with the same id — nothing survives the socket', async () => {
     const target = server;
-    {
-      const count = () => target.app.engine.subscriberCount('network', 'graphql-ws');
-      const before = count();
-      for (let i = 0; i < 5; i++) {
-        const socket = await openRawSocket(target.ws('/graphql'), GRAPHQL_WS_PROTOCOL);
-        socket.send({ type: 'connection_init' });
-        await waitFor(() => messagesOfType(socket, 'connection_ack').length === 1, { what: 'ack' });
-        const subscribe = { type: 'subscribe', id: 'same', payload: { query: 'subscription { network { seq } }' } };
-        // A client that unsubscribes and resubscribes quickly (a UI re-render) does exactly this.
-        socket.send(subscribe);
-        socket.send({ type: 'complete', id: 'same' });
-        socket.send(subscribe);
-        await waitFor(() => messagesOfType(socket, 'next').length > 0 || count() > before, {
-          what: 'the resubscription to start',
-        });
-        // The first start was cancelled by the complete: only the second one runs.
-        expect(count() - before, 'subscriptions running for one id').toBe(1);
-        socket.ws.close();
-        await socket.closed;
-      }
-      const left = await waitFor(() => count() === before).then(
-        () => 0,
-        () => count() - before,
-      );
-      expect(left, 'network subscriptions left running after 5 closed sockets').toBe(0);
+    const count = () => target.app.engine.subscriberCount('network', 'graphql-ws');
+    const before = count();
+    for (let i = 0; i < 5; i++) {
+      const socket = await acknowledgedSocket(target);
+      const subscribe = { type: 'subscribe', id: 'same', payload: { query: 'subscription { network { seq } }' } };
+      // A client that unsubscribes and resubscribes quickly (a UI re-render) does exactly this.
+      socket.send(subscribe);
+      socket.send({ type: 'complete', id: 'same' });
+      socket.send(subscribe);
+      await waitFor(() => messagesOfType(socket, 'next').length > 0 || count() > before, {
+        what: 'the resubscription to start',
+      });
+      // The first start was cancelled by the complete: only the second one runs.
+      expect(count() - before, 'subscriptions running for one id').toBe(1);
+      socket.ws.close();
+      await socket.closed;
     }
+    const left = await waitFor(() => count() === before).then(
+      () => 0,
+      () => count() - before,
+    );
+    expect(left, 'network subscriptions left running after 5 closed sockets').toBe(0);
   });
 });
 
 describe('caches fed with large documents', () => {
   // A server of its own, so nothing the tests above left behind grows the heap meanwhile.
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer();
-  });
-  afterAll(() => server.stop());
+  const server = useTestServer();
 
   test('many distinct ~1 MB documents do not pin their size in memory (HTTP)', async () => {
     const before = heapAfterGc();
@@ -130,9 +110,7 @@ describe('caches fed with large documents', () => {
   }, 60_000);
 
   test('many distinct ~1 MB invalid documents over graphql-ws do not pin their size either', async () => {
-    const socket = await openRawSocket(server.ws('/graphql'), GRAPHQL_WS_PROTOCOL);
-    socket.send({ type: 'connection_init' });
-    await waitFor(() => messagesOfType(socket, 'connection_ack').length === 1, { what: 'ack' });
+    const socket = await acknowledgedSocket(server);
     const before = heapAfterGc();
     for (let i = 0; i < 120; i++) {
       socket.send({ type: 'subscribe', id: `d${i}`, payload: { query: `{ nope${i} } # ${'y'.repeat(900_000)}` } });

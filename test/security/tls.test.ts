@@ -1,12 +1,14 @@
 import { get as httpsGet } from 'node:https';
 import { createClient as createSseClient } from 'graphql-sse';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import WebSocket from 'ws';
-import { openLegacy, seqGaps } from '../helpers/legacy-client.ts';
-import { sequenceProblems, startControlFeed, tryUpgrade, type ControlFeed, type Urls } from '../helpers/security-probes.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { createSelfSignedCertificate, httpsFetch, opensslAvailable, type SelfSignedCertificate } from '../helpers/tls.ts';
+import { useControlFeed } from '../helpers/control-feed.ts';
+import { sequenceProblems } from '../helpers/sequences.ts';
+import { useTestServer, type ServerUrls } from '../helpers/server.ts';
+import { openLegacy, seqGaps, tryUpgrade } from '../helpers/sockets.ts';
+import { createSelfSignedCertificate, httpsFetch, opensslAvailable } from '../helpers/tls.ts';
 import { signHs256, TEST_JWT_SECRET } from '../helpers/tokens.ts';
+import { track, useFixture } from '../helpers/track.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 /**
@@ -20,36 +22,19 @@ const HAVE_OPENSSL = opensslAvailable();
 if (!HAVE_OPENSSL) console.warn('[tls tests skipped] openssl is not installed (apt-get install openssl); the npm package `selfsigned` is not installed either');
 
 describe.skipIf(!HAVE_OPENSSL)('native TLS', () => {
-  let certificate: SelfSignedCertificate;
-  let server: TestServer;
-  let secure: Urls;
-  let control: ControlFeed;
   const authorization = async () => `Bearer ${await signHs256({ scope: 'stream:*' })}`;
-
-  beforeAll(async () => {
-    certificate = createSelfSignedCertificate();
-    server = await startTestServer({
-      TLS_CERT_FILE: certificate.certFile,
-      TLS_KEY_FILE: certificate.keyFile,
-      AUTH_MODE: 'jwt',
-      AUTH_JWT_SECRET: TEST_JWT_SECRET,
-    });
-    secure = {
-      http: (path = '') => `https://127.0.0.1:${server.port}${path}`,
-      ws: (path = '') => `wss://127.0.0.1:${server.port}${path}`,
-    };
-    control = startControlFeed(secure, { authorization: await authorization(), ws: { ca: certificate.cert } });
-    await control.started();
-  });
-
-  afterAll(async () => {
-    if (control) {
-      expect(await control.verify(() => server.app.streams.hubs.transactions.latest()?.seq ?? 0)).toBeGreaterThan(10);
-      await control.dispose();
-    }
-    await server?.stop();
-    certificate?.dispose();
-  });
+  const certificate = useFixture(() => track(createSelfSignedCertificate()));
+  const server = useTestServer(() => ({
+    TLS_CERT_FILE: certificate.certFile,
+    TLS_KEY_FILE: certificate.keyFile,
+    AUTH_MODE: 'jwt',
+    AUTH_JWT_SECRET: TEST_JWT_SECRET,
+  }));
+  const secure: ServerUrls = {
+    http: (path = '') => `https://127.0.0.1:${server.port}${path}`,
+    ws: (path = '') => `wss://127.0.0.1:${server.port}${path}`,
+  };
+  const control = useControlFeed(server, { authorization, ws: () => ({ ca: certificate.cert }), urls: secure, minEvents: 11 });
 
   test('/health answers over https to a client that trusts the certificate', async () => {
     const response = await httpsFetch(certificate.cert)(secure.http('/health'));

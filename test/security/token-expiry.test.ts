@@ -1,7 +1,11 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { openLegacy, seqGaps, seqs } from '../helpers/legacy-client.ts';
-import { graphqlWsConnect, sequenceProblems, sseProbe, startControlFeed, type ControlFeed } from '../helpers/security-probes.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { describe, expect, test } from 'vitest';
+import { graphqlWsConnection } from '../helpers/clients.ts';
+import { useControlFeed } from '../helpers/control-feed.ts';
+import { sequenceProblems } from '../helpers/sequences.ts';
+import { startTestServer, useTestServer } from '../helpers/server.ts';
+import { openLegacy, seqGaps, seqs } from '../helpers/sockets.ts';
+import { sseProbe } from '../helpers/sse.ts';
+import { latestSeq } from '../helpers/stream-feeds.ts';
 import { signHs256, signHs256ExpiringAt, TEST_JWT_SECRET } from '../helpers/tokens.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -19,21 +23,9 @@ const LIFETIME_MS = 2000;
 /** A hang guard only: how long a test waits for an expiry close before it gives up. */
 const GUARD_MS = 20_000;
 
-let server: TestServer;
-let control: ControlFeed;
-const latest = () => server.app.streams.hubs.transactions.latest()?.seq ?? 0;
-
-beforeAll(async () => {
-  server = await startTestServer({ AUTH_MODE: 'jwt', AUTH_JWT_SECRET: TEST_JWT_SECRET, AUTH_CLOCK_TOLERANCE_S: '0' });
-  control = startControlFeed(server, { authorization: `Bearer ${await signHs256({ scope: 'stream:*' })}` });
-  await control.started();
-});
-
-afterAll(async () => {
-  expect(await control.verify(latest)).toBeGreaterThan(50);
-  await control.dispose();
-  await server.stop();
-});
+const server = useTestServer({ AUTH_MODE: 'jwt', AUTH_JWT_SECRET: TEST_JWT_SECRET, AUTH_CLOCK_TOLERANCE_S: '0' });
+useControlFeed(server, { authorization: async () => `Bearer ${await signHs256({ scope: 'stream:*' })}`, minEvents: 51 });
+const latest = () => latestSeq(server, 'transactions');
 
 interface Received {
   seq: number;
@@ -43,7 +35,7 @@ interface Received {
 describe('graphql-ws', () => {
   test('after exp the socket closes 4440 "token expired"; a fresh token resumes with after: <cursor> without loss', async () => {
     const expMs = Math.ceil((Date.now() + LIFETIME_MS) / 1000) * 1000;
-    const first = graphqlWsConnect(server, { authorization: `Bearer ${await signHs256ExpiringAt(expMs, { scope: 'stream:transactions' })}` });
+    const first = graphqlWsConnection(server, { authorization: `Bearer ${await signHs256ExpiringAt(expMs, { scope: 'stream:transactions' })}` });
     const before: Received[] = [];
     let sinkError: unknown;
     first.client.subscribe<{ transactions: Received }>(
@@ -65,7 +57,7 @@ describe('graphql-ws', () => {
     await waitFor(() => latest() >= lastBefore + 20, { what: 'events published while the client is away' });
     const newestWhileAway = latest();
 
-    const second = graphqlWsConnect(server, { authorization: `Bearer ${await signHs256({ scope: 'stream:transactions' })}` });
+    const second = graphqlWsConnection(server, { authorization: `Bearer ${await signHs256({ scope: 'stream:transactions' })}` });
     const after: Received[] = [];
     second.client.subscribe<{ transactions: Received }>(
       {
@@ -83,7 +75,7 @@ describe('graphql-ws', () => {
 
   test('a token that expires later keeps the connection open until then', async () => {
     const expMs = Math.ceil((Date.now() + 4000) / 1000) * 1000;
-    const connection = graphqlWsConnect(server, { authorization: `Bearer ${await signHs256ExpiringAt(expMs, { scope: 'stream:*' })}` });
+    const connection = graphqlWsConnection(server, { authorization: `Bearer ${await signHs256ExpiringAt(expMs, { scope: 'stream:*' })}` });
     await connection.acknowledged;
     const closed = await connection.closed;
     expect(closed.code).toBe(4440);
@@ -137,41 +129,33 @@ describe('SSE', () => {
       query: 'subscription { transactions { seq } }',
       headers: { authorization: `Bearer ${await signHs256ExpiringAt(expMs, { scope: 'stream:transactions' })}` },
     });
-    try {
-      await waitFor(() => probe.results.length > 3, { what: 'SSE events before exp' });
-      await waitFor(() => probe.ended, { timeoutMs: GUARD_MS, what: 'the SSE stream to end once its token expired' }).catch(() => {
-        throw new Error(`the SSE stream outlived its token: still open ${Date.now() - expMs} ms after exp`);
-      });
-      expect(Date.now(), 'not before exp').toBeGreaterThanOrEqual(expMs - 50);
-      expect(probe.status).toBe(200);
-      // The client learns why: the last result is the TOKEN_EXPIRED error, then the stream completes.
-      expect(probe.messages.at(-1)?.event).toBe('complete');
-      const last = probe.results.at(-1);
-      expect(last?.data ?? null).toBeNull();
-      expect(last?.errors?.[0]).toMatchObject({ message: 'token expired', extensions: { code: 'TOKEN_EXPIRED' } });
-      expect(sequenceProblems(probe.results.slice(0, -1).map((r) => (r.data?.['transactions'] as { seq: number }).seq))).toBeUndefined();
-    } finally {
-      probe.abort();
-    }
+    await waitFor(() => probe.results.length > 3, { what: 'SSE events before exp' });
+    await waitFor(() => probe.ended, { timeoutMs: GUARD_MS, what: 'the SSE stream to end once its token expired' }).catch(() => {
+      throw new Error(`the SSE stream outlived its token: still open ${Date.now() - expMs} ms after exp`);
+    });
+    expect(Date.now(), 'not before exp').toBeGreaterThanOrEqual(expMs - 50);
+    expect(probe.status).toBe(200);
+    // The client learns why: the last result is the TOKEN_EXPIRED error, then the stream completes.
+    expect(probe.messages.at(-1)?.event).toBe('complete');
+    const last = probe.results.at(-1);
+    expect(last?.data ?? null).toBeNull();
+    expect(last?.errors?.[0]).toMatchObject({ message: 'token expired', extensions: { code: 'TOKEN_EXPIRED' } });
+    expect(sequenceProblems(probe.results.slice(0, -1).map((r) => (r.data?.['transactions'] as { seq: number }).seq))).toBeUndefined();
   });
 });
 
 describe('clock tolerance', () => {
   test('AUTH_CLOCK_TOLERANCE_S accepts a token that expired within the tolerance, not beyond', async () => {
     const tolerant = await startTestServer({ AUTH_MODE: 'jwt', AUTH_JWT_SECRET: TEST_JWT_SECRET, AUTH_CLOCK_TOLERANCE_S: '30' });
-    try {
-      const ask = async (expiresInS: number) =>
-        (
-          await fetch(tolerant.http('/graphql'), {
-            method: 'POST',
-            headers: { 'content-type': 'application/json', authorization: `Bearer ${await signHs256({ expiresInS, scope: 'stream:*' })}` },
-            body: JSON.stringify({ query: '{ __typename }' }),
-          })
-        ).status;
-      expect(await ask(-10)).toBe(200);
-      expect(await ask(-60)).toBe(401);
-    } finally {
-      await tolerant.stop();
-    }
+    const ask = async (expiresInS: number) =>
+      (
+        await fetch(tolerant.http('/graphql'), {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${await signHs256({ expiresInS, scope: 'stream:*' })}` },
+          body: JSON.stringify({ query: '{ __typename }' }),
+        })
+      ).status;
+    expect(await ask(-10)).toBe(200);
+    expect(await ask(-60)).toBe(401);
   });
 });

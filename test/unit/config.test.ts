@@ -26,7 +26,8 @@ describe('loadConfig', () => {
       graphiql: true,
     });
     expect(config.delivery).toEqual({ slowConsumerLagMs: 5000, slowConsumerBufferBytes: 512 * 1024, latencyTargetMs: 100 });
-    expect(config.sse).toEqual({ keepAliveMs: 12_000, reservationTtlMs: 10_000 });
+    expect(config.keepAliveMs).toBe(12_000);
+    expect(config.sse).toEqual({ reservationTtlMs: 10_000 });
     expect(config.limits).toMatchObject({ maxSubscriptionsPerConnection: 100, wsMessageBurst: 2 * 100 + 10, maxConnections: 5_000 });
     expect(config.replay).toEqual({ bufferSize: 10_000, ttlMs: 600_000 });
     expect(config.ws).toMatchObject({
@@ -92,11 +93,12 @@ describe('loadConfig', () => {
       SLOW_CONSUMER_LAG_MS: '250',
       SLOW_CONSUMER_BUFFER_BYTES: '2048',
       BROADCAST_LATENCY_TARGET_MS: '40',
-      SSE_KEEPALIVE_MS: '500',
+      KEEPALIVE_MS: '500',
       SSE_RESERVATION_TTL_MS: '700',
     });
     expect(config.delivery).toEqual({ slowConsumerLagMs: 250, slowConsumerBufferBytes: 2048, latencyTargetMs: 40 });
-    expect(config.sse).toEqual({ keepAliveMs: 500, reservationTtlMs: 700 });
+    expect(config.keepAliveMs).toBe(500);
+    expect(config.sse).toEqual({ reservationTtlMs: 700 });
   });
 
   test('WS_MESSAGE_BURST defaults to 2 × MAX_SUBSCRIPTIONS_PER_CONNECTION + 10; an explicit value wins', () => {
@@ -171,7 +173,7 @@ describe('loadConfig', () => {
     ['METRICS_INTERVAL_MS', '10'],
     ['SLOW_CONSUMER_LAG_MS', '99'],
     ['SLOW_CONSUMER_BUFFER_BYTES', '1023'],
-    ['SSE_KEEPALIVE_MS', '0'],
+    ['KEEPALIVE_MS', '0'],
     ['SSE_RESERVATION_TTL_MS', 'soon'],
     ['WS_MESSAGE_BURST', '0'],
     ['MAX_SUBSCRIPTIONS_PER_CONNECTION', '0'],

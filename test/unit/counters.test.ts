@@ -47,9 +47,9 @@ describe('live and history', () => {
     c.history('transactions', 'legacy');
     c.history('validators', 'sse');
     expect(c.stats.messagesSent).toBe(3);
-    expect(c.stats.sentBy.transactions).toEqual({ 'graphql-ws': 1, sse: 1, legacy: 0 });
+    expect(c.stats.sentBy.transactions).toEqual({ 'graphql-ws': 1, 'subscriptions-transport-ws': 0, sse: 1, multipart: 0, legacy: 0 });
     expect(c.stats.sentBy.metrics.legacy).toBe(1);
-    expect(c.stats.historyBy.transactions).toEqual({ 'graphql-ws': 0, sse: 0, legacy: 2 });
+    expect(c.stats.historyBy.transactions).toEqual({ 'graphql-ws': 0, 'subscriptions-transport-ws': 0, sse: 0, multipart: 0, legacy: 2 });
     expect(c.stats.historyBy.validators.sse).toBe(1);
     expect(c.stats.sentBy.validators.sse).toBe(0);
   });

@@ -110,7 +110,7 @@ describe('groups', () => {
     expect(seqsOf(other, 'B')).toEqual([1, 2, 3, 4, 5]);
     // Every write is counted as a live delivery of its transport.
     expect(s.counters.stats.messagesSent).toBe(25);
-    expect(s.counters.stats.sentBy.transactions).toEqual({ 'graphql-ws': 10, sse: 10, legacy: 5 });
+    expect(s.counters.stats.sentBy.transactions).toEqual({ 'graphql-ws': 10, 'subscriptions-transport-ws': 0, sse: 10, multipart: 0, legacy: 5 });
   });
 
   test("a subscriber's own framing wraps the shared frame without another render", async () => {

@@ -79,14 +79,18 @@ export class FakeOutlet implements Outlet {
   pending = 0;
   lag = 0;
   accumulate = false;
+  /** A closing connection takes no more frames (write answers false; nothing is counted as sent). */
+  closing = false;
   onWrite: ((frame: Frame) => void) | undefined;
 
   constructor(readonly transport: Transport = 'graphql-ws') {}
 
-  write(frame: Frame): void {
+  write(frame: Frame): boolean {
+    if (this.closing) return false;
     this.frames.push(frame);
     if (this.accumulate) this.pending += frameBytes(frame);
     this.onWrite?.(frame);
+    return true;
   }
 
   buffered(): number {

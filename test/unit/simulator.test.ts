@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import type { Publish } from '../../src/bus/bus.ts';
 import {
+  CHAIN_STREAMS,
   parseEvent,
   VALIDATOR_STATUSES,
   type ConsensusEvent,
@@ -74,7 +75,7 @@ describe('ChainModel over thousands of blocks', () => {
         .filter((r) => !r.result.ok);
       expect(invalid).toEqual([]);
       // The run produced something on each chain stream, so the check above means something.
-      for (const stream of ['transactions', 'validators', 'consensus', 'network'] as const) {
+      for (const stream of CHAIN_STREAMS) {
         expect(of(all, stream).length, stream).toBeGreaterThan(0);
       }
     });
@@ -298,7 +299,7 @@ describe('createSimulatorSource', () => {
     vi.useRealTimers();
   });
 
-  test('with real timers at a fast block time, all four chain streams emit', async () => {
+  test('with real timers at a fast block time, every chain stream emits', async () => {
     const source = createSimulatorSource({ seed: 5, tps: 200, validators: 21, blockTimeMs: 50, peers: 24 });
     const { events, publish, count } = recorder();
     try {
@@ -317,7 +318,7 @@ describe('createSimulatorSource', () => {
     } finally {
       await source.stop();
     }
-    for (const stream of ['transactions', 'validators', 'consensus', 'network'] as const) {
+    for (const stream of CHAIN_STREAMS) {
       expect(count(stream), stream).toBeGreaterThan(0);
     }
     expect(events.filter((e) => e.stream === 'metrics')).toEqual([]);

@@ -5,7 +5,8 @@ import type { Transport } from '../../src/engine/counters.ts';
 import type { Outlet } from '../../src/engine/engine.ts';
 import { RealtimeError } from '../../src/errors.ts';
 import { createSocketMonitor, type SocketMonitor } from '../../src/transports/websocket.ts';
-import { closeCodesIn, rawUpgrade, type RawUpgrade } from '../helpers/raw-tcp.ts';
+import { onCleanup, track } from '../helpers/track.ts';
+import { closeFramesOf, rawUpgrade, type RawUpgrade } from '../helpers/ws-frames.ts';
 import { until } from './fakes.ts';
 
 /**
@@ -34,13 +35,11 @@ interface Rig {
   connectRaw(): Promise<{ raw: RawUpgrade; watched: Watched }>;
 }
 
-const disposers: (() => Promise<void> | void)[] = [];
-
 beforeEach(() => {
   vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setTimeout', 'clearTimeout', 'Date'], now: T0 });
 });
-afterEach(async () => {
-  for (const dispose of disposers.splice(0).reverse()) await dispose();
+// Runs before the test's cleanups (onTestFinished), which close sockets on real timers.
+afterEach(() => {
   vi.useRealTimers();
 });
 
@@ -57,12 +56,8 @@ async function rig(pingIntervalMs: number, transport: Transport = 'legacy'): Pro
     server.on('pong', () => watched.pongs++);
     arrivals.push(watched);
   });
-  const clients: WebSocket[] = [];
-  const raws: RawUpgrade[] = [];
-  disposers.push(async () => {
+  onCleanup(async () => {
     monitor.stop();
-    for (const client of clients) client.terminate();
-    for (const raw of raws) raw.socket.destroy();
     for (const server of wss.clients) server.terminate();
     await new Promise<void>((resolve) => wss.close(() => resolve()));
   });
@@ -77,8 +72,7 @@ async function rig(pingIntervalMs: number, transport: Transport = 'legacy'): Pro
     port,
     async connect(options = {}) {
       const arrival = nextArrival();
-      const client = new WebSocket(`ws://127.0.0.1:${port}/`, { autoPong: options.autoPong ?? true });
-      clients.push(client);
+      const client = track(new WebSocket(`ws://127.0.0.1:${port}/`, { autoPong: options.autoPong ?? true }));
       let pings = 0;
       client.on('ping', () => pings++);
       client.on('error', () => {});
@@ -94,7 +88,6 @@ async function rig(pingIntervalMs: number, transport: Transport = 'legacy'): Pro
     async connectRaw() {
       const arrival = nextArrival();
       const raw = await rawUpgrade(port, '/');
-      raws.push(raw);
       return { raw, watched: await arrival };
     },
   };
@@ -238,8 +231,8 @@ describe('the WebSocket outlet', () => {
     const { raw, watched } = await r.connectRaw();
     const terminate = vi.spyOn(watched.server, 'terminate');
     watched.outlet.abort(new RealtimeError('SLOW_CONSUMER', 'slow consumer'));
-    await until(() => closeCodesIn(raw.received).length > 0, 'the close frame');
-    expect(closeCodesIn(raw.received)).toEqual([4008]);
+    await until(() => closeFramesOf(raw.bytes()).length > 0, 'the close frame');
+    expect(closeFramesOf(raw.bytes()).map((f) => f.code)).toEqual([4008]);
     vi.advanceTimersByTime(999);
     expect(terminate).not.toHaveBeenCalled();
     expect(watched.server.readyState).toBe(WebSocket.CLOSING);

@@ -1,13 +1,14 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { loadConfig } from '../../src/config.ts';
 import { RealtimeError } from '../../src/errors.ts';
 import { createAdmission, type Admission } from '../../src/security/admission.ts';
 import { routeUpgrades, type WebSocketEndpoint } from '../../src/transports/upgrade.ts';
-import { rawUpgrade } from '../helpers/raw-tcp.ts';
+import { onCleanup, track } from '../helpers/track.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { rawUpgrade } from '../helpers/ws-frames.ts';
 import { fakeLogger, type FakeLogger } from './fakes.ts';
 
 interface Refusal {
@@ -25,12 +26,6 @@ interface Rig {
   prepared: string[];
 }
 
-const disposers: (() => Promise<void> | void)[] = [];
-const opened: WebSocket[] = [];
-afterEach(async () => {
-  for (const ws of opened.splice(0)) ws.terminate();
-  for (const dispose of disposers.splice(0).reverse()) await dispose();
-});
 
 function endpoint(name: string, path: string, prepare?: (request: IncomingMessage) => void | Promise<void>): WebSocketEndpoint {
   const wss = new WebSocketServer({ noServer: true });
@@ -61,7 +56,7 @@ async function rig(env: Record<string, string> = {}): Promise<Rig> {
   const server: Server = createServer((_, response) => response.writeHead(418).end());
   routeUpgrades(server, endpoints, { accepting: () => accepting, admission, logger, production: true });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  disposers.push(async () => {
+  onCleanup(async () => {
     for (const { wss } of endpoints) for (const socket of wss.clients) socket.terminate();
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -74,8 +69,7 @@ function upgrade(port: number, path: string, headers: Record<string, string> = {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, { headers });
     ws.once('open', () => {
-      opened.push(ws);
-      resolve({ ws });
+      resolve({ ws: track(ws, (socket) => socket.terminate()) });
     });
     ws.once('unexpected-response', (_request, response) => {
       const chunks: Buffer[] = [];
@@ -190,7 +184,7 @@ describe('refusals before the handshake', () => {
     const raw = await rawUpgrade(r.port, 'http://[bad');
     expect(raw.status).toBe(400);
     await raw.closed;
-    const body = Buffer.concat(raw.received).toString('utf8');
+    const body = raw.bytes().toString('utf8');
     expect(JSON.parse(body)).toEqual({ errors: [{ message: 'unparsable request target', extensions: { code: 'BAD_REQUEST' } }] });
   });
 });
