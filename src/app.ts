@@ -26,11 +26,13 @@ import type { EventSource } from './sources/source.ts';
 import { createStatusPageRoutes } from './status-page/routes.ts';
 import { createStreams, type Streams } from './streams/index.ts';
 import { createGraphQLHttp, envelopeOf, GRAPHQL_PATH, GRAPHQL_SSE_PATH } from './transports/graphql-http.ts';
-import { createGraphQLWsEndpoint } from './transports/graphql-ws.ts';
+import { createGraphQLSocketEndpoint } from './transports/graphql-socket.ts';
 import { authenticateRequest } from './transports/http/request.ts';
 import { createRouter, type Route } from './transports/http/router.ts';
 import { createLegacyEndpoint } from './transports/legacy.ts';
+import { createLocalDirectory, createRedisDirectory } from './transports/sse-directory.ts';
 import { createSingleConnectionMode } from './transports/sse-single.ts';
+import { createMultipartRoute, createMultipartStreams } from './transports/multipart.ts';
 import { createSseRoute, createSseStreams } from './transports/sse.ts';
 import { closeEndpoint, routeUpgrades } from './transports/upgrade.ts';
 import { createSocketMonitor } from './transports/websocket.ts';
@@ -122,9 +124,10 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
       logger.warn({ transport, reason }, 'peer terminated');
     },
   });
-  const graphqlWs = createGraphQLWsEndpoint({
+  const graphqlWs = createGraphQLSocketEndpoint({
     path: GRAPHQL_PATH,
     maxMessageBytes: config.ws.maxMessageBytes,
+    keepAliveMs: config.keepAliveMs,
     runner,
     engine,
     monitor,
@@ -137,10 +140,16 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
   const legacy = createLegacyEndpoint({ config, engine, monitor, counters, logger, authenticator });
   const wsEndpoints = [graphqlWs, legacy];
 
-  const sseStreams = createSseStreams({ keepAliveMs: config.sse.keepAliveMs, cors });
+  const sseStreams = createSseStreams({ keepAliveMs: config.keepAliveMs, cors });
+  const multipartStreams = createMultipartStreams(cors);
+  const httpStreams = [sseStreams, multipartStreams];
   const sseDeps = { cors, runner, engine, streams: sseStreams, admission, authenticator, logger, production };
+  // With several instances on one Redis, single-connection SSE streams are found fleet-wide.
+  const directory =
+    config.bus === 'redis' ? createRedisDirectory({ url: config.redis.url, prefix: config.redis.keyPrefix, logger }) : createLocalDirectory();
   const singleConnection = createSingleConnectionMode({
     ...sseDeps,
+    directory,
     path: GRAPHQL_SSE_PATH,
     reservationTtlMs: config.sse.reservationTtlMs,
     maxOperations: config.limits.maxSubscriptionsPerConnection,
@@ -182,7 +191,13 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
       engine,
       counters,
       transports: {
-        sockets: () => ({ 'graphql-ws': graphqlWs.wss.clients.size, legacy: legacy.wss.clients.size, sse: sseStreams.count() }),
+        sockets: () => ({
+          'graphql-ws': monitor.count('graphql-ws'),
+          'subscriptions-transport-ws': monitor.count('subscriptions-transport-ws'),
+          legacy: monitor.count('legacy'),
+          sse: sseStreams.count(),
+          multipart: multipartStreams.count(),
+        }),
         refused: () => admission.refused,
       },
     }),
@@ -193,6 +208,7 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
     { name: 'cors-preflight', path: GRAPHQL_PATH, prefix: true, methods: ['OPTIONS'], handle: ({ request, response }) => cors.preflight(request, response) },
     ...singleConnection.routes,
     createSseRoute({ ...sseDeps, path: GRAPHQL_PATH }),
+    createMultipartRoute({ ...sseDeps, streams: multipartStreams, path: GRAPHQL_PATH }),
     graphqlHttp,
   ];
   const router = createRouter({ routes, production, logger });
@@ -215,10 +231,12 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
     readiness,
     async start() {
       await bus.start();
+      await directory.start();
       await streams.start();
       engine.start();
       monitor.start();
-      sseStreams.start();
+      graphqlWs.start();
+      for (const streams of httpStreams) streams.start();
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(config.port, config.host, () => {
@@ -246,7 +264,7 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
             completeSubscriptions: () => engine.endAll(),
             async closeConnections() {
               singleConnection.endAll();
-              sseStreams.endAll();
+              for (const streams of httpStreams) streams.endAll();
               await Promise.all(wsEndpoints.map(closeEndpoint));
             },
             forceClose() {
@@ -254,9 +272,11 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
             },
             async release() {
               monitor.stop();
-              sseStreams.stop();
+              graphqlWs.stop();
+              for (const streams of httpStreams) streams.stop();
               engine.stop();
               streams.stop();
+              await directory.stop();
               await bus.stop();
             },
           },

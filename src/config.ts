@@ -52,7 +52,7 @@ const envSchema = z.object({
   WS_PERMESSAGE_DEFLATE: bool.default(false),
   WS_DEFLATE_LEVEL: int(0, 9).default(6),
   WS_DEFLATE_THRESHOLD_BYTES: int(0).default(1024),
-  SSE_KEEPALIVE_MS: int(100).default(12_000),
+  KEEPALIVE_MS: int(100).default(12_000),
   SSE_RESERVATION_TTL_MS: int(100).default(10_000),
 
   BROADCAST_LATENCY_TARGET_MS: int(1).default(100),
@@ -142,7 +142,9 @@ const configSchema = envSchema.superRefine(checkCombinations).transform((e) => {
       deflateLevel: e.WS_DEFLATE_LEVEL,
       deflateThresholdBytes: e.WS_DEFLATE_THRESHOLD_BYTES,
     },
-    sse: { keepAliveMs: e.SSE_KEEPALIVE_MS, reservationTtlMs: e.SSE_RESERVATION_TTL_MS },
+    /** Comment lines on SSE streams and `ka` on subscriptions-transport-ws sockets, this often (proxies and clients time idle ones out). */
+    keepAliveMs: e.KEEPALIVE_MS,
+    sse: { reservationTtlMs: e.SSE_RESERVATION_TTL_MS },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     corsOrigins: e.CORS_ORIGINS as readonly string[],
     graphiql: e.GRAPHIQL ?? e.GRAPHQL_INTROSPECTION ?? !production,

@@ -2,7 +2,7 @@ import type { Logger } from '../ops/logger.ts';
 import { STREAM_NAMES, type StreamName } from '../streams/registry.ts';
 
 /** The wires subscribers arrive on. Counts and metric labels are kept per transport. */
-export const TRANSPORTS = ['graphql-ws', 'sse', 'legacy'] as const;
+export const TRANSPORTS = ['graphql-ws', 'subscriptions-transport-ws', 'sse', 'multipart', 'legacy'] as const;
 export type Transport = (typeof TRANSPORTS)[number];
 
 interface FanOut {

@@ -32,7 +32,8 @@ export interface Renderer {
  */
 export interface Outlet {
   readonly transport: Transport;
-  write(frame: Frame): void;
+  /** Queues a frame; false when the connection can no longer take it (closing): it is then not counted as sent. */
+  write(frame: Frame): boolean;
   /** Bytes queued inside this process, not yet handed to the kernel. */
   buffered(): number;
   /**
@@ -121,8 +122,7 @@ class DeliveryConnection implements ConnectionState, EngineConnection {
         // Subscribers resuming together (a reconnect storm) render each retained event once.
         GroupRegistry.rememberHistory(group, item.seq, frame);
       }
-      this.writeHistory(subscriber, frame);
-      counters.history(stream, this.outlet.transport);
+      if (this.writeHistory(subscriber, frame)) counters.history(stream, this.outlet.transport);
     }
     return subscriber;
   }
@@ -134,10 +134,10 @@ class DeliveryConnection implements ConnectionState, EngineConnection {
     for (const subscriber of [...this.subscribers]) this.core.registry.leave(subscriber);
   }
 
-  private writeHistory(subscriber: Subscriber, frame: Frame): void {
+  private writeHistory(subscriber: Subscriber, frame: Frame): boolean {
     const out = subscriber.frame ? subscriber.frame(frame) : frame;
     this.historyBytes += typeof out === 'string' ? Buffer.byteLength(out) : out.length;
-    this.outlet.write(out);
+    return this.outlet.write(out);
   }
 }
 
@@ -214,8 +214,9 @@ export function createDeliveryEngine(deps: { streams: Streams; counters: Deliver
             if (shared === undefined) break;
             GroupRegistry.remember(group, item.seq, shared);
           }
-          connection.outlet.write(subscriber.frame ? subscriber.frame(shared) : shared);
-          counters.live(stream, item.seq, item.timestamp, connection.outlet.transport);
+          if (connection.outlet.write(subscriber.frame ? subscriber.frame(shared) : shared)) {
+            counters.live(stream, item.seq, item.timestamp, connection.outlet.transport);
+          }
         }
       }
     }

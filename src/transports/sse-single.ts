@@ -8,10 +8,13 @@ import { RealtimeError, toClientError } from '../errors.ts';
 import { whenTokenExpires, type Principal } from '../security/auth.ts';
 import { accepts, authenticateRequest, readOperationParams } from './http/request.ts';
 import type { HttpExchange, Route } from './http/router.ts';
+import { fromForwarded, toForwarded, type ReservationDirectory } from './sse-directory.ts';
 import { sseMessage, type SseDeps } from './sse.ts';
 
 export interface SingleConnectionDeps extends SseDeps {
   path: string;
+  /** Where reservations live across a fleet (Redis with BUS=redis; local otherwise). */
+  directory: ReservationDirectory;
   /** A reservation nobody opens (GET) within this time is dropped. */
   reservationTtlMs: number;
   /** Live operations per stream. */
@@ -27,7 +30,7 @@ interface Operation {
 }
 
 /** Whether a request's caller may act on a stream reserved by `owner`: the same subject when tokens are required. */
-function sameCaller(owner: Principal | undefined, caller: Principal | undefined): boolean {
+function sameCaller(owner: { subject?: string | undefined } | undefined, caller: Principal | undefined): boolean {
   return owner?.subject === caller?.subject;
 }
 
@@ -40,7 +43,6 @@ function sameCaller(owner: Principal | undefined, caller: Principal | undefined)
  */
 class Reservation implements Outlet {
   readonly transport = 'sse' as const;
-  readonly token = randomUUID();
   readonly operations = new Map<string, Operation>();
   readonly connection: EngineConnection;
   private response: ServerResponse | undefined;
@@ -56,6 +58,8 @@ class Reservation implements Outlet {
     readonly principal: Principal | undefined,
     private readonly releaseAdmission: () => void,
     private readonly onEnded: (reservation: Reservation) => void,
+    /** A new reservation's random token, or the token of one another instance reserved (its GET came here). */
+    readonly token: string = randomUUID(),
   ) {
     this.connection = deps.engine.connect(this);
     // Nobody opened it in time: drop it (and whatever operations were posted to it).
@@ -140,11 +144,12 @@ class Reservation implements Outlet {
   }
 
   // Outlet: what the delivery engine writes to.
-  write(frame: Frame): void {
-    if (this.ended) return;
+  write(frame: Frame): boolean {
+    if (this.ended) return false;
     if (this.live) return this.live.write(frame);
     this.pending.push(frame);
     this.pendingBytes += frame.length;
+    return true;
   }
 
   buffered(): number {
@@ -189,7 +194,10 @@ class Reservation implements Outlet {
  * is dropped; what operations produce before the GET counts against the send
  * budget; a PUT counts as a connection in admission (per-IP and total limits).
  * Every request on a stream must come from the caller that reserved it (the
- * same token subject) — a stranger who learns the token finds nothing. A
+ * same token subject) — a stranger who learns the token finds nothing. Behind
+ * a round-robin balancer the directory (Redis with BUS=redis) ties the
+ * requests together: the instance that gets the GET owns the stream, and
+ * POSTs and DELETEs that reach another instance are forwarded to it. A
  * stream that ends for any reason (client gone, slow consumer, token expiry,
  * drain) ends its reservation and every operation on it, so the client's
  * reconnect starts clean.
@@ -200,18 +208,52 @@ export function createSingleConnectionMode(deps: SingleConnectionDeps): {
   endAll(): void;
   count(): number;
 } {
-  const { admission, authenticator, cors } = deps;
+  const { admission, authenticator, cors, directory, logger } = deps;
   const reservations = new Map<string, Reservation>();
+  const notFound = () => new RealtimeError('NOT_FOUND', 'Stream not found');
+  const forget = (ended: Reservation) => {
+    reservations.delete(ended.token);
+    void directory.release(ended.token).catch(() => {});
+  };
 
-  /** The caller's reservation; 404 for an unknown token and for another caller's stream alike. */
-  const find = async ({ request, url }: HttpExchange): Promise<{ reservation: Reservation; caller: Principal | undefined }> => {
+  /** The caller and the stream token of a request. */
+  const identify = async ({ request, url }: HttpExchange): Promise<{ caller: Principal | undefined; token: string | undefined }> => {
     const caller = await authenticateRequest(request, url, authenticator);
     const header = request.headers[TOKEN_HEADER_KEY];
-    const token = (Array.isArray(header) ? header.join('') : header) ?? url.searchParams.get(TOKEN_QUERY_KEY);
-    const reservation = token ? reservations.get(token) : undefined;
-    if (!reservation || !sameCaller(reservation.principal, caller)) throw new RealtimeError('NOT_FOUND', 'Stream not found');
-    return { reservation, caller };
+    const token = (Array.isArray(header) ? header.join('') : header) ?? url.searchParams.get(TOKEN_QUERY_KEY) ?? undefined;
+    return { caller, token };
   };
+
+  /** The caller's reservation on this instance; 404 for an unknown token and for another caller's stream alike. */
+  const local = (token: string | undefined, caller: Principal | undefined): Reservation | undefined => {
+    const reservation = token ? reservations.get(token) : undefined;
+    return reservation && sameCaller(reservation.principal, caller) ? reservation : undefined;
+  };
+
+  /**
+   * Where a POST or DELETE goes: the stream open here, or the instance that
+   * opened it (the GET may have reached another instance than the PUT).
+   * Undefined when that is another instance.
+   */
+  const route = async (token: string | undefined, caller: Principal | undefined): Promise<{ here: Reservation } | { owner: string }> => {
+    const reservation = local(token, caller);
+    if (reservation?.opened) return { here: reservation };
+    const owner = token ? await directory.ownerOf(token) : undefined;
+    if (owner && owner !== directory.instance) return { owner };
+    // Reserved here and not opened yet: operations wait for the GET (bounded by the send budget and the TTL).
+    if (reservation) return { here: reservation };
+    throw notFound();
+  };
+
+  // Requests other instances received for streams open here.
+  directory.onForwarded((request) => {
+    const reservation = reservations.get(request.token);
+    const caller = fromForwarded(request.caller);
+    if (!reservation || !sameCaller(reservation.principal, caller)) return;
+    if (request.kind === 'stop') return reservation.stop(request.id);
+    if (reservation.operations.has(request.id)) return;
+    void reservation.run(request.id, request.params, caller).catch((error: unknown) => logger.error({ err: error }, 'forwarded operation failed'));
+  });
 
   const reserve: Route = {
     name: 'sse-single:reserve',
@@ -221,8 +263,12 @@ export function createSingleConnectionMode(deps: SingleConnectionDeps): {
       const accept = request.headers.accept ?? '*/*';
       if (!['*/*', 'text/plain'].some((type) => accept.includes(type))) throw new RealtimeError('NOT_ACCEPTABLE', 'PUT answers text/plain');
       const principal = await authenticateRequest(request, url, authenticator);
-      const reservation = new Reservation(deps, principal, admission.admit(request), (ended) => reservations.delete(ended.token));
+      const reservation = new Reservation(deps, principal, admission.admit(request), forget);
       reservations.set(reservation.token, reservation);
+      // Behind a balancer the GET may reach another instance: it finds the reservation in the directory.
+      await directory.register({ token: reservation.token, subject: principal?.subject }, deps.reservationTtlMs).catch((error: unknown) =>
+        logger.warn({ err: (error as Error).message }, 'single-connection reservation kept local: the directory is unreachable'),
+      );
       response.writeHead(201, { 'content-type': 'text/plain; charset=utf-8', ...cors.headersFor(request) }).end(reservation.token);
     },
   };
@@ -233,8 +279,17 @@ export function createSingleConnectionMode(deps: SingleConnectionDeps): {
     methods: ['GET'],
     accepts: ({ request }) => accepts(request, 'text/event-stream'),
     async handle(exchange) {
-      const { reservation } = await find(exchange);
-      if (reservation.opened) throw new RealtimeError('CONFLICT', 'Stream already open');
+      const { caller, token } = await identify(exchange);
+      let reservation = local(token, caller);
+      if (reservation?.opened) throw new RealtimeError('CONFLICT', 'Stream already open');
+      // Claimed before the response starts: by the time the client POSTs, every instance knows the owner.
+      const record = token ? await directory.claim(token) : undefined;
+      if (!reservation) {
+        // Reserved on another instance: this one owns the stream now.
+        if (!record || !sameCaller(record, caller)) throw notFound();
+        reservation = new Reservation(deps, caller, admission.admit(exchange.request), forget, record.token);
+        reservations.set(reservation.token, reservation);
+      }
       reservation.open(exchange.request, exchange.response);
     },
   };
@@ -244,13 +299,19 @@ export function createSingleConnectionMode(deps: SingleConnectionDeps): {
     path: deps.path,
     methods: ['POST'],
     async handle(exchange) {
-      const { reservation, caller } = await find(exchange);
+      const { caller, token } = await identify(exchange);
+      const target = await route(token, caller);
       const params = await readOperationParams(exchange.request, exchange.url);
       const id = params.extensions?.['operationId'];
       if (typeof id !== 'string' || id === '') throw new RealtimeError('BAD_REQUEST', 'Operation ID is missing', { argument: 'extensions.operationId' });
-      if (reservation.operations.has(id)) throw new RealtimeError('CONFLICT', 'Operation with ID already exists');
+      if ('owner' in target) {
+        await directory.forward(target.owner, { kind: 'operation', token: token as string, id, params, caller: toForwarded(caller) });
+        exchange.response.writeHead(202, cors.headersFor(exchange.request)).end();
+        return;
+      }
+      if (target.here.operations.has(id)) throw new RealtimeError('CONFLICT', 'Operation with ID already exists');
       exchange.response.writeHead(202, cors.headersFor(exchange.request)).end();
-      await reservation.run(id, params, caller);
+      await target.here.run(id, params, caller);
     },
   };
 
@@ -259,10 +320,12 @@ export function createSingleConnectionMode(deps: SingleConnectionDeps): {
     path: deps.path,
     methods: ['DELETE'],
     async handle(exchange) {
-      const { reservation } = await find(exchange);
+      const { caller, token } = await identify(exchange);
+      const target = await route(token, caller);
       const id = exchange.url.searchParams.get('operationId');
       if (!id) throw new RealtimeError('BAD_REQUEST', 'Operation ID is missing', { argument: 'operationId' });
-      reservation.stop(id);
+      if ('owner' in target) await directory.forward(target.owner, { kind: 'stop', token: token as string, id, caller: toForwarded(caller) });
+      else target.here.stop(id);
       exchange.response.writeHead(200, cors.headersFor(exchange.request)).end();
     },
   };

@@ -1,5 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { DeliveryEngine, Frame, Outlet } from '../engine/engine.ts';
+import type { DeliveryEngine } from '../engine/engine.ts';
 import type { OperationRunner } from '../engine/operations.ts';
 import { createGraphQLRenderer, type Envelope } from '../engine/renderers.ts';
 import { RealtimeError, toClientError } from '../errors.ts';
@@ -9,6 +8,7 @@ import { whenTokenExpires, type Authenticator } from '../security/auth.ts';
 import type { Cors } from '../security/cors.ts';
 import { accepts, authenticateRequest, readOperationParams } from './http/request.ts';
 import type { Route } from './http/router.ts';
+import { createHttpStreams, type HttpStreams } from './http/streams.ts';
 
 /** The wire format of one SSE message (graphql-sse's `event:`/`data:` blocks, with the cursor as `id:`). */
 export function sseMessage(event: 'next' | 'complete', data: string | undefined, id?: string): string {
@@ -26,85 +26,19 @@ export const DISTINCT_ENVELOPE: Envelope = {
   wrap: (json, cursor) => Buffer.from(sseMessage('next', json, cursor)),
 };
 
-/**
- * Every open SSE response (both graphql-sse modes): one keep-alive timer for
- * all of them, the outlet the delivery engine writes to, and the drain.
- */
-export function createSseStreams(options: { keepAliveMs: number; cors: Cors }) {
-  const open = new Set<ServerResponse>();
-  let timer: NodeJS.Timeout | undefined;
-  const keepAlive = () => {
-    // A comment line keeps proxies and browsers from timing the stream out; skipped while the reader is behind.
-    for (const response of open) if (!response.writableNeedDrain) response.write(':\n\n');
-  };
-  return {
-    start(): void {
-      timer ??= setInterval(keepAlive, options.keepAliveMs);
-      timer.unref();
-    },
-    stop(): void {
-      clearInterval(timer);
-      timer = undefined;
-    },
-    /** Sends the SSE headers and the first comment (some proxies hold a response until its first bytes). */
-    begin(request: IncomingMessage, response: ServerResponse): void {
-      response.writeHead(200, {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache',
-        connection: 'keep-alive',
-        // nginx: never buffer this response.
-        'x-accel-buffering': 'no',
-        ...options.cors.headersFor(request),
-      });
-      response.write(':\n\n');
-      open.add(response);
-      response.once('close', () => open.delete(response));
-    },
-    /**
-     * The delivery engine's view of a response. Lag is how long the response
-     * has waited for `drain` (its reader stopped taking bytes); unsent bytes
-     * leave out what this tick wrote (Node corks chunked responses until the
-     * next tick, so a burst is not a slow reader); abort cuts it, since
-     * nothing more can reach a reader that is not reading.
-     */
-    outlet(response: ServerResponse): Outlet {
-      let waitingSince: number | undefined;
-      // Node corks a chunked response for the rest of the tick: what this tick wrote is not backlog yet.
-      let thisTick = 0;
-      const endTick = () => {
-        thisTick = 0;
-      };
-      response.on('drain', () => {
-        waitingSince = undefined;
-      });
-      return {
-        transport: 'sse',
-        write(frame: Frame) {
-          if (response.writableEnded || response.destroyed) return;
-          if (thisTick === 0) setImmediate(endTick);
-          thisTick += frame.length;
-          if (!response.write(frame) && waitingSince === undefined) waitingSince = Date.now();
-        },
-        buffered: () => Math.max(0, response.writableLength - thisTick),
-        lagMs: (now) => (waitingSince === undefined ? 0 : now - waitingSince),
-        abort: () => response.destroy(),
-      };
-    },
-    count: () => open.size,
-    /** Drain: ends every open SSE response (their operations already got `complete`). */
-    endAll(): void {
-      for (const response of open) response.end();
-    },
-  };
+/** SSE responses (both graphql-sse modes): a comment line opens them and keeps them alive. */
+export function createSseStreams(options: { keepAliveMs: number; cors: Cors }): HttpStreams {
+  return createHttpStreams(
+    { transport: 'sse', contentType: 'text/event-stream; charset=utf-8', first: ':\n\n', keepAlive: ':\n\n', keepAliveMs: options.keepAliveMs },
+    options.cors,
+  );
 }
-
-export type SseStreams = ReturnType<typeof createSseStreams>;
 
 export interface SseDeps {
   cors: Cors;
   runner: OperationRunner;
   engine: DeliveryEngine;
-  streams: SseStreams;
+  streams: HttpStreams;
   admission: Admission;
   authenticator: Authenticator;
   logger: Logger;

@@ -28,10 +28,11 @@ class SocketOutlet implements Outlet {
     private readonly forget: (socket: WebSocket) => void,
   ) {}
 
-  write(frame: Frame): void {
-    if (this.socket.readyState !== this.socket.OPEN) return;
+  write(frame: Frame): boolean {
+    if (this.socket.readyState !== this.socket.OPEN) return false;
     this.unprobed += frame.length;
     this.socket.send(frame, TEXT);
+    return true;
   }
 
   buffered(): number {
