@@ -216,7 +216,9 @@ if (files.soft < needFiles) {
     nofile = Number.isFinite(files.hard) ? files.hard : 1_048_576;
     setupNotes.push(`open-files limit raised to ${nofile} for the children (prlimit)`);
   } else {
-    setupNotes.push(`**open-files limit ${files.soft} (hard ${files.hard}) is below ${needFiles}**: large scenarios will fail to open every connection (raise \`ulimit -n\`)`);
+    setupNotes.push(
+      `**open-files limit ${files.soft} (hard ${files.hard}) is below ${needFiles}**: large scenarios will fail to open every connection (raise \`ulimit -n\`)`,
+    );
   }
 } else setupNotes.push(`open-files limit ${files.soft}`);
 
@@ -230,7 +232,8 @@ if (maxConnections > perAddress) {
     setupNotes.push(`connections spread over ${localAddresses.length} source addresses (127.0.0.1–${wanted}), ${perAddress} each`);
   } else setupNotes.push(`**cannot bind 127.0.0.2**: all connections from 127.0.0.1 (${ephemeralPorts()} ephemeral ports)`);
 }
-if (!filtersAvailable) setupNotes.push('transaction filters (issue 4) not in schema.graphql: the transactions scenario runs unfiltered with 10 subscribers');
+if (!filtersAvailable)
+  setupNotes.push('transaction filters (issue 4) not in schema.graphql: the transactions scenario runs unfiltered with 10 subscribers');
 if (beforeRun) {
   const same = realpathSync(beforeRun.dir) === realpathSync(repoRoot);
   setupNotes.push(
@@ -259,7 +262,9 @@ const BENCH_SERVER_ENV: Record<string, string> = {
   RATE_LIMIT_BURST: '1000000',
 };
 setupNotes.push(
-  `servers run with ${Object.entries(BENCH_SERVER_ENV).map(([k, v]) => `${k}=${v}`).join(' ')} MAX_CONNECTIONS=max(20000, 2N), LOG_LEVEL=warn (all load comes from 127.0.0.x)`,
+  `servers run with ${Object.entries(BENCH_SERVER_ENV)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ')} MAX_CONNECTIONS=max(20000, 2N), LOG_LEVEL=warn (all load comes from 127.0.0.x)`,
 );
 const ENTRY: Record<Exclude<ServerKind, 'before'>, string> = {
   ours: 'src/main.ts',
@@ -431,7 +436,10 @@ async function runOne(scenario: Scenario, server: ServerKind, round: number, sta
       windowMs: Number.NaN,
       windowWallMs: Number.NaN,
     };
-    if (args.verbose) log(`    ${server}: idle CPU ${((result.cpu.idleMs / result.cpu.idleWallMs) * 100).toFixed(1)} % over ${(result.cpu.idleWallMs / 1000).toFixed(1)} s`);
+    if (args.verbose)
+      log(
+        `    ${server}: idle CPU ${((result.cpu.idleMs / result.cpu.idleWallMs) * 100).toFixed(1)} % over ${(result.cpu.idleWallMs / 1000).toFixed(1)} s`,
+      );
 
     const config: GeneratorConfig = {
       kind: drive.kind,
@@ -475,7 +483,10 @@ async function runOne(scenario: Scenario, server: ServerKind, round: number, sta
         const s = await probe.sample(true);
         const point: MemoryPoint = { connections: message.connections, rss: readRss(serverChild.pid), heap: s?.heapUsed ?? Number.NaN };
         memory.checkpoints.push(point);
-        if (args.verbose) log(`    ${server}: checkpoint ${point.connections} conns, RSS ${(point.rss / 2 ** 20).toFixed(1)} MB, heap ${(point.heap / 2 ** 20).toFixed(1)} MB`);
+        if (args.verbose)
+          log(
+            `    ${server}: checkpoint ${point.connections} conns, RSS ${(point.rss / 2 ** 20).toFixed(1)} MB, heap ${(point.heap / 2 ** 20).toFixed(1)} MB`,
+          );
         toGen({ type: 'continue' });
       } else if (message.type === 'measure-start') {
         probe.resetLag();
@@ -559,7 +570,8 @@ async function runOne(scenario: Scenario, server: ServerKind, round: number, sta
     result.reason = 'no connection opened';
   } else if (g.generator.cpuPct >= GEN_CPU_LIMIT || g.generator.lagP99Ms > maxGenLagMs) {
     result.status = 'invalid';
-    const cause = g.generator.cpuPct >= GEN_CPU_LIMIT ? 'saturated generator' : 'generator core contended (low CPU, high lag: other processes?)';
+    const cause =
+      g.generator.cpuPct >= GEN_CPU_LIMIT ? 'saturated generator' : 'generator core contended (low CPU, high lag: other processes?)';
     result.reason = `${cause}: CPU ${g.generator.cpuPct.toFixed(0)} %, event-loop lag p99 ${g.generator.lagP99Ms.toFixed(1)} ms > ${maxGenLagMs} ms`;
   } else {
     result.status = 'ok';
@@ -568,13 +580,21 @@ async function runOne(scenario: Scenario, server: ServerKind, round: number, sta
 }
 
 function oneLine(run: RunResult): string {
-  const variant = [rounds > 1 ? `r${run.round ?? 1}` : '', run.stalled !== undefined ? `stalled ${run.stalled}` : ''].filter(Boolean).join(' ');
+  const variant = [rounds > 1 ? `r${run.round ?? 1}` : '', run.stalled !== undefined ? `stalled ${run.stalled}` : '']
+    .filter(Boolean)
+    .join(' ');
   const head = `  ${run.server.padEnd(6)} ${variant ? `${variant} ` : ''}${run.status.padEnd(7)}`;
   const d = derive(run);
   const secs = `(${(run.durationMs / 1000).toFixed(1)} s)`;
   const detail = (reason: string) => {
     const lines = reason.split('\n').filter((l) => l.trim());
-    return [lines[0] ?? '', ...lines.slice(1).slice(-8).map((l) => `         | ${l}`)].join('\n');
+    return [
+      lines[0] ?? '',
+      ...lines
+        .slice(1)
+        .slice(-8)
+        .map((l) => `         | ${l}`),
+    ].join('\n');
   };
   if (!d || run.status === 'failed') return `${head} ${detail(run.reason ?? '')} ${secs}`;
   const f = (v: number, digits = 1) => (Number.isFinite(v) ? v.toFixed(digits) : '–');
@@ -582,7 +602,9 @@ function oneLine(run: RunResult): string {
   const stalledText =
     st && st.target > 0
       ? `, stalled ${st.stalled}/${st.target} closed ${st.closedByServer}` +
-        (st.closedByServer > 0 ? ` after ${f(st.closedAfterMs[Math.floor((st.closedAfterMs.length - 1) / 2)] ?? Number.NaN, 0)}–${f(st.closedAfterMs.at(-1) ?? Number.NaN, 0)} ms` : '')
+        (st.closedByServer > 0
+          ? ` after ${f(st.closedAfterMs[Math.floor((st.closedAfterMs.length - 1) / 2)] ?? Number.NaN, 0)}–${f(st.closedAfterMs.at(-1) ?? Number.NaN, 0)} ms`
+          : '')
       : '';
   const ended = d.endedByServer > 0 ? `, ${d.endedByServer} closed by server (${Object.keys(d.endReasons)[0] ?? ''})` : '';
   return (
@@ -618,7 +640,15 @@ for (const scenario of scenarios) {
             server,
             status: 'skipped',
             reason: 'quick time budget used up',
-            memory: { baseRss: NaN, baseHeap: NaN, checkpoints: [], idleRssPerConn: NaN, idleHeapPerConn: NaN, loadedRss: NaN, loadedRssPerConn: NaN },
+            memory: {
+              baseRss: NaN,
+              baseHeap: NaN,
+              checkpoints: [],
+              idleRssPerConn: NaN,
+              idleHeapPerConn: NaN,
+              loadedRss: NaN,
+              loadedRssPerConn: NaN,
+            },
             serverStats: null,
             cores: null,
             durationMs: 0,
@@ -674,4 +704,6 @@ const target = args.out
     ? join(repoRoot, 'BENCHMARKS.md')
     : join(resultsDir, quick ? 'quick.md' : 'partial.md');
 writeFileSync(target, markdown);
-log(`\nwrote ${target.replace(`${repoRoot}/`, '')} (raw: ${jsonPath.replace(`${repoRoot}/`, '')}) in ${((Date.now() - begun) / 1000).toFixed(0)} s`);
+log(
+  `\nwrote ${target.replace(`${repoRoot}/`, '')} (raw: ${jsonPath.replace(`${repoRoot}/`, '')}) in ${((Date.now() - begun) / 1000).toFixed(0)} s`,
+);

@@ -116,7 +116,9 @@ function scenarioList(options: { quick: boolean; filtersAvailable: boolean }): S
   };
   const txNotes = (n: number, tps: number) =>
     filtersAvailable
-      ? [`${n} subscribers in ${FILTER_GROUPS} groups, each filtered to one simulator account (\`filter: { address: [...] }\`, ≈1 % of events each).`]
+      ? [
+          `${n} subscribers in ${FILTER_GROUPS} groups, each filtered to one simulator account (\`filter: { address: [...] }\`, ≈1 % of events each).`,
+        ]
       : [
           `Filters (issue 4) are not in schema.graphql yet: ran ${FILTER_GROUPS} unfiltered subscribers instead of ${n}, ` +
             `so delivered msgs/s stays close to the filtered design (${tps} tx/s ≈ ${2 * tps} events/s each).`,
@@ -169,7 +171,9 @@ function scenarioList(options: { quick: boolean; filtersAvailable: boolean }): S
           'times are from the stall. The `stalled: 0` rows (full runs) are the same readers without stalled connections, run interleaved with the stalled runs. ' +
           'The recipe and the floor have no slow-consumer policy: they never close a stalled connection, its bytes pile up in kernel and process buffers.',
         ...(s.transport === 'legacy'
-          ? ['Legacy frames carry `seq` and `cursor` here (`?meta=1` on ours, the same fields on the floor) so loss is counted per event at ≈1,000 events/s.']
+          ? [
+              'Legacy frames carry `seq` and `cursor` here (`?meta=1` on ours, the same fields on the floor) so loss is counted per event at ≈1,000 events/s.',
+            ]
           : []),
       ],
     };
@@ -334,7 +338,8 @@ export function driveFor(scenario: Scenario, kind: ServerKind): Drive {
     };
   }
   if (scenario.transport === 'legacy') {
-    if (server === 'recipe') return { kind: 'json-ws', path: '', groups, countSeqGaps: false, env: {}, skip: 'no legacy endpoint in the recipe' };
+    if (server === 'recipe')
+      return { kind: 'json-ws', path: '', groups, countSeqGaps: false, env: {}, skip: 'no legacy endpoint in the recipe' };
     return {
       kind: 'json-ws',
       path: `/ws/${scenario.stream}${legacyMeta ? '?meta=1' : ''}`,

@@ -107,7 +107,13 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
 
   // yoga's context reads the principal the router verified for its request.
   const principals = new WeakMap<IncomingMessage, Principal>();
-  const yoga = createGraphQLHttp({ config, streams, logger, authRequired: authenticator.required, principalOf: (request) => principals.get(request) });
+  const yoga = createGraphQLHttp({
+    config,
+    streams,
+    logger,
+    authRequired: authenticator.required,
+    principalOf: (request) => principals.get(request),
+  });
   const runner = createOperationRunner({
     envelope: envelopeOf(yoga),
     streams,
@@ -146,7 +152,9 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
   const sseDeps = { cors, runner, engine, streams: sseStreams, admission, authenticator, logger, production };
   // With several instances on one Redis, single-connection SSE streams are found fleet-wide.
   const directory =
-    config.bus === 'redis' ? createRedisDirectory({ url: config.redis.url, prefix: config.redis.keyPrefix, logger }) : createLocalDirectory();
+    config.bus === 'redis'
+      ? createRedisDirectory({ url: config.redis.url, prefix: config.redis.keyPrefix, logger })
+      : createLocalDirectory();
   const singleConnection = createSingleConnectionMode({
     ...sseDeps,
     directory,
@@ -161,11 +169,15 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
     path: GRAPHQL_PATH,
     async handle({ request, response, url }) {
       const accept = request.headers.accept ?? '';
-      const isGraphiQLPage = config.graphiql && request.method === 'GET' && accept.includes('text/html') && !/event-stream|json|multipart/.test(accept);
+      const isGraphiQLPage =
+        config.graphiql && request.method === 'GET' && accept.includes('text/html') && !/event-stream|json|multipart/.test(accept);
       if (!isGraphiQLPage) {
         // yoga would answer an empty 406; say what this path speaks, in the one error shape.
         if (accept && !/json|\*\/\*|application\/\*|text\/html/.test(accept) && request.method !== 'OPTIONS') {
-          throw new RealtimeError('NOT_ACCEPTABLE', 'this path answers application/json or application/graphql-response+json; subscriptions also text/event-stream');
+          throw new RealtimeError(
+            'NOT_ACCEPTABLE',
+            'this path answers application/json or application/graphql-response+json; subscriptions also text/event-stream',
+          );
         }
         const principal = await authenticateRequest(request, url, authenticator);
         if (principal) principals.set(request, principal);
@@ -205,14 +217,22 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
     ...(config.sources.includes('ingest') && config.ingest.token
       ? [createIngestRoute({ token: config.ingest.token, maxBodyBytes: config.ingest.maxBodyBytes, bus, logger })]
       : []),
-    { name: 'cors-preflight', path: GRAPHQL_PATH, prefix: true, methods: ['OPTIONS'], handle: ({ request, response }) => cors.preflight(request, response) },
+    {
+      name: 'cors-preflight',
+      path: GRAPHQL_PATH,
+      prefix: true,
+      methods: ['OPTIONS'],
+      handle: ({ request, response }) => cors.preflight(request, response),
+    },
     ...singleConnection.routes,
     createSseRoute({ ...sseDeps, path: GRAPHQL_PATH }),
     createMultipartRoute({ ...sseDeps, streams: multipartStreams, path: GRAPHQL_PATH }),
     graphqlHttp,
   ];
   const router = createRouter({ routes, production, logger });
-  const server = config.tls ? createHttpsServer({ cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) }, router) : createServer(router);
+  const server = config.tls
+    ? createHttpsServer({ cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) }, router)
+    : createServer(router);
   const sockets = trackSockets(server);
   // Long-lived SSE responses must not be cut by Node's default request timeout,
   // but a client that never finishes its headers (slow loris) must be.

@@ -2,9 +2,7 @@ import { z } from 'zod';
 import { RealtimeError } from './errors.ts';
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
-const bool = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'])
-  .transform((v) => ['true', '1', 'yes', 'on'].includes(v));
+const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off']).transform((v) => ['true', '1', 'yes', 'on'].includes(v));
 const list = z.string().transform((v) =>
   v
     .split(',')
@@ -27,7 +25,10 @@ const envSchema = z.object({
 
   SOURCES: list.pipe(z.array(z.enum(SOURCE_NAMES)).min(1)).optional(),
   BUS: z.enum(['memory', 'redis']).default('memory'),
-  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'expected redis://… or rediss://…').default('redis://127.0.0.1:6379'),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'expected redis://… or rediss://…')
+    .default('redis://127.0.0.1:6379'),
   REDIS_KEY_PREFIX: z.string().min(1).default('aurigraph'),
   REDIS_STREAM_PREFIX: z.string().min(1).default('aurigraph:chain'),
   INGEST_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),

@@ -42,7 +42,12 @@ export interface DrainSteps {
  * connections, stop listening — bounded by `timeoutMs`, after which the rest
  * is cut. Resolves when the server has stopped.
  */
-export async function drain(server: Server, sockets: ReturnType<typeof trackSockets>, steps: DrainSteps, options: { timeoutMs: number; logger: Logger }): Promise<void> {
+export async function drain(
+  server: Server,
+  sockets: ReturnType<typeof trackSockets>,
+  steps: DrainSteps,
+  options: { timeoutMs: number; logger: Logger },
+): Promise<void> {
   const { logger, timeoutMs } = options;
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<'timeout'>((resolve) => {

@@ -31,7 +31,10 @@ function openStream(request: StreamRequest): AsyncIterator<StreamItem> {
   const source = (pubsub.subscribe as (topic: StreamName) => AsyncIterableIterator<StreamItem>)(request.stream);
   const matches = request.filter?.matches;
   if (typeof matches !== 'function') return source;
-  return pipe(source, filter((item: StreamItem) => matches.call(request.filter, item as never))) as AsyncIterableIterator<StreamItem>;
+  return pipe(
+    source,
+    filter((item: StreamItem) => matches.call(request.filter, item as never)),
+  ) as AsyncIterableIterator<StreamItem>;
 }
 const streams = {
   hub: (name: StreamName) => ({ latest: () => latest.get(name), recent: () => [] }),

@@ -71,8 +71,7 @@ export function spawnChild(options: SpawnOptions): Child {
     pid: proc.pid ?? -1,
     tail: () => tail,
     exited,
-    drained: (timeoutMs = 1000) =>
-      Promise.race([closed, new Promise<void>((r) => setTimeout(r, timeoutMs).unref())]),
+    drained: (timeoutMs = 1000) => Promise.race([closed, new Promise<void>((r) => setTimeout(r, timeoutMs).unref())]),
     isAlive: () => alive,
   };
   if (alive) live.add(child);
@@ -97,10 +96,7 @@ function signal(child: Child, sig: NodeJS.Signals): void {
 export async function stopChild(child: Child, graceMs = 2000): Promise<void> {
   if (!child.isAlive()) return;
   signal(child, 'SIGTERM');
-  const timedOut = await Promise.race([
-    child.exited.then(() => false),
-    new Promise<boolean>((r) => setTimeout(r, graceMs, true).unref()),
-  ]);
+  const timedOut = await Promise.race([child.exited.then(() => false), new Promise<boolean>((r) => setTimeout(r, graceMs, true).unref())]);
   if (timedOut) {
     signal(child, 'SIGKILL');
     await Promise.race([child.exited, new Promise((r) => setTimeout(r, 2000).unref())]);

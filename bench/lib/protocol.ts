@@ -141,10 +141,7 @@ export interface StalledResult {
   note?: string;
 }
 
-export type ToGenerator =
-  | { type: 'start'; config: GeneratorConfig }
-  | { type: 'continue' }
-  | { type: 'abort'; reason: string };
+export type ToGenerator = { type: 'start'; config: GeneratorConfig } | { type: 'continue' } | { type: 'abort'; reason: string };
 
 export type FromGenerator =
   | { type: 'hello' }

@@ -115,7 +115,14 @@ export interface Aggregate extends Derived {
   /** min–max across those rounds; the Derived fields hold the medians. */
   range: { p50: [number, number]; p99: [number, number]; p999: [number, number] };
   /** Stalled connections over those rounds (scenarios with stalled connections). */
-  stalled?: { target: number; stalled: number; closed: number; closedAfterP50: number; closedAfterMax: number; reasons: Record<string, number> };
+  stalled?: {
+    target: number;
+    stalled: number;
+    closed: number;
+    closedAfterP50: number;
+    closedAfterMax: number;
+    reasons: Record<string, number>;
+  };
 }
 
 export function derive(run: RunResult, groups = 1): Derived | null {
@@ -236,7 +243,8 @@ const fmt = (v: number, digits = 1): string => {
   if (Math.abs(v) >= 10_000) return Math.round(v).toLocaleString('en-US');
   return v.toFixed(digits);
 };
-const ratio = (a: number, b: number): string => (Number.isFinite(a) && Number.isFinite(b) && a >= 0 && b > 0 ? `${(a / b).toFixed(2)}×` : '');
+const ratio = (a: number, b: number): string =>
+  Number.isFinite(a) && Number.isFinite(b) && a >= 0 && b > 0 ? `${(a / b).toFixed(2)}×` : '';
 
 /** A negative slope means the process gave memory back during the ramp: below the noise, not a measurement. */
 const kb = (v: number) => (v < 0 ? `< 0 (noise: ${fmt(v)})` : fmt(v));
@@ -286,12 +294,27 @@ const ROWS: Row[] = [
   { label: 'RSS per conn, idle (KB)', value: (d) => d.idleRssKb, text: (d) => kb(d.idleRssKb), ratio: true },
   { label: 'heap per conn, idle (KB)', value: (d) => d.idleHeapKb, text: (d) => kb(d.idleHeapKb), ratio: true },
   { label: 'RSS per conn, loaded (KB)', value: (d) => d.loadedRssKb, text: (d) => kb(d.loadedRssKb), ratio: true },
-  { label: 'RSS base → loaded (MB)', value: (d) => d.loadedRssMb, text: (d) => `${fmt(d.baseRssMb, 0)} → ${fmt(d.loadedRssMb, 0)}`, ratio: true },
+  {
+    label: 'RSS base → loaded (MB)',
+    value: (d) => d.loadedRssMb,
+    text: (d) => `${fmt(d.baseRssMb, 0)} → ${fmt(d.loadedRssMb, 0)}`,
+    ratio: true,
+  },
   { label: 'server CPU (% of its core)', value: (d) => d.serverCpu, text: (d) => fmt(d.serverCpu, 0), ratio: true },
   { label: 'server CPU per delivered msg, idle subtracted (µs)', value: (d) => d.cpuPerMsgUs, text: (d) => us(d.cpuPerMsgUs), ratio: true },
   { label: 'server CPU idle, no connections (% of its core)', value: (d) => d.idleCpuPct, ratio: false },
-  { label: 'server event-loop lag p99 / max (ms)', value: (d) => d.serverLagP99, text: (d) => `${fmt(d.serverLagP99)} / ${fmt(d.serverLagMax)}`, ratio: true },
-  { label: 'generator CPU % / lag p99 (ms)', value: (d) => d.genCpu, text: (d) => `${fmt(d.genCpu, 0)} / ${fmt(d.genLagP99)}`, ratio: false },
+  {
+    label: 'server event-loop lag p99 / max (ms)',
+    value: (d) => d.serverLagP99,
+    text: (d) => `${fmt(d.serverLagP99)} / ${fmt(d.serverLagMax)}`,
+    ratio: true,
+  },
+  {
+    label: 'generator CPU % / lag p99 (ms)',
+    value: (d) => d.genCpu,
+    text: (d) => `${fmt(d.genCpu, 0)} / ${fmt(d.genLagP99)}`,
+    ratio: false,
+  },
   { label: 'generator CPU per delivered msg (µs)', value: (d) => d.genCpuPerMsgUs, text: (d) => fmt(d.genCpuPerMsgUs, 2), ratio: false },
   {
     label: 'other processes on server / generator core (%)',
@@ -371,7 +394,13 @@ export function scenarioTable(scenario: Scenario, runs: RunResult[], context: Re
   lines.push(
     `| events/s per subscriber${Number.isFinite(targetRate) ? ` (target ${fmt(targetRate)})` : ''} | ${servers.map((s) => fmt(eventRate(s), 2)).join(' | ')} |${noRatios}`,
   );
-  const row = (rowLabel: string, value: (d: Aggregate) => number, text: ((d: Aggregate) => string) | undefined, withRatio: boolean, from = derived) => {
+  const row = (
+    rowLabel: string,
+    value: (d: Aggregate) => number,
+    text: ((d: Aggregate) => string) | undefined,
+    withRatio: boolean,
+    from = derived,
+  ) => {
     const cells = servers.map((s) => {
       const d = from.get(s);
       if (!d) return '–';
@@ -397,7 +426,13 @@ export function scenarioTable(scenario: Scenario, runs: RunResult[], context: Re
           return [s, w && wo ? { ...w, p99: w.p99 / wo.p99 } : null] as const;
         }),
       );
-      row('readers p99 with stalled ÷ without', (d) => d.p99, (d) => (Number.isFinite(d.p99) ? `${d.p99.toFixed(2)}×` : '–'), false, withOver);
+      row(
+        'readers p99 with stalled ÷ without',
+        (d) => d.p99,
+        (d) => (Number.isFinite(d.p99) ? `${d.p99.toFixed(2)}×` : '–'),
+        false,
+        withOver,
+      );
     }
     if (scenario.stalled && r.label === 'connections closed by the server') {
       row(
@@ -414,7 +449,13 @@ export function scenarioTable(scenario: Scenario, runs: RunResult[], context: Re
       );
     }
     if (compare && r.label === 'server CPU per delivered msg, idle subtracted (µs)') {
-      row('server CPU per delivered msg, stalled: 0 (µs)', (d) => d.cpuPerMsgUs, (d) => us(d.cpuPerMsgUs), true, derivedBase);
+      row(
+        'server CPU per delivered msg, stalled: 0 (µs)',
+        (d) => d.cpuPerMsgUs,
+        (d) => us(d.cpuPerMsgUs),
+        true,
+        derivedBase,
+      );
     }
   }
   if (compare) {
@@ -437,11 +478,17 @@ export function scenarioTable(scenario: Scenario, runs: RunResult[], context: Re
       const prefix = label ? `${label}: ` : '';
       const g = run.gen;
       if (g) {
-        const list = (m: Record<string, number>) => Object.entries(m).map(([k, v]) => `${v}× ${k}`).join('; ');
-        if (g.connections.failed > 0) bits.push(`${prefix}${g.connections.failed} connections failed (${list(g.connections.failureReasons)})`);
+        const list = (m: Record<string, number>) =>
+          Object.entries(m)
+            .map(([k, v]) => `${v}× ${k}`)
+            .join('; ');
+        if (g.connections.failed > 0)
+          bits.push(`${prefix}${g.connections.failed} connections failed (${list(g.connections.failureReasons)})`);
         if (g.connections.ended > 0) bits.push(`${prefix}${g.connections.ended} ended early (${list(g.connections.endReasons)})`);
-        if (g.connections.silentAtStart > 0) bits.push(`${prefix}${g.connections.silentAtStart} had delivered nothing when measuring started`);
-        if (g.badPayloads > 0) bits.push(`${prefix}${g.badPayloads} unexpected payloads, e.g. \`${(g.badSample ?? '').replace(/`/g, "'").slice(0, 200)}\``);
+        if (g.connections.silentAtStart > 0)
+          bits.push(`${prefix}${g.connections.silentAtStart} had delivered nothing when measuring started`);
+        if (g.badPayloads > 0)
+          bits.push(`${prefix}${g.badPayloads} unexpected payloads, e.g. \`${(g.badSample ?? '').replace(/`/g, "'").slice(0, 200)}\``);
         if (g.duplicates > 0) bits.push(`${prefix}${g.duplicates} duplicate/out-of-order events`);
         if (g.aborted) bits.push(`${prefix}aborted: ${g.aborted}`);
         if (!g.aborted && g.observer && (g.observer.gaps > 0 || !g.observer.state.startsWith('live'))) {
@@ -456,20 +503,29 @@ export function scenarioTable(scenario: Scenario, runs: RunResult[], context: Re
             st.endedBeforeStall > 0 ? `${st.endedBeforeStall} ended before their first event` : '',
             st.note ?? '',
           ].filter(Boolean);
-          const closes = st.closedByServer > 0 ? `closed ${st.closedByServer}/${st.stalled} (${list(st.closeReasons)})` : `closed none of ${st.stalled}`;
-          bits.push(`${prefix}stalled connections: ${closes}, watched ${fmt(st.watchedMs / 1000)} s after the last stall${problems.length ? `; ${problems.join('; ')}` : ''}`);
+          const closes =
+            st.closedByServer > 0 ? `closed ${st.closedByServer}/${st.stalled} (${list(st.closeReasons)})` : `closed none of ${st.stalled}`;
+          bits.push(
+            `${prefix}stalled connections: ${closes}, watched ${fmt(st.watchedMs / 1000)} s after the last stall${problems.length ? `; ${problems.join('; ')}` : ''}`,
+          );
         }
         const d = derive(run, groups);
         const rate = d?.eventRate ?? Number.NaN;
         const windowS = g.measureMs / 1000;
         // One event either side of the window is timing, not a late ticker.
-        if ((run.status === 'ok' || run.status === 'invalid') && Number.isFinite(targetRate) && rate * windowS < 0.95 * targetRate * windowS - 1) {
+        if (
+          (run.status === 'ok' || run.status === 'invalid') &&
+          Number.isFinite(targetRate) &&
+          rate * windowS < 0.95 * targetRate * windowS - 1
+        ) {
           bits.push(
             `${prefix}produced only ${fmt(rate, 2)} of ${fmt(targetRate)} events/s: its own ticker fell behind (event loop blocked), and latency is measured from the late tick, so it understates the delay`,
           );
         }
         if (d && (run.status === 'ok' || run.status === 'invalid') && (d.otherLoadServerCore > 15 || d.otherLoadGenCore > 15)) {
-          bits.push(`${prefix}noisy: other processes used ${fmt(d.otherLoadServerCore, 0)} % of the server's core and ${fmt(d.otherLoadGenCore, 0)} % of the generator's`);
+          bits.push(
+            `${prefix}noisy: other processes used ${fmt(d.otherLoadServerCore, 0)} % of the server's core and ${fmt(d.otherLoadGenCore, 0)} % of the generator's`,
+          );
         }
       }
       if (run.status === 'failed' && run.reason && run.reason.includes('\n')) {
@@ -520,7 +576,10 @@ const TARGETS: Target[] = [
       const r = d.get('recipe');
       if (!o || !f) return null;
       const pass = o.p99 <= 1.5 * f.p99 && o.p99 <= 100 && (!r || r.p99 >= 4 * o.p99);
-      return { pass, detail: `ours ${fmt(o.p99)} ms, floor ${fmt(f.p99)} ms (${ratio(o.p99, f.p99)}), recipe ${r ? `${fmt(r.p99)} ms (${ratio(r.p99, o.p99)} ours)` : '–'}` };
+      return {
+        pass,
+        detail: `ours ${fmt(o.p99)} ms, floor ${fmt(f.p99)} ms (${ratio(o.p99, f.p99)}), recipe ${r ? `${fmt(r.p99)} ms (${ratio(r.p99, o.p99)} ours)` : '–'}`,
+      };
     },
     versus: [P99],
   })),
@@ -531,7 +590,10 @@ const TARGETS: Target[] = [
       const o = d.get('ours');
       const f = d.get('floor');
       if (!o || !f) return null;
-      return { pass: o.lossCount === 0 && o.p99 <= 2 * f.p99, detail: `loss ${o.lossCount}, ours p99 ${fmt(o.p99)} ms vs floor ${fmt(f.p99)} ms (${ratio(o.p99, f.p99)})` };
+      return {
+        pass: o.lossCount === 0 && o.p99 <= 2 * f.p99,
+        detail: `loss ${o.lossCount}, ours p99 ${fmt(o.p99)} ms vs floor ${fmt(f.p99)} ms (${ratio(o.p99, f.p99)})`,
+      };
     },
     versus: [P99, LOSS],
   },
@@ -552,7 +614,10 @@ const TARGETS: Target[] = [
       const o = d.get('ours');
       const f = d.get('floor');
       if (!o || !f) return null;
-      return { pass: o.p99 <= 1.2 * f.p99 && o.idleRssKb <= 8, detail: `p99 ${fmt(o.p99)} vs ${fmt(f.p99)} ms (${ratio(o.p99, f.p99)}), ${fmt(o.idleRssKb)} KB/conn` };
+      return {
+        pass: o.p99 <= 1.2 * f.p99 && o.idleRssKb <= 8,
+        detail: `p99 ${fmt(o.p99)} vs ${fmt(f.p99)} ms (${ratio(o.p99, f.p99)}), ${fmt(o.idleRssKb)} KB/conn`,
+      };
     },
     versus: [P99, IDLE_RSS],
   },
@@ -593,7 +658,9 @@ export function targetsSection(results: Map<string, RunResult[]>, context: Repor
     const o = d.get('ours');
     const b = d.get('before');
     const versus = hasBefore ? ` ${o && b ? versusText(o, b, target.versus) : '–'} |` : '';
-    lines.push(`| ${target.text} | ${verdict}${outcome && noisy ? ' (noisy run: cores shared with other processes)' : ''} | ${outcome?.detail ?? ''} |${versus}`);
+    lines.push(
+      `| ${target.text} | ${verdict}${outcome && noisy ? ' (noisy run: cores shared with other processes)' : ''} | ${outcome?.detail ?? ''} |${versus}`,
+    );
   }
   if (lines.length === 0) return '';
   const head = hasBefore

@@ -198,7 +198,8 @@ async function run(config: GeneratorConfig): Promise<GeneratorResult> {
       if (conn?.stalled) conn.stalled.serverFd = { path: `${dir}/${fd}`, link };
     }
     const unmapped = [...wanted.values()].filter((c) => !c.stalled?.serverFd).length;
-    if (unmapped > 0) stalledStats.note ??= `${unmapped} stalled connections not found among the server's file descriptors (${dir}): their closes are seen only by the client`;
+    if (unmapped > 0)
+      stalledStats.note ??= `${unmapped} stalled connections not found among the server's file descriptors (${dir}): their closes are seen only by the client`;
   };
   const checkStalled = () => {
     for (const conn of stalledConns) {
@@ -341,7 +342,8 @@ async function run(config: GeneratorConfig): Promise<GeneratorResult> {
     }
     if (conn.group === OBSERVER) {
       if (conn.state === 'connecting') inflight--;
-      if (conn.state === 'connecting' || conn.state === 'live') observerStats.state = `${conn.state === 'live' ? 'ended' : 'failed'}: ${reason}`;
+      if (conn.state === 'connecting' || conn.state === 'live')
+        observerStats.state = `${conn.state === 'live' ? 'ended' : 'failed'}: ${reason}`;
       conn.state = conn.state === 'connecting' ? 'failed' : 'ended';
       return;
     }
@@ -439,9 +441,7 @@ async function run(config: GeneratorConfig): Promise<GeneratorResult> {
   const openSse = (conn: Conn, graphql: boolean) => {
     const group = config.groups[conn.group];
     const localAddress = localAddressFor(conn.index);
-    const body = graphql
-      ? JSON.stringify({ query: config.query, ...(group?.variables ? { variables: group.variables } : {}) })
-      : undefined;
+    const body = graphql ? JSON.stringify({ query: config.query, ...(group?.variables ? { variables: group.variables } : {}) }) : undefined;
     const request = http.request({
       host: config.host,
       port: config.port,
@@ -535,8 +535,7 @@ async function run(config: GeneratorConfig): Promise<GeneratorResult> {
     }
   };
 
-  const topReason = (map: Record<string, number>) =>
-    Object.entries(map).sort((a, b) => b[1] - a[1])[0]?.[0] ?? 'unknown';
+  const topReason = (map: Record<string, number>) => Object.entries(map).sort((a, b) => b[1] - a[1])[0]?.[0] ?? 'unknown';
 
   const waitFor = async (predicate: () => boolean, timeoutMs: number, stepMs = 20) => {
     const until = Math.min(deadline, Date.now() + timeoutMs);

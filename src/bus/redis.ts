@@ -52,7 +52,10 @@ export function createRedisBus(options: RedisBusOptions): EventBus {
   const commands = new Redis(options.url, { ...common, maxRetriesPerRequest: 20 });
   // Blocking reads need their own connection; they wait out reconnects instead of failing.
   const reader = new Redis(options.url, { ...common, maxRetriesPerRequest: null });
-  for (const [name, client] of [['commands', commands], ['reader', reader]] as const) {
+  for (const [name, client] of [
+    ['commands', commands],
+    ['reader', reader],
+  ] as const) {
     client.on('error', (error: Error) => logger.warn({ redis: name, err: error.message }, 'redis error'));
     client.on('ready', () => logger.info({ redis: name }, 'redis ready'));
   }
@@ -97,7 +100,14 @@ export function createRedisBus(options: RedisBusOptions): EventBus {
       const payload = fields[fields.indexOf('e') + 1];
       const at = Number(fields[fields.indexOf('t') + 1]);
       try {
-        return [{ event: JSON.parse(payload ?? '') as EventOf<S>, seq: Number(id.split('-')[0]), id, receivedAt: Number.isFinite(at) ? at : Date.now() }];
+        return [
+          {
+            event: JSON.parse(payload ?? '') as EventOf<S>,
+            seq: Number(id.split('-')[0]),
+            id,
+            receivedAt: Number.isFinite(at) ? at : Date.now(),
+          },
+        ];
       } catch {
         logger.error({ stream, id }, 'unreadable event in redis; skipped');
         return [];
@@ -157,11 +167,12 @@ export function createRedisBus(options: RedisBusOptions): EventBus {
     },
     async publish(stream, event, publishOptions) {
       if (isLocal(stream)) return local.publish(stream, event, publishOptions);
-      const dedupKey =
-        publishOptions?.dedupKey && options.dedupWindowMs > 0 ? `${prefix}:dedup:${stream}:${publishOptions.dedupKey}` : '';
-      const seq = await (commands as unknown as {
-        publishEvent(...args: (string | number)[]): Promise<number>;
-      }).publishEvent(
+      const dedupKey = publishOptions?.dedupKey && options.dedupWindowMs > 0 ? `${prefix}:dedup:${stream}:${publishOptions.dedupKey}` : '';
+      const seq = await (
+        commands as unknown as {
+          publishEvent(...args: (string | number)[]): Promise<number>;
+        }
+      ).publishEvent(
         `${prefix}:seq:${stream}`,
         streamKey(stream),
         dedupKey,

@@ -39,8 +39,10 @@ export interface RetryInfo {
   readonly operationName: string | undefined;
 }
 
-export interface ResumableClientOptions<P extends Record<string, unknown> | undefined = Record<string, unknown> | undefined>
-  extends Omit<ClientOptions<P>, 'retryAttempts' | 'retryWait' | 'shouldRetry' | 'lazy' | 'onNonLazyError'> {
+export interface ResumableClientOptions<P extends Record<string, unknown> | undefined = Record<string, unknown> | undefined> extends Omit<
+  ClientOptions<P>,
+  'retryAttempts' | 'retryWait' | 'shouldRetry' | 'lazy' | 'onNonLazyError'
+> {
   /**
    * Called before every connection (the first and each reconnect); a token
    * becomes `connectionParams.authorization = "Bearer <token>"`. This is how a
@@ -129,8 +131,7 @@ export function createResumableClient<P extends Record<string, unknown> | undefi
 
   const params = async (): Promise<Record<string, unknown> | undefined> => {
     const base = (typeof connectionParams === 'function' ? await connectionParams() : connectionParams) as
-      | Record<string, unknown>
-      | undefined;
+      Record<string, unknown> | undefined;
     if (!getToken) return base;
     const token = await getToken();
     return token ? { ...base, authorization: `Bearer ${token}` } : base;
@@ -147,7 +148,17 @@ export function createResumableClient<P extends Record<string, unknown> | undefi
   const plans = createPlanCache();
   const running = new Set<ResumableOperation<unknown, unknown>>();
   let disposed = false;
-  const policy: KitPolicy = { inner, backoff, maxRetries, onGap, onRetry, isFatal, resubscribeOnComplete, random, disposed: () => disposed };
+  const policy: KitPolicy = {
+    inner,
+    backoff,
+    maxRetries,
+    onGap,
+    onRetry,
+    isFatal,
+    resubscribeOnComplete,
+    random,
+    disposed: () => disposed,
+  };
   inner.on('connected', () => {
     for (const operation of running) operation.connected();
   });
@@ -161,8 +172,13 @@ export function createResumableClient<P extends Record<string, unknown> | undefi
         const unsubscribe = inner.subscribe(payload, sink);
         return { cursor: undefined, resubscriptions: 0, duplicatesDropped: 0, unsubscribe };
       }
-      const operation: ResumableOperation<unknown, unknown> = new ResumableOperation(policy, plan, payload, sink as never, subscribeOptions, () =>
-        running.delete(operation),
+      const operation: ResumableOperation<unknown, unknown> = new ResumableOperation(
+        policy,
+        plan,
+        payload,
+        sink as never,
+        subscribeOptions,
+        () => running.delete(operation),
       );
       running.add(operation);
       operation.start();

@@ -77,7 +77,11 @@ export class ResumableOperation<Data, Extensions> implements ResumableSubscripti
       variables: {
         enumerable: true,
         get: () => {
-          const variables: Record<string, unknown> = { ...plan.defaults, ...payload.variables, [plan.afterVariable]: this.cursorValue ?? null };
+          const variables: Record<string, unknown> = {
+            ...plan.defaults,
+            ...payload.variables,
+            [plan.afterVariable]: this.cursorValue ?? null,
+          };
           if (this.cursorValue !== undefined && plan.replayVariable) variables[plan.replayVariable] = null;
           return variables;
         },
@@ -183,12 +187,14 @@ export class ResumableOperation<Data, Extensions> implements ResumableSubscripti
       return;
     }
     const item = (result.data as Record<string, unknown> | null | undefined)?.[this.plan.responseKey] as
-      | { seq?: unknown; cursor?: unknown }
-      | null
-      | undefined;
-    const resultCursor = stringOrUndefined((result.extensions as { cursor?: unknown } | undefined)?.cursor) ?? stringOrUndefined(item?.cursor);
+      { seq?: unknown; cursor?: unknown } | null | undefined;
+    const resultCursor =
+      stringOrUndefined((result.extensions as { cursor?: unknown } | undefined)?.cursor) ?? stringOrUndefined(item?.cursor);
     const seq = typeof item?.seq === 'number' ? item.seq : undefined;
-    if ((resultCursor !== undefined && this.recent.has(resultCursor)) || (seq !== undefined && this.lastSeq !== undefined && seq <= this.lastSeq)) {
+    if (
+      (resultCursor !== undefined && this.recent.has(resultCursor)) ||
+      (seq !== undefined && this.lastSeq !== undefined && seq <= this.lastSeq)
+    ) {
       this.dropped++;
       return;
     }

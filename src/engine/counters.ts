@@ -71,7 +71,13 @@ export function createDeliveryCounters(options: { targetMs: number; logger: Logg
     // A slow period must not flood the log: one line per interval, with how many were folded into it.
     if (now - lastWarnAt >= WARN_EVERY_MS) {
       options.logger.warn(
-        { stream, fanOut: fanOut.deliveries, latencyMs: Math.round(fanOut.makespanMs), targetMs: options.targetMs, suppressed: suppressedWarnings },
+        {
+          stream,
+          fanOut: fanOut.deliveries,
+          latencyMs: Math.round(fanOut.makespanMs),
+          targetMs: options.targetMs,
+          suppressed: suppressedWarnings,
+        },
         'broadcast latency over target',
       );
       lastWarnAt = now;

@@ -170,7 +170,10 @@ export function createDeliveryEngine(deps: { streams: Streams; counters: Deliver
       failuresSinceLog++;
       const now = Date.now();
       if (now - lastFailureLogAt >= RENDER_FAILURE_LOG_EVERY_MS) {
-        logger.error({ err: error, stream: group.filterGroup.stream, failures: failuresSinceLog }, 'rendering an event failed; skipped for its group');
+        logger.error(
+          { err: error, stream: group.filterGroup.stream, failures: failuresSinceLog },
+          'rendering an event failed; skipped for its group',
+        );
         lastFailureLogAt = now;
         failuresSinceLog = 0;
       }
@@ -182,7 +185,10 @@ export function createDeliveryEngine(deps: { streams: Streams; counters: Deliver
   /** The slow-consumer policy's `close`: the whole connection goes (its subscriptions share one slow pipe). */
   const abortSlow = (connection: ConnectionState, stream: StreamName, now: number) => {
     const { outlet } = connection;
-    logger.warn({ transport: outlet.transport, stream, buffered: outlet.buffered(), lagMs: Math.round(outlet.lagMs(now)) }, 'slow consumer; closing');
+    logger.warn(
+      { transport: outlet.transport, stream, buffered: outlet.buffered(), lagMs: Math.round(outlet.lagMs(now)) },
+      'slow consumer; closing',
+    );
     counters.terminated(outlet.transport, 'slow-consumer');
     // The subscriptions leave at once (counts drop now, not when the socket finally reports its close).
     (connection as DeliveryConnection).close();

@@ -73,7 +73,14 @@ export class GroupRegistry {
   }
 
   /** Adds a subscriber to its (filter, renderer) group, creating the groups it needs. */
-  join(connection: ConnectionState, stream: StreamName, filter: StreamFilter<AnyEvent> | undefined, renderer: Renderer, sink: SubscriberSink, after: number): Subscriber {
+  join(
+    connection: ConnectionState,
+    stream: StreamName,
+    filter: StreamFilter<AnyEvent> | undefined,
+    renderer: Renderer,
+    sink: SubscriberSink,
+    after: number,
+  ): Subscriber {
     const filterGroups = this.filterGroups(stream);
     const filterKey = filter?.key ?? '';
     let filterGroup = filterGroups.get(filterKey);
@@ -131,7 +138,8 @@ export class GroupRegistry {
 
   groupCount(stream?: StreamName): number {
     let total = 0;
-    for (const name of stream ? [stream] : STREAM_NAMES) for (const filterGroup of this.filterGroups(name).values()) total += filterGroup.renders.size;
+    for (const name of stream ? [stream] : STREAM_NAMES)
+      for (const filterGroup of this.filterGroups(name).values()) total += filterGroup.renders.size;
     return total;
   }
 

@@ -39,7 +39,8 @@ export function createGraphQLRenderer(operation: GraphQLOperation, options: { pr
     render(item: StreamItem): Frame {
       const result = execute({ schema, document, operationName, variableValues, rootValue: item, contextValue });
       // Stream fields resolve synchronously (they read the event); an async result means a schema bug.
-      if (result instanceof Promise) throw new Error('a stream field resolved asynchronously; the delivery engine needs synchronous resolvers');
+      if (result instanceof Promise)
+        throw new Error('a stream field resolved asynchronously; the delivery engine needs synchronous resolvers');
       // Cursors are base64url: no escaping needed.
       if (!result.errors) return wrap(`{"data":${JSON.stringify(result.data)},"extensions":{"cursor":"${item.cursor}"}}`, item.cursor);
       const errors = result.errors.map((error) => toClientError(error, { production }));

@@ -38,7 +38,8 @@ export function createPrometheusRoute(deps: { engine: DeliveryEngine; counters: 
     labelNames: ['endpoint', 'transport'],
     registers: [registry],
     collect() {
-      for (const stream of STREAM_NAMES) for (const transport of TRANSPORTS) this.set({ endpoint: stream, transport }, engine.subscriberCount(stream, transport));
+      for (const stream of STREAM_NAMES)
+        for (const transport of TRANSPORTS) this.set({ endpoint: stream, transport }, engine.subscriberCount(stream, transport));
     },
   });
   new Gauge({

@@ -17,7 +17,10 @@ export type WebSocketStats = Record<StatsField, number> & {
 };
 
 export function collectStats(engine: DeliveryEngine, counters: DeliveryCounters): WebSocketStats {
-  const perStream = Object.fromEntries(STREAMS.map((stream) => [stream.statsField, engine.subscriberCount(stream.name)])) as Record<StatsField, number>;
+  const perStream = Object.fromEntries(STREAMS.map((stream) => [stream.statsField, engine.subscriberCount(stream.name)])) as Record<
+    StatsField,
+    number
+  >;
   return {
     ...perStream,
     totalConnections: engine.subscriberCount(),

@@ -57,7 +57,9 @@ function parseBody(body: string, contentType: string): unknown[] {
     try {
       items.push(JSON.parse(line));
     } catch (error) {
-      throw invalid('invalid body', [{ index: items.length, field: '(line)', reason: `line ${i + 1} is not JSON: ${(error as Error).message}` }]);
+      throw invalid('invalid body', [
+        { index: items.length, field: '(line)', reason: `line ${i + 1} is not JSON: ${(error as Error).message}` },
+      ]);
     }
   }
   return items;
@@ -114,7 +116,8 @@ export function createIngestRoute(deps: { token: string; maxBodyBytes: number; b
       } catch (error) {
         throw rejected(error as RealtimeError);
       }
-      if (items.length > MAX_BATCH_EVENTS) throw rejected(new RealtimeError('PAYLOAD_TOO_LARGE', `at most ${MAX_BATCH_EVENTS} events per batch`));
+      if (items.length > MAX_BATCH_EVENTS)
+        throw rejected(new RealtimeError('PAYLOAD_TOO_LARGE', `at most ${MAX_BATCH_EVENTS} events per batch`));
       const stream = descriptorOf(name);
       const events: AnyEvent[] = [];
       const problems: IngestProblem[] = [];

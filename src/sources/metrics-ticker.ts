@@ -41,14 +41,16 @@ export function createMetricsTicker(options: MetricsTickerOptions): EventSource 
         const elapsedMs = wall - lastWall;
         const cpuMs = (cpu.user - lastCpu.user + cpu.system - lastCpu.system) / 1000;
         const seconds = elapsedMs / 1000;
-        publishAndForget(publish('metrics', {
-          timestamp: toTimestamp(Date.now()),
-          tps: seconds > 0 ? round(finished / seconds, 2) : 0,
-          cpu: elapsedMs > 0 ? round(Math.min(100, (cpuMs / elapsedMs / cores) * 100), 2) : 0,
-          memory: round(process.memoryUsage.rss() / (1024 * 1024), 1),
-          connections: options.connections(),
-          errorRate: finished > 0 ? round(failed / finished, 4) : 0,
-        }));
+        publishAndForget(
+          publish('metrics', {
+            timestamp: toTimestamp(Date.now()),
+            tps: seconds > 0 ? round(finished / seconds, 2) : 0,
+            cpu: elapsedMs > 0 ? round(Math.min(100, (cpuMs / elapsedMs / cores) * 100), 2) : 0,
+            memory: round(process.memoryUsage.rss() / (1024 * 1024), 1),
+            connections: options.connections(),
+            errorRate: finished > 0 ? round(failed / finished, 4) : 0,
+          }),
+        );
         finished = failed = 0;
         lastWall = wall;
         lastCpu = cpu;

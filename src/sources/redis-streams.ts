@@ -79,7 +79,10 @@ export function createRedisStreamsSource(options: { url: string; prefix: string;
             if (Date.now() - sinceClaim > CLAIM_IDLE_MS) {
               sinceClaim = Date.now();
               for (const stream of CHAIN_STREAMS) {
-                const [, claimed] = (await redis.xautoclaim(keyOf(stream), GROUP, consumer, CLAIM_IDLE_MS, '0-0', 'COUNT', 100)) as [string, Entries];
+                const [, claimed] = (await redis.xautoclaim(keyOf(stream), GROUP, consumer, CLAIM_IDLE_MS, '0-0', 'COUNT', 100)) as [
+                  string,
+                  Entries,
+                ];
                 await handle(stream, claimed);
               }
             }

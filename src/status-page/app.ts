@@ -115,8 +115,7 @@ const onFatal = (what: string) => (error: unknown) => {
   setConnection('failed', `stopped: ${describeFailure(error)}`);
   log('error', `${what}: ${describeFailure(error)}`);
 };
-const onGapLog = (what: string, then: string) => (gap: ReplayGap) =>
-  log('gap', `${what}: REPLAY_GAP — ${gap.error.message}; ${then}`);
+const onGapLog = (what: string, then: string) => (gap: ReplayGap) => log('gap', `${what}: REPLAY_GAP — ${gap.error.message}; ${then}`);
 
 function query<T>(document: string): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -185,17 +184,24 @@ const chart = new uPlot(
   {
     width: chartElement.clientWidth || 800,
     height: 240,
-    scales: { x: { time: true }, tps: { range: (_u, _min, max) => [0, Math.max(10, max * 1.2)] }, pct: { range: (_u, _min, max) => [0, Math.max(5, max * 1.2)] } },
+    scales: {
+      x: { time: true },
+      tps: { range: (_u, _min, max) => [0, Math.max(10, max * 1.2)] },
+      pct: { range: (_u, _min, max) => [0, Math.max(5, max * 1.2)] },
+    },
     series: [
       {},
-      { label: 'TPS', scale: 'tps', stroke: color('--accent'), width: 2, fill: 'rgba(90,169,255,0.08)', value: (_u, v) => (v == null ? '–' : v.toFixed(1)) },
+      {
+        label: 'TPS',
+        scale: 'tps',
+        stroke: color('--accent'),
+        width: 2,
+        fill: 'rgba(90,169,255,0.08)',
+        value: (_u, v) => (v == null ? '–' : v.toFixed(1)),
+      },
       { label: 'error rate %', scale: 'pct', stroke: color('--bad'), width: 1.5, value: (_u, v) => (v == null ? '–' : v.toFixed(2)) },
     ],
-    axes: [
-      axis,
-      { ...axis, scale: 'tps', label: 'tx/s' },
-      { ...axis, scale: 'pct', side: 1, label: 'errors %', grid: { show: false } },
-    ],
+    axes: [axis, { ...axis, scale: 'tps', label: 'tx/s' }, { ...axis, scale: 'pct', side: 1, label: 'errors %', grid: { show: false } }],
   },
   series,
   chartElement,
@@ -360,63 +366,69 @@ function render() {
     const list = [...validators.items().values()].sort((a, b) => b.votingPower - a.votingPower);
     setText('validators-active', String(list.filter((v) => v.status === 'ACTIVE').length));
     setText('validators-total', String(list.length));
-    byTestId('validators').querySelector('tbody')?.replaceChildren(
-      ...list.map((v) => {
-        const tr = document.createElement('tr');
-        tr.dataset['status'] = v.status;
-        tr.append(
-          cell(short(v.validator), 'mono'),
-          badge(v.status),
-          cell(v.votingPower.toLocaleString('en-US', { maximumFractionDigits: 0 }), 'num'),
-          cell(`${v.uptime.toFixed(1)} %`, 'num'),
-          cell(String(v.lastBlockProposed), 'num'),
-        );
-        return tr;
-      }),
-    );
+    byTestId('validators')
+      .querySelector('tbody')
+      ?.replaceChildren(
+        ...list.map((v) => {
+          const tr = document.createElement('tr');
+          tr.dataset['status'] = v.status;
+          tr.append(
+            cell(short(v.validator), 'mono'),
+            badge(v.status),
+            cell(v.votingPower.toLocaleString('en-US', { maximumFractionDigits: 0 }), 'num'),
+            cell(`${v.uptime.toFixed(1)} %`, 'num'),
+            cell(String(v.lastBlockProposed), 'num'),
+          );
+          return tr;
+        }),
+      );
   }
   if (dirty.has('peers')) {
     const list = [...peers.items().values()].sort((a, b) => a.latency - b.latency);
     setText('peers', String(list.length));
-    byTestId('peer-table').querySelector('tbody')?.replaceChildren(
-      ...list.map((p) => {
-        const tr = document.createElement('tr');
-        tr.append(cell(short(p.peerId, 6), 'mono'), cell(p.ip, 'mono'), cell(`${p.latency.toFixed(1)} ms`, 'num'), cell(p.version));
-        return tr;
-      }),
-    );
+    byTestId('peer-table')
+      .querySelector('tbody')
+      ?.replaceChildren(
+        ...list.map((p) => {
+          const tr = document.createElement('tr');
+          tr.append(cell(short(p.peerId, 6), 'mono'), cell(p.ip, 'mono'), cell(`${p.latency.toFixed(1)} ms`, 'num'), cell(p.version));
+          return tr;
+        }),
+      );
   }
   if (dirty.has('transactions')) {
     const seen = new Set<number>();
-    byTestId('transactions').querySelector('tbody')?.replaceChildren(
-      ...feed.map((tx) => {
-        if ('gap' in tx) {
+    byTestId('transactions')
+      .querySelector('tbody')
+      ?.replaceChildren(
+        ...feed.map((tx) => {
+          if ('gap' in tx) {
+            const tr = document.createElement('tr');
+            tr.className = 'gap';
+            const td = cell(`— ${tx.gap} —`);
+            td.colSpan = 7;
+            tr.append(td);
+            return tr;
+          }
+          seen.add(tx.seq);
           const tr = document.createElement('tr');
-          tr.className = 'gap';
-          const td = cell(`— ${tx.gap} —`);
-          td.colSpan = 7;
-          tr.append(td);
+          tr.dataset['status'] = tx.status;
+          tr.dataset['seq'] = String(tx.seq);
+          if (!shownSeqs.has(tx.seq)) tr.className = 'fresh';
+          const value = cell(compact(tx.value), 'num');
+          value.title = tx.value;
+          tr.append(
+            cell(String(tx.seq), 'num'),
+            cell(time(tx.timestamp), 'mono'),
+            cell(short(tx.txHash), 'mono'),
+            cell(`${short(tx.from, 4)} → ${short(tx.to, 4)}`, 'mono'),
+            value,
+            badge(tx.status),
+            cell(String(tx.gasUsed), 'num'),
+          );
           return tr;
-        }
-        seen.add(tx.seq);
-        const tr = document.createElement('tr');
-        tr.dataset['status'] = tx.status;
-        tr.dataset['seq'] = String(tx.seq);
-        if (!shownSeqs.has(tx.seq)) tr.className = 'fresh';
-        const value = cell(compact(tx.value), 'num');
-        value.title = tx.value;
-        tr.append(
-          cell(String(tx.seq), 'num'),
-          cell(time(tx.timestamp), 'mono'),
-          cell(short(tx.txHash), 'mono'),
-          cell(`${short(tx.from, 4)} → ${short(tx.to, 4)}`, 'mono'),
-          value,
-          badge(tx.status),
-          cell(String(tx.gasUsed), 'num'),
-        );
-        return tr;
-      }),
-    );
+        }),
+      );
     shownSeqs = seen;
   }
   dirty.clear();

@@ -34,6 +34,12 @@ export const blocks = defineStream({
   scope: 'chain',
   queries: [
     { kind: 'latest', name: 'latestBlock', description: 'The latest committed block, or null before the first one.' },
-    { kind: 'recent', name: 'recentBlocks', description: 'The most recent committed blocks still retained, oldest first (at most 1000).', max: 1000, defaultLimit: 20 },
+    {
+      kind: 'recent',
+      name: 'recentBlocks',
+      description: 'The most recent committed blocks still retained, oldest first (at most 1000).',
+      max: 1000,
+      defaultLimit: 20,
+    },
   ],
 });

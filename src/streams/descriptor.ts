@@ -68,8 +68,10 @@ export interface EventProblem {
 
 export type ParseResult<T> = { ok: true; event: T } | { ok: false; problems: EventProblem[] };
 
-export interface StreamDescriptor<N extends string = string, E extends { timestamp: string } = { timestamp: string }>
-  extends Omit<StreamDefinition<N, FieldSpecs & { timestamp: FieldSpec<string> }>, 'naturalKey' | 'queries'> {
+export interface StreamDescriptor<N extends string = string, E extends { timestamp: string } = { timestamp: string }> extends Omit<
+  StreamDefinition<N, FieldSpecs & { timestamp: FieldSpec<string> }>,
+  'naturalKey' | 'queries'
+> {
   readonly naturalKey: (event: E) => string;
   readonly queries: readonly QuerySpec<E>[];
   /** The contract field names in wire order. */

@@ -44,7 +44,13 @@ export const timestampSchema = z.iso.datetime({ precision: 3 });
 const hexSchema = (bytes: number, what: string) =>
   z.string().regex(new RegExp(`^0x[0-9a-fA-F]{${bytes * 2}}$`), `expected a 0x-prefixed ${bytes}-byte hex ${what}`);
 
-const spec = <T>(zod: z.ZodType<T>, graphql: GraphQLFieldType, description: string, comparison: Comparison, expected: string): FieldSpec<T> => ({
+const spec = <T>(
+  zod: z.ZodType<T>,
+  graphql: GraphQLFieldType,
+  description: string,
+  comparison: Comparison,
+  expected: string,
+): FieldSpec<T> => ({
   zod,
   graphql,
   description,
@@ -63,7 +69,12 @@ export const field = {
   /** A non-negative integer as a decimal string: amounts exceed 2^53. Compared as big integers. */
   decimal: (description: string) =>
     spec(
-      z.string().regex(new RegExp(`^(0|[1-9][0-9]{0,${MAX_DECIMAL_DIGITS - 1}})$`), `expected a non-negative decimal integer string of at most ${MAX_DECIMAL_DIGITS} digits`),
+      z
+        .string()
+        .regex(
+          new RegExp(`^(0|[1-9][0-9]{0,${MAX_DECIMAL_DIGITS - 1}})$`),
+          `expected a non-negative decimal integer string of at most ${MAX_DECIMAL_DIGITS} digits`,
+        ),
       'String',
       description,
       'bigint',
@@ -78,13 +89,25 @@ export const field = {
   /** An integer up to 2^53 − 1 (GraphQL `SafeInt`): heights, gas, epochs and rounds outgrow 32 bits. */
   safeInt: (description: string, bounds: { min?: number } = {}) => {
     const min = bounds.min ?? 0;
-    return spec(z.number().int().min(min).max(Number.MAX_SAFE_INTEGER), 'SafeInt', description, 'number', `an integer from ${min} to 2^53 − 1`);
+    return spec(
+      z.number().int().min(min).max(Number.MAX_SAFE_INTEGER),
+      'SafeInt',
+      description,
+      'number',
+      `an integer from ${min} to 2^53 − 1`,
+    );
   },
   float: (description: string, bounds: { min?: number; max?: number } = {}) => {
     const min = bounds.min ?? 0;
     let schema = z.number().finite().min(min);
     if (bounds.max !== undefined) schema = schema.max(bounds.max);
-    return spec(schema, 'Float', description, 'number', bounds.max === undefined ? `a number ≥ ${min}` : `a number from ${min} to ${bounds.max}`);
+    return spec(
+      schema,
+      'Float',
+      description,
+      'number',
+      bounds.max === undefined ? `a number ≥ ${min}` : `a number from ${min} to ${bounds.max}`,
+    );
   },
   percent: (description: string) => field.float(description, { min: 0, max: 100 }),
   ratio: (description: string) => field.float(description, { min: 0, max: 1 }),

@@ -103,7 +103,10 @@ function compileOperator<E>(input: FilterInputField, specs: FieldSpecs, raw: unk
   if (raw === null || raw === undefined) return undefined;
   const fields = input.fields;
   const spec = specs[fields[0] as string] as FieldSpec;
-  const read = spec.comparison === 'caseless' ? (e: E, f: string) => String((e as Record<string, unknown>)[f]).toLowerCase() : (e: E, f: string) => (e as Record<string, unknown>)[f];
+  const read =
+    spec.comparison === 'caseless'
+      ? (e: E, f: string) => String((e as Record<string, unknown>)[f]).toLowerCase()
+      : (e: E, f: string) => (e as Record<string, unknown>)[f];
   switch (input.op) {
     case 'anyOf': {
       if (!Array.isArray(raw)) throw bad(argument, 'must be a list');
@@ -124,7 +127,8 @@ function compileOperator<E>(input: FilterInputField, specs: FieldSpecs, raw: unk
     case 'atLeast':
     case 'atMost': {
       const bound = canonicalValue(spec, raw, argument) as number | bigint;
-      const numeric = spec.comparison === 'bigint' ? (e: E, f: string) => BigInt(read(e, f) as string) : (e: E, f: string) => read(e, f) as number;
+      const numeric =
+        spec.comparison === 'bigint' ? (e: E, f: string) => BigInt(read(e, f) as string) : (e: E, f: string) => read(e, f) as number;
       const atLeast = input.op === 'atLeast';
       return {
         key: String(bound),
@@ -145,7 +149,12 @@ function compileFields<E>(spec: Extract<FilterSpec, { kind: 'fields' }>, fieldSp
       if (typeof input !== 'object' || Array.isArray(input)) throw bad(argumentPrefix.replace(/\.$/, '') || 'filter', 'must be an object');
       const constraints: { name: string; constraint: Constraint<E> }[] = [];
       for (const name of names) {
-        const constraint = compileOperator<E>(spec.fields[name] as FilterInputField, fieldSpecs, (input as Record<string, unknown>)[name], `${argumentPrefix}${name}`);
+        const constraint = compileOperator<E>(
+          spec.fields[name] as FilterInputField,
+          fieldSpecs,
+          (input as Record<string, unknown>)[name],
+          `${argumentPrefix}${name}`,
+        );
         if (constraint) constraints.push({ name, constraint });
       }
       if (constraints.length === 0) return undefined;
@@ -165,7 +174,10 @@ function compileFields<E>(spec: Extract<FilterSpec, { kind: 'fields' }>, fieldSp
         const values = query.getAll(name);
         if (values.length === 0) continue;
         if ((spec.fields[name] as FilterInputField).op === 'anyOf') {
-          filter[name] = values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+          filter[name] = values
+            .flatMap((v) => v.split(','))
+            .map((v) => v.trim())
+            .filter(Boolean);
         } else {
           if (values.length > 1) throw bad(name, 'give it once');
           filter[name] = values[0];
@@ -181,7 +193,10 @@ function compileFields<E>(spec: Extract<FilterSpec, { kind: 'fields' }>, fieldSp
  * when the interval has passed. Stateful, so the engine keeps one instance per
  * interval (shared by its subscribers) and judges history with a fresh copy.
  */
-function compileConflation<E extends { timestamp: string }>(spec: Extract<FilterSpec, { kind: 'conflate' }>, streamName: string): CompiledFilter<E> {
+function compileConflation<E extends { timestamp: string }>(
+  spec: Extract<FilterSpec, { kind: 'conflate' }>,
+  streamName: string,
+): CompiledFilter<E> {
   return {
     spec,
     queryParams: [spec.argument],
@@ -225,6 +240,10 @@ function compileConflation<E extends { timestamp: string }>(spec: Extract<Filter
   };
 }
 
-export function compileFilter<E extends { timestamp: string }>(spec: FilterSpec, fields: FieldSpecs, streamName: string): CompiledFilter<E> {
+export function compileFilter<E extends { timestamp: string }>(
+  spec: FilterSpec,
+  fields: FieldSpecs,
+  streamName: string,
+): CompiledFilter<E> {
   return spec.kind === 'fields' ? compileFields<E>(spec, fields, streamName) : compileConflation<E>(spec, streamName);
 }

@@ -159,7 +159,11 @@ export function createStreamHub<S extends StreamName>(name: S, options: HubOptio
         }
         // Everything after the cursor must still be retained, otherwise events were lost to the client.
         if (cursor.seq < oldestSeq) {
-          return { items: history.filter(matches), gap: gap('events after the cursor are no longer retained; replaying what is', oldestSeq), through };
+          return {
+            items: history.filter(matches),
+            gap: gap('events after the cursor are no longer retained; replaying what is', oldestSeq),
+            through,
+          };
         }
         return { items: history.filter((item) => item.seq > cursor.seq && matches(item)), gap: null, through };
       }

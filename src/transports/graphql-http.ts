@@ -111,7 +111,8 @@ export function createGraphQLHttp(deps: {
     // The one masking rule (errors.ts); yoga keeps its `http` extension internally and never sends it.
     maskedErrors: {
       maskError(error) {
-        if (error instanceof GraphQLError && !(error.originalError instanceof Error && !(error.originalError instanceof GraphQLError))) return error;
+        if (error instanceof GraphQLError && !(error.originalError instanceof Error && !(error.originalError instanceof GraphQLError)))
+          return error;
         const formatted = toClientError(error, { production: config.production });
         const http = error instanceof GraphQLError ? error.extensions['http'] : undefined;
         return new GraphQLError(formatted.message, {
@@ -122,7 +123,9 @@ export function createGraphQLHttp(deps: {
       },
     },
     cors: { origin: [...config.corsOrigins], credentials: true },
-    graphiql: config.graphiql ? { title: 'aurigraph-realtime GraphiQL', subscriptionsProtocol: 'WS', defaultQuery: GRAPHIQL_DEFAULT_DOCUMENT } : false,
+    graphiql: config.graphiql
+      ? { title: 'aurigraph-realtime GraphiQL', subscriptionsProtocol: 'WS', defaultQuery: GRAPHIQL_DEFAULT_DOCUMENT }
+      : false,
     renderGraphiQL: (options) => {
       const key = JSON.stringify(options ?? {});
       let page = graphiqlPages.get(key);

@@ -41,7 +41,8 @@ export class GraphQLWsConnection extends OperationSocket {
         void this.init(message.payload?.['authorization']).catch((error: unknown) => this.fail(error));
         return;
       case MessageType.Ping:
-        if (this.admit('other')) this.send(message.payload ? { type: MessageType.Pong, payload: message.payload } : { type: MessageType.Pong });
+        if (this.admit('other'))
+          this.send(message.payload ? { type: MessageType.Pong, payload: message.payload } : { type: MessageType.Pong });
         return;
       case MessageType.Pong:
         this.admit('other');

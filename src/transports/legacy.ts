@@ -39,10 +39,14 @@ export function parseLegacyRequest(url: string, limits: { metricsIntervalMs: num
   const allowed = [...stream.filterDef.queryParams, ...COMMON_PARAMS];
   for (const key of new Set(query.keys())) {
     if (!allowed.includes(key)) {
-      throw new RealtimeError('BAD_REQUEST', `unknown query parameter "${key.slice(0, 64)}" on /ws/${name}; allowed: ${allowed.join(', ')}`, {
-        argument: key.slice(0, 64),
-        allowed,
-      });
+      throw new RealtimeError(
+        'BAD_REQUEST',
+        `unknown query parameter "${key.slice(0, 64)}" on /ws/${name}; allowed: ${allowed.join(', ')}`,
+        {
+          argument: key.slice(0, 64),
+          allowed,
+        },
+      );
     }
   }
   const filter = stream.filterDef.parse(stream.filterDef.argsFromQuery(query), limits, '');

@@ -132,12 +132,17 @@ export abstract class OperationSocket {
     } catch (error) {
       if (!(error instanceof RealtimeError)) throw error;
       onRefused?.(error);
-      this.terminateWith(error.code === 'AUTH_UNAVAILABLE' ? 'auth-unavailable' : error.code === 'TOKEN_EXPIRED' ? 'token-expired' : 'auth', error);
+      this.terminateWith(
+        error.code === 'AUTH_UNAVAILABLE' ? 'auth-unavailable' : error.code === 'TOKEN_EXPIRED' ? 'token-expired' : 'auth',
+        error,
+      );
       return;
     }
     if (this.closed) return;
     // The client reconnects with a fresh token and resumes by cursor.
-    this.expiry = whenTokenExpires(this.principal, () => this.terminateWith('token-expired', new RealtimeError('TOKEN_EXPIRED', 'token expired')));
+    this.expiry = whenTokenExpires(this.principal, () =>
+      this.terminateWith('token-expired', new RealtimeError('TOKEN_EXPIRED', 'token expired')),
+    );
     this.acknowledged = true;
     this.sendAck();
     this.deps.logger.debug({ transport: this.transport, remote: this.remoteAddress }, 'connection open');
@@ -147,9 +152,13 @@ export abstract class OperationSocket {
   protected async start(id: string, payload: unknown): Promise<void> {
     const { production, limits } = this.deps;
     if (this.operations.size >= limits.maxSubscriptionsPerConnection) {
-      const refused = new RealtimeError('TOO_MANY_OPERATIONS', `at most ${limits.maxSubscriptionsPerConnection} operations per connection; complete one first`, {
-        limit: limits.maxSubscriptionsPerConnection,
-      });
+      const refused = new RealtimeError(
+        'TOO_MANY_OPERATIONS',
+        `at most ${limits.maxSubscriptionsPerConnection} operations per connection; complete one first`,
+        {
+          limit: limits.maxSubscriptionsPerConnection,
+        },
+      );
       this.sendRejected(id, [refused.toFormatted(production)]);
       return;
     }

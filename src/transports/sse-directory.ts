@@ -84,10 +84,15 @@ const REFRESH_EVERY_MS = 20_000;
 export function createRedisDirectory(options: { url: string; prefix: string; logger: Logger }): ReservationDirectory {
   const { prefix, logger } = options;
   const instance = randomBytes(8).toString('hex');
-  const common = { lazyConnect: true, maxRetriesPerRequest: 3, retryStrategy: (attempt: number) => Math.min(2000, 50 * 2 ** Math.min(attempt, 6)) };
+  const common = {
+    lazyConnect: true,
+    maxRetriesPerRequest: 3,
+    retryStrategy: (attempt: number) => Math.min(2000, 50 * 2 ** Math.min(attempt, 6)),
+  };
   const commands = new Redis(options.url, common);
   const subscriber = new Redis(options.url, common);
-  for (const client of [commands, subscriber]) client.on('error', (error: Error) => logger.warn({ redis: 'sse-directory', err: error.message }, 'redis error'));
+  for (const client of [commands, subscriber])
+    client.on('error', (error: Error) => logger.warn({ redis: 'sse-directory', err: error.message }, 'redis error'));
   const key = (token: string) => `${prefix}:sse:${token}`;
   const channel = (owner: string) => `${prefix}:sse:to:${owner}`;
   const handlers: ((request: ForwardedRequest) => void)[] = [];
@@ -97,7 +102,11 @@ export function createRedisDirectory(options: { url: string; prefix: string; log
   return {
     instance,
     async register(record, ttlMs) {
-      await commands.multi().hset(key(record.token), { subject: record.subject ?? '' }).pexpire(key(record.token), ttlMs).exec();
+      await commands
+        .multi()
+        .hset(key(record.token), { subject: record.subject ?? '' })
+        .pexpire(key(record.token), ttlMs)
+        .exec();
     },
     async claim(token) {
       const [[, subject], [, owner]] = (await commands.multi().hget(key(token), 'subject').hget(key(token), 'owner').exec()) as [

@@ -252,7 +252,9 @@ export function createSingleConnectionMode(deps: SingleConnectionDeps): {
     if (!reservation || !sameCaller(reservation.principal, caller)) return;
     if (request.kind === 'stop') return reservation.stop(request.id);
     if (reservation.operations.has(request.id)) return;
-    void reservation.run(request.id, request.params, caller).catch((error: unknown) => logger.error({ err: error }, 'forwarded operation failed'));
+    void reservation
+      .run(request.id, request.params, caller)
+      .catch((error: unknown) => logger.error({ err: error }, 'forwarded operation failed'));
   });
 
   const reserve: Route = {
@@ -266,9 +268,11 @@ export function createSingleConnectionMode(deps: SingleConnectionDeps): {
       const reservation = new Reservation(deps, principal, admission.admit(request), forget);
       reservations.set(reservation.token, reservation);
       // Behind a balancer the GET may reach another instance: it finds the reservation in the directory.
-      await directory.register({ token: reservation.token, subject: principal?.subject }, deps.reservationTtlMs).catch((error: unknown) =>
-        logger.warn({ err: (error as Error).message }, 'single-connection reservation kept local: the directory is unreachable'),
-      );
+      await directory
+        .register({ token: reservation.token, subject: principal?.subject }, deps.reservationTtlMs)
+        .catch((error: unknown) =>
+          logger.warn({ err: (error as Error).message }, 'single-connection reservation kept local: the directory is unreachable'),
+        );
       response.writeHead(201, { 'content-type': 'text/plain; charset=utf-8', ...cors.headersFor(request) }).end(reservation.token);
     },
   };
@@ -303,7 +307,8 @@ export function createSingleConnectionMode(deps: SingleConnectionDeps): {
       const target = await route(token, caller);
       const params = await readOperationParams(exchange.request, exchange.url);
       const id = params.extensions?.['operationId'];
-      if (typeof id !== 'string' || id === '') throw new RealtimeError('BAD_REQUEST', 'Operation ID is missing', { argument: 'extensions.operationId' });
+      if (typeof id !== 'string' || id === '')
+        throw new RealtimeError('BAD_REQUEST', 'Operation ID is missing', { argument: 'extensions.operationId' });
       if ('owner' in target) {
         await directory.forward(target.owner, { kind: 'operation', token: token as string, id, params, caller: toForwarded(caller) });
         exchange.response.writeHead(202, cors.headersFor(exchange.request)).end();
@@ -324,7 +329,8 @@ export function createSingleConnectionMode(deps: SingleConnectionDeps): {
       const target = await route(token, caller);
       const id = exchange.url.searchParams.get('operationId');
       if (!id) throw new RealtimeError('BAD_REQUEST', 'Operation ID is missing', { argument: 'operationId' });
-      if ('owner' in target) await directory.forward(target.owner, { kind: 'stop', token: token as string, id, caller: toForwarded(caller) });
+      if ('owner' in target)
+        await directory.forward(target.owner, { kind: 'stop', token: token as string, id, caller: toForwarded(caller) });
       else target.here.stop(id);
       exchange.response.writeHead(200, cors.headersFor(exchange.request)).end();
     },

@@ -29,7 +29,13 @@ export const DISTINCT_ENVELOPE: Envelope = {
 /** SSE responses (both graphql-sse modes): a comment line opens them and keeps them alive. */
 export function createSseStreams(options: { keepAliveMs: number; cors: Cors }): HttpStreams {
   return createHttpStreams(
-    { transport: 'sse', contentType: 'text/event-stream; charset=utf-8', first: ':\n\n', keepAlive: ':\n\n', keepAliveMs: options.keepAliveMs },
+    {
+      transport: 'sse',
+      contentType: 'text/event-stream; charset=utf-8',
+      first: ':\n\n',
+      keepAlive: ':\n\n',
+      keepAliveMs: options.keepAliveMs,
+    },
     options.cors,
   );
 }

@@ -23,7 +23,6 @@ describe.skipIf(skipReason !== undefined)(
       'works offline and streams both default operations (metrics; filtered, resumable transactions) over WebSocket',
       async () => {
         const origin = new URL(server.http()).host; // 127.0.0.1:<port>
-        const isServer = (url: string) => new URL(url).host === origin;
         // Only the server may be reached: anything else (a CDN, fonts, telemetry) is aborted and recorded.
         const { context, offServer } = await offlineContext(browser, origin, { width: 1440, height: 900 });
 
@@ -48,16 +47,13 @@ describe.skipIf(skipReason !== undefined)(
         });
 
         // GraphiQL 5's editors are Monaco: text lives in `.view-lines`, with spaces rendered as U+00A0.
-        const editorText = async (editor: string) =>
-          (await page.locator(`${editor} .view-lines`).innerText()).replace(/\u00a0/g, ' ');
+        const editorText = async (editor: string) => (await page.locator(`${editor} .view-lines`).innerText()).replace(/\u00a0/g, ' ');
 
         await page.goto(server.http('/graphql'), { waitUntil: 'load', timeout: PAGE_TIMEOUT_MS });
         expect(await page.title()).toBe('aurigraph-realtime GraphiQL');
 
         // GraphiQL renders, with our default document in the (Monaco) query editor.
-        await expect
-          .poll(() => editorText('.graphiql-query-editor'), { timeout: PAGE_TIMEOUT_MS })
-          .toContain('subscription LiveMetrics');
+        await expect.poll(() => editorText('.graphiql-query-editor'), { timeout: PAGE_TIMEOUT_MS }).toContain('subscription LiveMetrics');
 
         const execute = page.locator('.graphiql-execute-button');
         // The default document has two operations, so ▶ opens a menu of them.

@@ -44,9 +44,13 @@ describe.skipIf(skipReason !== undefined)(
         const text = (id: string) => page.getByTestId(id).innerText();
         const attr = (id: string, name: string) => page.getByTestId(id).getAttribute(name);
         const rowStatuses = () =>
-          page.locator('[data-testid="transactions"] tbody tr[data-seq]').evaluateAll((rows) => rows.map((row) => (row as HTMLElement).dataset['status'] ?? ''));
+          page
+            .locator('[data-testid="transactions"] tbody tr[data-seq]')
+            .evaluateAll((rows) => rows.map((row) => (row as HTMLElement).dataset['status'] ?? ''));
         const rowSeqs = () =>
-          page.locator('[data-testid="transactions"] tbody tr[data-seq]').evaluateAll((rows) => rows.map((row) => Number((row as HTMLElement).dataset['seq'])));
+          page
+            .locator('[data-testid="transactions"] tbody tr[data-seq]')
+            .evaluateAll((rows) => rows.map((row) => Number((row as HTMLElement).dataset['seq'])));
 
         const response = await page.goto(server.http('/'), { waitUntil: 'load', timeout: PAGE_TIMEOUT_MS });
         expect(response?.status()).toBe(200);
@@ -106,8 +110,7 @@ describe.skipIf(skipReason !== undefined)(
         });
         const restartedAt = new Date().toISOString();
         server = await restartOnSamePort(server, ENV, {
-          whileDown: () =>
-            expect.poll(() => attr('connection', 'data-state'), { timeout: 15_000 }).toBe('reconnecting'),
+          whileDown: () => expect.poll(() => attr('connection', 'data-state'), { timeout: 15_000 }).toBe('reconnecting'),
         });
         await expect.poll(() => attr('connection', 'data-state'), { timeout: 20_000 }).toBe('live');
         // Fresh metrics from the new server.
@@ -147,4 +150,3 @@ describe.skipIf(skipReason !== undefined)(
     );
   },
 );
-

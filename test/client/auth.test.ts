@@ -24,33 +24,41 @@ const BACKOFF_MAX_MS = 1_000;
 const afterTimersDueWithin = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms + 1));
 
 describe('resumable client with JWT auth', () => {
-  test.each(FLAVOURS)('%s: tokens that expire every ~1.5 s are refreshed through getToken and the stream has no gap', async (flavour) => {
-    const issued: number[] = [];
-    const feed = appFeed(flavour, server, LiveTransactionsDocument, 'transactions', {
-      kit: {
-        getToken: () => {
-          issued.push(Date.now());
-          return signHs256ExpiringAt(Date.now() + 1_500, { scope: 'stream:transactions' });
+  test.each(FLAVOURS)(
+    '%s: tokens that expire every ~1.5 s are refreshed through getToken and the stream has no gap',
+    async (flavour) => {
+      const issued: number[] = [];
+      const feed = appFeed(flavour, server, LiveTransactionsDocument, 'transactions', {
+        kit: {
+          getToken: () => {
+            issued.push(Date.now());
+            return signHs256ExpiringAt(Date.now() + 1_500, { scope: 'stream:transactions' });
+          },
         },
-      },
-    });
-    await waitFor(() => feed.retries.filter((r) => r.reason === 'closed 4440 token expired').length >= 2 && feed.seqs.length > 0, {
-      what: 'two token expiries (4440) survived by a retry',
-      timeoutMs: 20_000,
-    });
-    const count = feed.seqs.length;
-    await waitFor(() => feed.seqs.length > count + 100, { what: 'events after the last refresh' });
-    await feed.stop();
-    expect(issued.length, 'a token per connection').toBeGreaterThanOrEqual(3);
-    expect(feed.errors).toEqual([]);
-    expect(feed.gaps).toEqual([]);
-    expectEverySeqOnce(feed.seqs, feed.label);
-  }, 45_000);
+      });
+      await waitFor(() => feed.retries.filter((r) => r.reason === 'closed 4440 token expired').length >= 2 && feed.seqs.length > 0, {
+        what: 'two token expiries (4440) survived by a retry',
+        timeoutMs: 20_000,
+      });
+      const count = feed.seqs.length;
+      await waitFor(() => feed.seqs.length > count + 100, { what: 'events after the last refresh' });
+      await feed.stop();
+      expect(issued.length, 'a token per connection').toBeGreaterThanOrEqual(3);
+      expect(feed.errors).toEqual([]);
+      expect(feed.gaps).toEqual([]);
+      expectEverySeqOnce(feed.seqs, feed.label);
+    },
+    45_000,
+  );
 
   const refused: [string, () => string | undefined | Promise<string>, string][] = [
     ['an invalid token', () => 'not-a-jwt', 'invalid token'],
     ['no token', () => undefined, 'a bearer token is required'],
-    ['a token signed with another key', () => signHs256({ scope: 'stream:*' }, 'another-secret-that-is-long-enough-000000'), 'invalid token'],
+    [
+      'a token signed with another key',
+      () => signHs256({ scope: 'stream:*' }, 'another-secret-that-is-long-enough-000000'),
+      'invalid token',
+    ],
   ];
   test.each(refused)('%s: the subscription errors with the 4401 close and is not retried', async (_name, token, reason) => {
     let tokens = 0;

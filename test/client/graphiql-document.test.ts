@@ -24,7 +24,10 @@ const server = useTestServer({ SIM_TPS: '200' });
 describe('the GraphiQL default document', () => {
   test('is valid against the schema: LiveMetrics first, then a filtered, resumable FailedTransactions', () => {
     expect(validate(getSchema(), document)).toEqual([]);
-    expect(operations.map((o) => `${o.operation} ${o.name?.value}`)).toEqual(['subscription LiveMetrics', 'subscription FailedTransactions']);
+    expect(operations.map((o) => `${o.operation} ${o.name?.value}`)).toEqual([
+      'subscription LiveMetrics',
+      'subscription FailedTransactions',
+    ]);
     const failed = operations[1];
     expect(failed?.variableDefinitions?.map((v) => v.variable.name.value)).toEqual(['after']);
     expect(GRAPHIQL_DEFAULT_DOCUMENT).toMatch(/transactions\(\s*filter: \{ status: \[FAILED\] \}\s*after: \$after\s*\)/);
@@ -32,7 +35,9 @@ describe('the GraphiQL default document', () => {
 
   test('FailedTransactions streams only FAILED events and resumes after a dropped socket with nothing lost', async () => {
     const sockets = controlSockets(server);
-    const kit = track(createResumableClient({ url: server.ws('/graphql'), webSocketImpl: WebSocket, backoff: { initialMs: 200, maxMs: 200 } }));
+    const kit = track(
+      createResumableClient({ url: server.ws('/graphql'), webSocketImpl: WebSocket, backoff: { initialMs: 200, maxMs: 200 } }),
+    );
     const events: { seq: number; status: string }[] = [];
     // The ground truth: every FAILED transaction the stream published, heard in-process.
     const control: number[] = [];

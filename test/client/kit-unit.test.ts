@@ -2,7 +2,15 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, test } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
-import { backoffDelay, CLOSE, createResumableClient, isFatal, planResume, ResumePlanError, type ReplayGap } from 'aurigraph-realtime/client';
+import {
+  backoffDelay,
+  CLOSE,
+  createResumableClient,
+  isFatal,
+  planResume,
+  ResumePlanError,
+  type ReplayGap,
+} from 'aurigraph-realtime/client';
 import { waitFor } from '../helpers/wait.ts';
 
 describe('planResume: the document rewrite', () => {
@@ -59,9 +67,17 @@ describe('policy', () => {
     expect(isFatal(close(4400, 'bad'))).toBe(true);
     expect(isFatal(close(1002))).toBe(true);
     for (const code of [4406, 4409, 4429]) expect(isFatal(close(code)), String(code)).toBe(true);
-    for (const code of [1000, 1001, 1006, 1011, 1012, 1013, 4008, 4408, 4440, 4499, 4500]) expect(isFatal(close(code)), String(code)).toBe(false);
+    for (const code of [1000, 1001, 1006, 1011, 1012, 1013, 4008, 4408, 4440, 4499, 4500])
+      expect(isFatal(close(code)), String(code)).toBe(false);
     // The kit and the server share one close-code table.
-    expect(CLOSE).toMatchObject({ GOING_AWAY: 1001, TRY_AGAIN_LATER: 1013, SLOW_CONSUMER: 4008, UNAUTHORIZED: 4401, FORBIDDEN: 4403, TOKEN_EXPIRED: 4440 });
+    expect(CLOSE).toMatchObject({
+      GOING_AWAY: 1001,
+      TRY_AGAIN_LATER: 1013,
+      SLOW_CONSUMER: 4008,
+      UNAUTHORIZED: 4401,
+      FORBIDDEN: 4403,
+      TOKEN_EXPIRED: 4440,
+    });
     expect(isFatal([{ message: 'bad filter', extensions: { code: 'BAD_REQUEST' } }])).toBe(true);
     expect(isFatal([{ message: 'no scope', extensions: { code: 'FORBIDDEN' } }])).toBe(true);
     expect(isFatal([{ message: 'end one first', extensions: { code: 'TOO_MANY_OPERATIONS' } }])).toBe(true);
@@ -86,7 +102,11 @@ async function fakeServer(scripts: Script[]) {
   wss.on('connection', (socket) => {
     const script = scripts[Math.min(connection++, scripts.length - 1)] as Script;
     socket.on('message', (data) => {
-      const message = JSON.parse(String(data)) as { type: string; id: string; payload: { query: string; variables: Record<string, unknown> } };
+      const message = JSON.parse(String(data)) as {
+        type: string;
+        id: string;
+        payload: { query: string; variables: Record<string, unknown> };
+      };
       if (message.type === 'connection_init') socket.send(JSON.stringify({ type: 'connection_ack' }));
       if (message.type === 'subscribe') {
         subscribes.push(message.payload);
@@ -170,13 +190,21 @@ describe('createResumableClient against a scripted server', () => {
       },
     ]);
     const gaps: ReplayGap[] = [];
-    const kit = createResumableClient({ url: server.url, webSocketImpl: WebSocket, backoff: { initialMs: 10, maxMs: 10 }, onGap: (g) => gaps.push(g) });
+    const kit = createResumableClient({
+      url: server.url,
+      webSocketImpl: WebSocket,
+      backoff: { initialMs: 10, maxMs: 10 },
+      onGap: (g) => gaps.push(g),
+    });
     cleanup = async () => {
       await kit.dispose();
       await server.close();
     };
     const results: unknown[] = [];
-    kit.subscribe({ query: 'subscription { transactions { seq } }' }, { next: (r) => results.push(r), error: () => {}, complete: () => {} });
+    kit.subscribe(
+      { query: 'subscription { transactions { seq } }' },
+      { next: (r) => results.push(r), error: () => {}, complete: () => {} },
+    );
     await waitFor(() => results.length === 3, { what: 'three results' });
     expect(results.map((r) => (r as ReturnType<typeof event>).data.transactions.seq)).toEqual([7, 1, 2]);
     expect(gaps).toEqual([{ after: 'a7', oldestCursor: 'b0', error: gapResult.errors[0], operationName: undefined }]);
@@ -192,7 +220,10 @@ describe('createResumableClient against a scripted server', () => {
       await server.close();
     };
     const results: unknown[] = [];
-    kit.subscribe({ query: 'subscription { transactions { seq } }', variables: { after: 'stale' } }, { next: (r) => results.push(r), error: () => {}, complete: () => {} });
+    kit.subscribe(
+      { query: 'subscription { transactions { seq } }', variables: { after: 'stale' } },
+      { next: (r) => results.push(r), error: () => {}, complete: () => {} },
+    );
     await waitFor(() => results.length === 1, { what: 'the gap result' });
     expect(results[0]).toEqual(gapResult);
     expect(server.subscribes[0]?.variables).toEqual({ after: 'stale' });

@@ -52,10 +52,10 @@ describe('resumable client: dropped sockets while events flow', () => {
       await waitFor(() => feeds.every((f, i) => f.retries.length > (retries[i] as number)), {
         what: `${disruption.name}: every client to retry`,
       });
-      await waitFor(
-        () => feeds.every((f, i) => f.seqs.length >= (counts[i] as number) + 100 && (f.seqs.at(-1) as number) > newest + 50),
-        { what: `${disruption.name}: every client to go on past seq ${newest + 50}`, timeoutMs: 15_000 },
-      );
+      await waitFor(() => feeds.every((f, i) => f.seqs.length >= (counts[i] as number) + 100 && (f.seqs.at(-1) as number) > newest + 50), {
+        what: `${disruption.name}: every client to go on past seq ${newest + 50}`,
+        timeoutMs: 15_000,
+      });
       for (const [i, feed] of feeds.entries()) {
         const retry = feed.retries[retries[i] as number];
         expect(retry?.reason, `${feed.label}: ${disruption.name}`).toMatch(disruption.reason);
@@ -69,7 +69,10 @@ describe('resumable client: dropped sockets while events flow', () => {
     for (const feed of feeds) {
       expect(feed.errors, `${feed.label}: errors`).toEqual([]);
       expect(feed.gaps, `${feed.label}: no REPLAY_GAP while the server kept its history`).toEqual([]);
-      expect(feed.retries.map((r) => r.attempt), `${feed.label}: one retry per drop, each the first attempt`).toEqual(DISRUPTIONS.map(() => 1));
+      expect(
+        feed.retries.map((r) => r.attempt),
+        `${feed.label}: one retry per drop, each the first attempt`,
+      ).toEqual(DISRUPTIONS.map(() => 1));
       expectEverySeqOnce(feed.seqs, feed.label);
       expect(feed.seqs.length).toBeGreaterThan(500);
     }
@@ -82,7 +85,9 @@ describe('resumable client: dropped sockets while events flow', () => {
   }, 90_000);
 
   test('a drop while the client is mid-backlog still resumes exactly (two drops in a row)', async () => {
-    const feed = appFeed('kit', server, LiveTransactionsDocument, 'transactions', { kit: { backoff: { initialMs: 300, maxMs: 300, jitter: 0 } } });
+    const feed = appFeed('kit', server, LiveTransactionsDocument, 'transactions', {
+      kit: { backoff: { initialMs: 300, maxMs: 300, jitter: 0 } },
+    });
     await waitFor(() => feed.seqs.length >= 50 && sockets.open === 1, { what: 'events and a socket' });
     sockets.drop();
     // 300 ms away at ~400 events/s: the resumption starts with a backlog of ~120 events; cut it again right away.

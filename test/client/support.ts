@@ -4,7 +4,13 @@ import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { ApolloClient, InMemoryCache } from '@apollo/client';
 import { Client as UrqlClient, subscriptionExchange } from '@urql/core';
 import { print } from 'graphql';
-import { createResumableClient, type ReplayGap, type ResumableClient, type ResumableClientOptions, type RetryInfo } from 'aurigraph-realtime/client';
+import {
+  createResumableClient,
+  type ReplayGap,
+  type ResumableClient,
+  type ResumableClientOptions,
+  type RetryInfo,
+} from 'aurigraph-realtime/client';
 import { ResumableLink } from 'aurigraph-realtime/client/apollo';
 import { resumableForwardSubscription } from 'aurigraph-realtime/client/urql';
 import { startTestServer, type TestServer } from '../helpers/server.ts';

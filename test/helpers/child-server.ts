@@ -108,7 +108,7 @@ export async function startChildServer(env: Record<string, string> = {}, startTi
     if (!Number.isInteger(port) || port <= 0) throw new Error(`listening line without a port: ${JSON.stringify(listening)}`);
   } catch (error) {
     await dispose();
-    throw new Error(`child server did not start: ${String(error)}\nstderr:\n${stderr}`);
+    throw new Error(`child server did not start: ${String(error)}\nstderr:\n${stderr}`, { cause: error });
   }
 
   return track<ChildServer>({

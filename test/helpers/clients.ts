@@ -125,7 +125,10 @@ export function subscribe<TResult, TVariables extends Record<string, unknown>>(
 }
 
 /** Apollo Client 4 as a portal would set it up for subscriptions: GraphQLWsLink over graphql-ws, InMemoryCache. */
-export function apolloClient(server: ServerUrls, options: WsClientOptions = {}): { client: ApolloClient; wsClient: WsClient; dispose(): Promise<void> } {
+export function apolloClient(
+  server: ServerUrls,
+  options: WsClientOptions = {},
+): { client: ApolloClient; wsClient: WsClient; dispose(): Promise<void> } {
   const wsClient = graphqlWsClient(server, options);
   const client = new ApolloClient({ link: new GraphQLWsLink(wsClient), cache: new InMemoryCache() });
   return track({
@@ -139,7 +142,10 @@ export function apolloClient(server: ServerUrls, options: WsClientOptions = {}):
 }
 
 /** urql (@urql/core) with only a subscriptionExchange forwarding to graphql-ws, as urql's docs show. */
-export function urqlClient(server: ServerUrls, options: WsClientOptions = {}): { client: UrqlClient; wsClient: WsClient; dispose(): Promise<void> } {
+export function urqlClient(
+  server: ServerUrls,
+  options: WsClientOptions = {},
+): { client: UrqlClient; wsClient: WsClient; dispose(): Promise<void> } {
   const wsClient = graphqlWsClient(server, options);
   const client = new UrqlClient({
     url: server.http('/graphql'),

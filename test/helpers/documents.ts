@@ -10,12 +10,7 @@ export type FullEventResult<S extends StreamName> = { [K in S]: FullEvent<S> };
  * `cursor`. Built from CONTRACT_FIELDS so the schema cannot drift from the
  * contract without this document failing validation.
  */
-export function fullStreamDocument<S extends StreamName>(
-  stream: S,
-): TypedDocumentNode<FullEventResult<S>, Record<string, never>> {
+export function fullStreamDocument<S extends StreamName>(stream: S): TypedDocumentNode<FullEventResult<S>, Record<string, never>> {
   const fields = ['seq', 'cursor', ...CONTRACT_FIELDS[stream]].join(' ');
-  return parse(`subscription Full_${stream} { ${stream} { ${fields} } }`) as TypedDocumentNode<
-    FullEventResult<S>,
-    Record<string, never>
-  >;
+  return parse(`subscription Full_${stream} { ${stream} { ${fields} } }`) as TypedDocumentNode<FullEventResult<S>, Record<string, never>>;
 }

@@ -147,7 +147,8 @@ export async function runFilterMatrix(
         for (const c of cases) {
           const matching = window.filter(c.matches).length;
           if (!c.matchesNothing && matching < minEach) lacking.push(`${c.name} (${matching} matching)`);
-          if (!c.matchesEverything && window.length - matching < minEach) lacking.push(`${c.name} (${window.length - matching} non-matching)`);
+          if (!c.matchesEverything && window.length - matching < minEach)
+            lacking.push(`${c.name} (${window.length - matching} non-matching)`);
         }
         if (window.length < minEach * 4 || lacking.length > 0) return false;
         hi = (window.at(-1) as Item).seq;
@@ -216,7 +217,10 @@ export function expectExactlyMatching(matrix: Matrix, caseName: string, transpor
   expect(r.feed.errors, `${label} errors`).toEqual([]);
   expect(r.missing, `${label}: matching events that never arrived (window ${matrix.lo}..${matrix.hi})`).toEqual([]);
   expect(r.unexpected, `${label}: events that should have been filtered out`).toEqual([]);
-  expect(r.violations.map((e) => e.seq), `${label}: received events that do not match`).toEqual([]);
+  expect(
+    r.violations.map((e) => e.seq),
+    `${label}: received events that do not match`,
+  ).toEqual([]);
   if (r.case.matchesNothing) {
     expect(r.feed.events, `${label} got events`).toEqual([]);
     expect(r.nonMatching).toBeGreaterThan(0);

@@ -71,7 +71,23 @@ export const INVALID_UTF8: readonly Buffer[] = [
 
 export const STREAMS = STREAM_NAMES;
 
-const NAMES = ['a', 'b', 'x', '__typename', '__schema', '__type', 'query', 'subscription', 'transactions', 'metrics', 'seq', 'on', 'fragment', 'true', 'null'];
+const NAMES = [
+  'a',
+  'b',
+  'x',
+  '__typename',
+  '__schema',
+  '__type',
+  'query',
+  'subscription',
+  'transactions',
+  'metrics',
+  'seq',
+  'on',
+  'fragment',
+  'true',
+  'null',
+];
 const PUNCT = ['{', '}', '(', ')', '[', ']', ':', '!', '$', '@', '...', '=', '|', '&', ',', '"', '"""', '#', '\n', ' '];
 
 /** Percent-encodes every UTF-8 byte (lone surrogates become U+FFFD instead of throwing like encodeURIComponent). */
@@ -115,7 +131,9 @@ export function fuzzDocument(rng: Rng): string {
     case 7:
       return `{ __schema { types { fields { type { fields { type { fields { type { fields { name } } } } } } } } } }`;
     case 8:
-      return Array.from({ length: rng.size(3000) + 1 }, () => (rng.bool(0.6) ? rng.pick(NAMES) : rng.pick(PUNCT))).join(rng.pick(['', ' ']));
+      return Array.from({ length: rng.size(3000) + 1 }, () => (rng.bool(0.6) ? rng.pick(NAMES) : rng.pick(PUNCT))).join(
+        rng.pick(['', ' ']),
+      );
     case 9:
       return `{ __typename(${rng.pick(UNICODE_EDGES)}: "${rng.pick(UNICODE_EDGES)}") }`;
     case 10:
@@ -125,7 +143,16 @@ export function fuzzDocument(rng: Rng): string {
     case 12:
       return `{ recentTransactions(limit: ${rng.pick(['-1', '0', '99999999999999999999', '1.5', '"1"', 'null', '[1]'])}) { txHash } }`;
     default:
-      return rng.pick(['', ' ', '#comment only', 'query', 'subscription {', '{ __typename }', 'mutation { x }', '{ ...on Query { __typename } }']);
+      return rng.pick([
+        '',
+        ' ',
+        '#comment only',
+        'query',
+        'subscription {',
+        '{ __typename }',
+        'mutation { x }',
+        '{ ...on Query { __typename } }',
+      ]);
   }
 }
 
@@ -173,7 +200,14 @@ export function fuzzGraphqlWsMessage(rng: Rng): WsInput {
       return text('truncated-json', message.slice(0, rng.int(message.length)));
     }
     case 2:
-      return text('wrong-type', JSON.stringify({ type: rng.pick(['next', 'error', 'complete', 'connection_ack', 'pong', 'unknown', '', 42, null, ['subscribe']]), id, payload: {} }));
+      return text(
+        'wrong-type',
+        JSON.stringify({
+          type: rng.pick(['next', 'error', 'complete', 'connection_ack', 'pong', 'unknown', '', 42, null, ['subscribe']]),
+          id,
+          payload: {},
+        }),
+      );
     case 3:
       return text('not-an-object', rng.pick(['null', '42', '"subscribe"', '[]', '[{"type":"ping"}]', 'true', '{}', '{"type":{}}']));
     case 4:
@@ -185,7 +219,23 @@ export function fuzzGraphqlWsMessage(rng: Rng): WsInput {
         [id],
       );
     case 6:
-      return text('subscribe-bad-payload', JSON.stringify({ type: 'subscribe', id, payload: rng.pick([null, 42, 'q', [], { query: 42 }, { query: null }, { query: '{ __typename }', operationName: 42 }, { query: '{ __typename }', extensions: 'x' }]) }));
+      return text(
+        'subscribe-bad-payload',
+        JSON.stringify({
+          type: 'subscribe',
+          id,
+          payload: rng.pick([
+            null,
+            42,
+            'q',
+            [],
+            { query: 42 },
+            { query: null },
+            { query: '{ __typename }', operationName: 42 },
+            { query: '{ __typename }', extensions: 'x' },
+          ]),
+        }),
+      );
     case 7: {
       const doc = JSON.stringify({ type: 'subscribe', id: 'dup', payload: { query: 'subscription { network { seq } }' } });
       return text('duplicate-id', doc, ['dup']);
@@ -193,15 +243,37 @@ export function fuzzGraphqlWsMessage(rng: Rng): WsInput {
     case 8:
       return text('complete', JSON.stringify({ type: 'complete', id: rng.pick([id, 'never-started', '', 42]) }));
     case 9:
-      return text('connection_init-again', JSON.stringify({ type: 'connection_init', payload: rng.pick([null, {}, { authorization: rng.pick(UNICODE_EDGES) }]) }));
+      return text(
+        'connection_init-again',
+        JSON.stringify({ type: 'connection_init', payload: rng.pick([null, {}, { authorization: rng.pick(UNICODE_EDGES) }]) }),
+      );
     case 10:
-      return text('ping', JSON.stringify({ type: rng.pick(['ping', 'pong']), payload: rng.pick([undefined, { a: rng.pick(UNICODE_EDGES) }, 'x', 42]) }));
+      return text(
+        'ping',
+        JSON.stringify({ type: rng.pick(['ping', 'pong']), payload: rng.pick([undefined, { a: rng.pick(UNICODE_EDGES) }, 'x', 42]) }),
+      );
     case 11:
-      return text('deep-json', `{"type":"subscribe","id":"${id}","payload":${nestedJsonText(rng.pick([1000, 50_000, 200_000]), '{"a":', '}')}}`);
+      return text(
+        'deep-json',
+        `{"type":"subscribe","id":"${id}","payload":${nestedJsonText(rng.pick([1000, 50_000, 200_000]), '{"a":', '}')}}`,
+      );
     case 12:
-      return { data: Buffer.concat([Buffer.from('{"type":"ping","payload":{"x":"'), rng.pick(INVALID_UTF8), Buffer.from('"}}')]), binary: false, ids: [], kind: 'invalid-utf8' };
+      return {
+        data: Buffer.concat([Buffer.from('{"type":"ping","payload":{"x":"'), rng.pick(INVALID_UTF8), Buffer.from('"}}')]),
+        binary: false,
+        ids: [],
+        kind: 'invalid-utf8',
+      };
     case 13:
-      return text('unicode', JSON.stringify({ type: 'subscribe', id: rng.pick(UNICODE_EDGES), payload: { query: `{ __typename } # ${rng.pick(UNICODE_EDGES)}`, operationName: rng.pick(UNICODE_EDGES) } }), []);
+      return text(
+        'unicode',
+        JSON.stringify({
+          type: 'subscribe',
+          id: rng.pick(UNICODE_EDGES),
+          payload: { query: `{ __typename } # ${rng.pick(UNICODE_EDGES)}`, operationName: rng.pick(UNICODE_EDGES) },
+        }),
+        [],
+      );
     case 14:
       return text('empty', rng.pick(['', ' ', '\n', '\u0000']));
     default:
@@ -211,14 +283,50 @@ export function fuzzGraphqlWsMessage(rng: Rng): WsInput {
 
 /** A legacy `/ws/<stream>?…` URL path, often broken. */
 export function fuzzLegacyPath(rng: Rng, token: string): string {
-  const stream = rng.bool(0.85) ? rng.pick(STREAMS) : rng.pick(['', 'TRANSACTIONS', 'metrics/', '..%2fmetrics', 'transactions%00', 'nope', rng.pick(UNICODE_EDGES)]);
+  const stream = rng.bool(0.85)
+    ? rng.pick(STREAMS)
+    : rng.pick(['', 'TRANSACTIONS', 'metrics/', '..%2fmetrics', 'transactions%00', 'nope', rng.pick(UNICODE_EDGES)]);
   const params: string[] = [];
   const n = rng.int(5);
   for (let i = 0; i < n; i++) {
-    const key = rng.pick(['replay', 'since', 'meta', 'status', 'from', 'to', 'address', 'minValue', 'maxValue', 'validator', 'state', 'peerId', 'connected', 'intervalMs', 'access_token', 'x', '']);
+    const key = rng.pick([
+      'replay',
+      'since',
+      'meta',
+      'status',
+      'from',
+      'to',
+      'address',
+      'minValue',
+      'maxValue',
+      'validator',
+      'state',
+      'peerId',
+      'connected',
+      'intervalMs',
+      'access_token',
+      'x',
+      '',
+    ]);
     const value = rng.pick([
-      '1', '-1', '0', '99999999999', 'abc', '', 'true', 'SUCCESS', 'SUCCESS,FAILED', '0xZZ', `0x${'f'.repeat(40)}`, '1e309', 'NaN',
-      percentEncode(rng.pick(UNICODE_EDGES)), '%', '%zz', '%ed%a0%80', 'x'.repeat(rng.size(8000)),
+      '1',
+      '-1',
+      '0',
+      '99999999999',
+      'abc',
+      '',
+      'true',
+      'SUCCESS',
+      'SUCCESS,FAILED',
+      '0xZZ',
+      `0x${'f'.repeat(40)}`,
+      '1e309',
+      'NaN',
+      percentEncode(rng.pick(UNICODE_EDGES)),
+      '%',
+      '%zz',
+      '%ed%a0%80',
+      'x'.repeat(rng.size(8000)),
     ]);
     params.push(`${key}=${value}`);
   }
@@ -239,16 +347,49 @@ export function fuzzHttpRequest(rng: Rng, token: string): HttpInput {
   const sse = rng.bool(0.3);
   const headers: Record<string, string> = {};
   if (rng.bool(0.85)) headers['authorization'] = `Bearer ${token}`;
-  else if (rng.bool()) headers['authorization'] = rng.pick(['Bearer', 'Bearer ', 'Basic x', 'Bearer a.b.c', `Bearer ${'A'.repeat(rng.size(20_000))}`, 'bearer  x y']);
-  headers['accept'] = sse ? rng.pick(['text/event-stream', 'text/event-stream, application/json', 'text/html, text/event-stream']) : rng.pick(['application/json', 'application/graphql-response+json', '*/*', 'text/html', 'multipart/mixed', 'x/y', '']);
+  else if (rng.bool())
+    headers['authorization'] = rng.pick([
+      'Bearer',
+      'Bearer ',
+      'Basic x',
+      'Bearer a.b.c',
+      `Bearer ${'A'.repeat(rng.size(20_000))}`,
+      'bearer  x y',
+    ]);
+  headers['accept'] = sse
+    ? rng.pick(['text/event-stream', 'text/event-stream, application/json', 'text/html, text/event-stream'])
+    : rng.pick(['application/json', 'application/graphql-response+json', '*/*', 'text/html', 'multipart/mixed', 'x/y', '']);
   if (rng.bool(0.1)) headers['last-event-id'] = rng.pick(['garbage', 'djE6eHg6MQ', 'x'.repeat(5000), '\u00ff\u00fe']);
   if (rng.bool(0.1)) headers['origin'] = rng.pick(['http://evil.example', 'null', 'http://localhost:5173']);
-  const path = rng.pick(['/graphql', '/graphql', '/graphql', '/graphql/stream', '/graphql/', '/graphql?', '/graphql/stream/x', '/api/v11/websocket/stats', '/nope', '/graphql%00']);
+  const path = rng.pick([
+    '/graphql',
+    '/graphql',
+    '/graphql',
+    '/graphql/stream',
+    '/graphql/',
+    '/graphql?',
+    '/graphql/stream/x',
+    '/api/v11/websocket/stats',
+    '/nope',
+    '/graphql%00',
+  ]);
   const kind = rng.int(9);
-  const json = (obj: string) => ({ 'content-type': rng.pick(['application/json', 'application/json; charset=utf-8', 'application/graphql+json']), body: obj });
+  const json = (obj: string) => ({
+    'content-type': rng.pick(['application/json', 'application/json; charset=utf-8', 'application/graphql+json']),
+    body: obj,
+  });
   switch (kind) {
     case 0:
-      return { method: 'POST', path, headers: { ...headers, 'content-type': rng.pick(['application/json', 'text/plain', 'application/octet-stream', 'multipart/form-data; boundary=x', '']) }, body: rng.bytes(rng.size(20_000)), kind: 'random-body' };
+      return {
+        method: 'POST',
+        path,
+        headers: {
+          ...headers,
+          'content-type': rng.pick(['application/json', 'text/plain', 'application/octet-stream', 'multipart/form-data; boundary=x', '']),
+        },
+        body: rng.bytes(rng.size(20_000)),
+        kind: 'random-body',
+      };
     case 1: {
       const full = JSON.stringify({ query: fuzzDocument(rng) });
       const { body, ...ct } = json(full.slice(0, rng.int(full.length)));
@@ -259,21 +400,48 @@ export function fuzzHttpRequest(rng: Rng, token: string): HttpInput {
       return { method: 'POST', path, headers: { ...headers, ...ct }, body, kind: sse ? 'sse' : 'document' };
     }
     case 3: {
-      const { body, ...ct } = json(rng.pick(['null', '[]', '42', '"x"', '{"query":{}}', '{"query":"{ __typename }","operationName":[]}', '{"query":"{ __typename }","extensions":{"persistedQuery":{"sha256Hash":"x","version":1}}}', nestedJsonText(rng.pick([10, 100_000]))]));
+      const { body, ...ct } = json(
+        rng.pick([
+          'null',
+          '[]',
+          '42',
+          '"x"',
+          '{"query":{}}',
+          '{"query":"{ __typename }","operationName":[]}',
+          '{"query":"{ __typename }","extensions":{"persistedQuery":{"sha256Hash":"x","version":1}}}',
+          nestedJsonText(rng.pick([10, 100_000])),
+        ]),
+      );
       return { method: 'POST', path, headers: { ...headers, ...ct }, body, kind: 'wrong-shape' };
     }
     case 4: {
       const query = percentEncode(fuzzDocument(rng).slice(0, 2000));
-      return { method: 'GET', path: `/graphql?query=${query}${rng.bool() ? `&variables=${percentEncode(fuzzVariablesText(rng).slice(0, 1000))}` : ''}`, headers, kind: 'get' };
+      return {
+        method: 'GET',
+        path: `/graphql?query=${query}${rng.bool() ? `&variables=${percentEncode(fuzzVariablesText(rng).slice(0, 1000))}` : ''}`,
+        headers,
+        kind: 'get',
+      };
     }
     case 5:
-      return { method: rng.pick(['PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD', 'PROPFIND']), path, headers: { ...headers, 'x-graphql-event-stream-token': rng.pick(['', 'x', 'x'.repeat(1000)]) }, body: rng.bool() ? rng.bytes(rng.size(1000)) : '', kind: 'method' };
+      return {
+        method: rng.pick(['PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD', 'PROPFIND']),
+        path,
+        headers: { ...headers, 'x-graphql-event-stream-token': rng.pick(['', 'x', 'x'.repeat(1000)]) },
+        body: rng.bool() ? rng.bytes(rng.size(1000)) : '',
+        kind: 'method',
+      };
     case 6: {
       const { body, ...ct } = json(JSON.stringify({ query: `subscription { ${rng.pick(STREAMS)} { seq } }` }));
       return { method: 'POST', path: '/graphql', headers: { ...headers, ...ct, accept: 'text/event-stream' }, body, kind: 'sse-abort' };
     }
     case 7:
-      return { method: 'GET', path: `/graphql?${rng.pick(['query', '%71uery', 'query[]', 'query%00'])}=${encodeURIComponent('{ __typename }')}&${'a=1&'.repeat(rng.size(2000))}`, headers, kind: 'get-params' };
+      return {
+        method: 'GET',
+        path: `/graphql?${rng.pick(['query', '%71uery', 'query[]', 'query%00'])}=${encodeURIComponent('{ __typename }')}&${'a=1&'.repeat(rng.size(2000))}`,
+        headers,
+        kind: 'get-params',
+      };
     default: {
       const { body, ...ct } = json(JSON.stringify({ query: `{ __typename }`, [rng.pick(UNICODE_EDGES)]: rng.pick(UNICODE_EDGES) }));
       return { method: 'POST', path, headers: { ...headers, ...ct }, body, kind: 'unicode' };
@@ -290,18 +458,57 @@ export function fuzzRawHttp(rng: Rng, port: number): { bytes: Buffer; kind: stri
     case 0:
       return { bytes: rng.bytes(rng.size(8000) + 1), kind: 'random-bytes' };
     case 1:
-      return { bytes: Buffer.from(upgrade('/graphql', `Sec-WebSocket-Key: ${rng.pick(['', 'short', key + key, '!!!!'])}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: graphql-transport-ws\r\n`)), kind: 'bad-key' };
+      return {
+        bytes: Buffer.from(
+          upgrade(
+            '/graphql',
+            `Sec-WebSocket-Key: ${rng.pick(['', 'short', key + key, '!!!!'])}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: graphql-transport-ws\r\n`,
+          ),
+        ),
+        kind: 'bad-key',
+      };
     case 2:
-      return { bytes: Buffer.from(upgrade(rng.pick(['/ws/metrics', '/graphql']), `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: ${rng.pick(['8', '12', '14', 'x', ''])}\r\n`)), kind: 'bad-version' };
+      return {
+        bytes: Buffer.from(
+          upgrade(
+            rng.pick(['/ws/metrics', '/graphql']),
+            `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: ${rng.pick(['8', '12', '14', 'x', ''])}\r\n`,
+          ),
+        ),
+        kind: 'bad-version',
+      };
     case 3:
-      return { bytes: Buffer.from(`${rng.pick(['GET', 'POST', 'BREW', 'G\u0000T'])} ${rng.pick(['/graphql', '*', '//', 'http://evil/', '/%'])} HTTP/${rng.pick(['1.1', '9.9', '1', ''])}\r\n${rng.pick(['Host: x\r\n', '', 'Host: a\r\nHost: b\r\n', 'Content-Length: -1\r\n', 'Transfer-Encoding: chunked\r\nContent-Length: 5\r\n', 'X: \u0000\r\n'])}\r\n`), kind: 'bad-request-line' };
+      return {
+        bytes: Buffer.from(
+          `${rng.pick(['GET', 'POST', 'BREW', 'G\u0000T'])} ${rng.pick(['/graphql', '*', '//', 'http://evil/', '/%'])} HTTP/${rng.pick(['1.1', '9.9', '1', ''])}\r\n${rng.pick(['Host: x\r\n', '', 'Host: a\r\nHost: b\r\n', 'Content-Length: -1\r\n', 'Transfer-Encoding: chunked\r\nContent-Length: 5\r\n', 'X: \u0000\r\n'])}\r\n`,
+        ),
+        kind: 'bad-request-line',
+      };
     case 4:
-      return { bytes: Buffer.from(`POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${rng.pick(['zz\r\n', 'ffffffff\r\n{', '5\r\n{"q"\r\n', '-1\r\n'])}`), kind: 'bad-chunked' };
+      return {
+        bytes: Buffer.from(
+          `POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${rng.pick(['zz\r\n', 'ffffffff\r\n{', '5\r\n{"q"\r\n', '-1\r\n'])}`,
+        ),
+        kind: 'bad-chunked',
+      };
     case 5:
-      return { bytes: Buffer.from(`POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${rng.pick([100000, 10])}\r\n\r\n{"query":`), kind: 'short-body' };
+      return {
+        bytes: Buffer.from(
+          `POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${rng.pick([100000, 10])}\r\n\r\n{"query":`,
+        ),
+        kind: 'short-body',
+      };
     case 6:
-      return { bytes: Buffer.from(`GET /graphql HTTP/1.1\r\nHost: x\r\n${'X-Junk: y\r\n'.repeat(rng.pick([10, 3000]))}\r\n`), kind: 'many-headers' };
+      return {
+        bytes: Buffer.from(`GET /graphql HTTP/1.1\r\nHost: x\r\n${'X-Junk: y\r\n'.repeat(rng.pick([10, 3000]))}\r\n`),
+        kind: 'many-headers',
+      };
     default:
-      return { bytes: Buffer.from(`GET /ws/metrics HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: ${rng.pick(['permessage-deflate; client_max_window_bits=0', 'permessage-deflate; server_max_window_bits=99', 'x'.repeat(5000), 'permessage-deflate, permessage-deflate'])}\r\n\r\n`), kind: 'bad-extensions' };
+      return {
+        bytes: Buffer.from(
+          `GET /ws/metrics HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: ${rng.pick(['permessage-deflate; client_max_window_bits=0', 'permessage-deflate; server_max_window_bits=99', 'x'.repeat(5000), 'permessage-deflate, permessage-deflate'])}\r\n\r\n`,
+        ),
+        kind: 'bad-extensions',
+      };
   }
 }

@@ -11,8 +11,7 @@ import type { ServerUrls } from './server.ts';
 
 export const TEST_INGEST_TOKEN = 'ingest-token-for-tests-0123456789';
 
-const hex = (input: string, length: number) =>
-  createHash('sha256').update(input).digest('hex').repeat(2).slice(0, length);
+const hex = (input: string, length: number) => createHash('sha256').update(input).digest('hex').repeat(2).slice(0, length);
 
 /** A valid transaction; `tag` keeps runs and tests apart, `index` orders events within one. */
 export function makeTransaction(tag: string, index: number, overrides: Partial<TransactionEvent> = {}): TransactionEvent {

@@ -2,7 +2,12 @@ import { STATS_FIELD, STREAM_NAMES, type StreamName } from './contract.ts';
 import type { ServerUrls } from './server.ts';
 
 /** The keys of `GET /api/v11/websocket/stats`: each stream's connections (from the registry), then the totals. */
-export const STATS_KEYS = [...STREAM_NAMES.map((stream) => STATS_FIELD[stream]), 'totalConnections', 'messagesSent', 'lastBroadcastLatency'] as const;
+export const STATS_KEYS = [
+  ...STREAM_NAMES.map((stream) => STATS_FIELD[stream]),
+  'totalConnections',
+  'messagesSent',
+  'lastBroadcastLatency',
+] as const;
 export type Stats = Record<(typeof STATS_KEYS)[number], number>;
 
 /** The stats key holding each stream's connection count. */

@@ -119,13 +119,20 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
 
   const launch = async (port: number): Promise<Running> => {
     const args = [
-      '--port', String(port),
-      '--bind', '127.0.0.1',
-      '--protected-mode', 'no',
-      '--dir', dir,
-      '--save', '',
-      '--logfile', '',
-      '--daemonize', 'no',
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--protected-mode',
+      'no',
+      '--dir',
+      dir,
+      '--save',
+      '',
+      '--logfile',
+      '',
+      '--daemonize',
+      'no',
       ...(options.persistent ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
     ];
     const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -59,12 +59,7 @@ export function expectLosslessResume(first: Feed, resumed: Feed, options: { newe
  * The resume guarantee with a filter: over the union window, exactly the
  * control's matching events, each once, in order.
  */
-export function expectLosslessFilteredResume(
-  control: Feed,
-  first: Feed,
-  resumed: Feed,
-  matches: (item: Item) => boolean,
-): void {
+export function expectLosslessFilteredResume(control: Feed, first: Feed, resumed: Feed, matches: (item: Item) => boolean): void {
   expect(resumed.errors, `${resumed.label} errors`).toEqual([]);
   expect(control.events[0]?.seq, 'the control was attached first').toBeLessThanOrEqual(first.events[0]?.seq ?? 0);
   const union = [...seqsOf(first.events), ...seqsOf(resumed.events)];
@@ -116,7 +111,10 @@ export function expectFilteredReplayThenLive(
   expect(got, 'the matching events from the first replayed one on, none missing').toEqual(matching.filter((s) => s >= first && s <= last));
   const replayedAtLeast = matching.filter((s) => s >= first && s <= newestBefore).length;
   const replayedAtMost = matching.filter((s) => s >= first && s <= newestAfter).length;
-  expect(replayedAtLeast, `matching events from the first replayed one to the attach (${newestBefore}..${newestAfter})`).toBeLessThanOrEqual(n);
+  expect(
+    replayedAtLeast,
+    `matching events from the first replayed one to the attach (${newestBefore}..${newestAfter})`,
+  ).toBeLessThanOrEqual(n);
   expect(replayedAtMost).toBeGreaterThanOrEqual(n);
   expect(last, 'live events followed the replay').toBeGreaterThan(newestAfter);
 }

@@ -160,9 +160,7 @@ export function receivesMore(socket: ClientSocket, count: number, what: string):
 
 /** `seq` of each legacy frame that carries one (sockets opened with `?meta=1`). */
 export function seqs(frames: readonly Frame[]): number[] {
-  return frames
-    .map((frame) => (frame.json as { seq?: unknown } | undefined)?.seq)
-    .filter((seq): seq is number => typeof seq === 'number');
+  return frames.map((frame) => (frame.json as { seq?: unknown } | undefined)?.seq).filter((seq): seq is number => typeof seq === 'number');
 }
 
 /** Places where a `?meta=1` client's sequence is not `previous + 1`, as `[previous, next]` pairs. */

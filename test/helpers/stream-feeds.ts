@@ -76,22 +76,19 @@ class Recorder {
 
   /** The feed over this record; `live` adds what the transport knows itself (a closed socket, an ended response). */
   feed(label: string, stop: () => void, live: { ended?: () => boolean; failure?: () => unknown } = {}): Feed {
-    // The getters below read the recorder's live state.
-    const self = this;
-    return {
+    // Getters that read the recorder's live state.
+    const feed = {
       label,
       entries: this.entries,
       events: this.events,
       errors: this.errors,
-      get ended() {
-        return self.ended || (live.ended?.() ?? false);
-      },
-      get failure() {
-        return self.failure ?? live.failure?.();
-      },
-      lastCursor: () => self.events.at(-1)?.cursor,
+      lastCursor: () => this.events.at(-1)?.cursor,
       stop,
     };
+    return Object.defineProperties(feed, {
+      ended: { enumerable: true, get: () => this.ended || (live.ended?.() ?? false) },
+      failure: { enumerable: true, get: () => this.failure ?? live.failure?.() },
+    }) as Feed;
   }
 }
 
@@ -173,7 +170,10 @@ export function rawSseFeed(
       if (added) recorder.events[before] = Object.assign(added, { sseId: message.id });
     },
   });
-  const feed = recorder.feed(options.label ?? `raw-sse ${stream}`, () => probe.abort(), { ended: () => probe.ended, failure: () => probe.failure });
+  const feed = recorder.feed(options.label ?? `raw-sse ${stream}`, () => probe.abort(), {
+    ended: () => probe.ended,
+    failure: () => probe.failure,
+  });
   return track(
     Object.defineProperties(feed, {
       messages: { value: probe.messages, enumerable: true },

@@ -38,7 +38,17 @@ export type Closable =
  */
 export function disposerOf(resource: Closable): () => unknown {
   const r = resource as Partial<Record<string | symbol, unknown>>;
-  for (const key of [Symbol.asyncDispose, Symbol.dispose, 'dispose', 'stop', 'terminate', 'destroy', 'close', 'disconnect', 'abort'] as const) {
+  for (const key of [
+    Symbol.asyncDispose,
+    Symbol.dispose,
+    'dispose',
+    'stop',
+    'terminate',
+    'destroy',
+    'close',
+    'disconnect',
+    'abort',
+  ] as const) {
     const method = r[key];
     if (typeof method === 'function') return () => (method as () => unknown).call(resource);
   }

@@ -50,18 +50,19 @@ export function takeEmitted<T>(
 ): Promise<T[]> {
   return new Promise<T[]>((resolve, reject) => {
     const out: T[] = [];
-    let subscription: { unsubscribe(): void } | undefined;
+    // The source may finish synchronously inside subscribe(), before its subscription exists.
+    const held: { subscription?: { unsubscribe(): void } } = {};
     let done = false;
     const finish = (error?: unknown) => {
       if (done) return;
       done = true;
       clearTimeout(timer);
-      subscription?.unsubscribe();
+      held.subscription?.unsubscribe();
       if (error === undefined) resolve(out);
       else reject(error instanceof Error ? error : new Error(String(error)));
     };
     const timer = setTimeout(() => finish(new Error(`timed out after ${timeoutMs} ms with ${out.length}/${count} values`)), timeoutMs);
-    subscription = subscribe(
+    held.subscription = subscribe(
       (value) => {
         if (done) return;
         out.push(value);
@@ -69,6 +70,6 @@ export function takeEmitted<T>(
       },
       (error) => finish(error ?? new Error('the source failed')),
     );
-    if (done) subscription.unsubscribe();
+    if (done) held.subscription.unsubscribe();
   });
 }

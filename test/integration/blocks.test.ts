@@ -45,7 +45,11 @@ describe('blocks from the simulator', () => {
     first.stop();
     const cursor = (first.results[0]?.data?.blocks as Block).cursor;
     const seq = (first.results[0]?.data?.blocks as Block).seq;
-    const resumed = collect<{ blocks: Block }, { after: string }>(client, 'subscription ($after: String) { blocks(after: $after) { seq } }', { after: cursor });
+    const resumed = collect<{ blocks: Block }, { after: string }>(
+      client,
+      'subscription ($after: String) { blocks(after: $after) { seq } }',
+      { after: cursor },
+    );
     await waitFor(() => resumed.results.length >= 3, { what: 'the resumed blocks' });
     const seqs = resumed.results.map((r) => (r.data?.blocks as Block).seq);
     expect(seqs.slice(0, 3)).toEqual([seq + 1, seq + 2, seq + 3]);
@@ -76,11 +80,15 @@ describe('blocks from a chain node', () => {
     const sse = rawSseFeed(server, 'blocks', { filter });
     const legacy = await legacyFeed(server, `/ws/blocks?minHeight=11&proposer=${filter.proposer[0]}`);
     await waitFor(() => server.app.engine.subscriberCount('blocks') === 3, { what: 'three subscribers' });
-    const blocks = Array.from({ length: 20 }, (_, i) => makeBlock('filter', i + 1, { proposer: i % 2 === 0 ? alice : bob, txCount: i, gasUsed: 21_000 * i }));
+    const blocks = Array.from({ length: 20 }, (_, i) =>
+      makeBlock('filter', i + 1, { proposer: i % 2 === 0 ? alice : bob, txCount: i, gasUsed: 21_000 * i }),
+    );
     await ingestOk(server, 'blocks', blocks);
     const expected = blocks.filter((b) => b.height >= 11 && b.proposer === alice).map((b) => b.height);
     expect(expected).toEqual([11, 13, 15, 17, 19]);
-    await waitFor(() => ws.results.length === 5 && sse.events.length === 5 && legacy.frames.length === 5, { what: 'the five matching blocks everywhere' });
+    await waitFor(() => ws.results.length === 5 && sse.events.length === 5 && legacy.frames.length === 5, {
+      what: 'the five matching blocks everywhere',
+    });
     expect(ws.results.map((r) => (r.data?.blocks as Block).height)).toEqual(expected);
     expect(sse.events.map((e) => Number(e['height']))).toEqual(expected);
     expect(legacy.frames.map((f) => (JSON.parse(f) as Block).height)).toEqual(expected);
@@ -103,7 +111,13 @@ describeWithRedis('blocks over Redis Streams', () => {
   const redis = useRedisServer();
 
   test('XADD <prefix>:blocks feeds the stream through the consumer group', async () => {
-    const server = await startTestServer({ BUS: 'redis', REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'blk', REDIS_STREAM_PREFIX: 'blk:chain', SOURCES: 'redis' });
+    const server = await startTestServer({
+      BUS: 'redis',
+      REDIS_URL: redis.url,
+      REDIS_KEY_PREFIX: 'blk',
+      REDIS_STREAM_PREFIX: 'blk:chain',
+      SOURCES: 'redis',
+    });
     const feed = await legacyFeed(server, '/ws/blocks');
     const block = makeBlock('redis', 7);
     const client = redis.client();

@@ -57,8 +57,16 @@ const run = useFixture(
   { timeoutMs: 60_000 },
 );
 
-testFilterCases('validators', validatorCases(Array(9).fill('0x0')).map((c) => c.name), () => run.validators);
-testFilterCases('consensus', consensusCases().map((c) => c.name), () => run.consensus);
+testFilterCases(
+  'validators',
+  validatorCases(Array(9).fill('0x0')).map((c) => c.name),
+  () => run.validators,
+);
+testFilterCases(
+  'consensus',
+  consensusCases().map((c) => c.name),
+  () => run.consensus,
+);
 
 test('validator filters name validators from validatorSet, and the upper-case case really differs in case', () => {
   const { validatorSet } = run;

@@ -48,18 +48,38 @@ interface Invalid {
 
 const INVALID: Invalid[] = [
   { name: 'bad from address', stream: 'transactions', args: { filter: { from: ['0xnot-an-address'] } }, argument: 'filter.from[0]' },
-  { name: 'short address in a list', stream: 'transactions', args: { filter: { address: [VALID, '0x1234'] } }, argument: 'filter.address[1]' },
+  {
+    name: 'short address in a list',
+    stream: 'transactions',
+    args: { filter: { address: [VALID, '0x1234'] } },
+    argument: 'filter.address[1]',
+  },
   { name: 'address without 0x', stream: 'transactions', args: { filter: { to: [VALID.slice(2)] } }, argument: 'filter.to[0]' },
-  { name: 'bad validator address', stream: 'validators', args: { filter: { validator: [`0x${'zz'.repeat(20)}`] } }, argument: 'filter.validator[0]' },
+  {
+    name: 'bad validator address',
+    stream: 'validators',
+    args: { filter: { validator: [`0x${'zz'.repeat(20)}`] } },
+    argument: 'filter.validator[0]',
+  },
   { name: 'negative intervalMs', stream: 'metrics', args: { intervalMs: -1000 }, argument: 'intervalMs' },
   { name: 'zero intervalMs', stream: 'metrics', args: { intervalMs: 0 }, argument: 'intervalMs' },
   { name: 'non-numeric minValue', stream: 'transactions', args: { filter: { minValue: 'abc' } }, argument: 'filter.minValue' },
   { name: 'negative minValue', stream: 'transactions', args: { filter: { minValue: '-5' } }, argument: 'filter.minValue' },
   { name: 'exponent maxValue', stream: 'transactions', args: { filter: { maxValue: '1e18' } }, argument: 'filter.maxValue' },
   { name: 'fractional maxValue', stream: 'transactions', args: { filter: { maxValue: '1.5' } }, argument: 'filter.maxValue' },
-  { name: '1,001 addresses', stream: 'transactions', args: { filter: { address: many(1001, (i) => address(i + 1)) } }, argument: 'filter.address' },
+  {
+    name: '1,001 addresses',
+    stream: 'transactions',
+    args: { filter: { address: many(1001, (i) => address(i + 1)) } },
+    argument: 'filter.address',
+  },
   { name: '1,001 statuses', stream: 'transactions', args: { filter: { status: many(1001, () => 'FAILED') } }, argument: 'filter.status' },
-  { name: '1,001 validators', stream: 'validators', args: { filter: { validator: many(1001, (i) => address(i + 1)) } }, argument: 'filter.validator' },
+  {
+    name: '1,001 validators',
+    stream: 'validators',
+    args: { filter: { validator: many(1001, (i) => address(i + 1)) } },
+    argument: 'filter.validator',
+  },
   { name: '1,001 peer ids', stream: 'network', args: { filter: { peerId: many(1001, (i) => `peer${i}`) } }, argument: 'filter.peerId' },
   { name: 'empty peer id', stream: 'network', args: { filter: { peerId: [''] } }, argument: 'filter.peerId[0]' },
   { name: 'negative replay', stream: 'transactions', args: { replay: -1 }, argument: 'replay' },
@@ -93,14 +113,25 @@ describe('graphql-ws', () => {
 
   test('exactly 1,000 values is accepted', async () => {
     const before = server.app.engine.subscriberCount('transactions');
-    const feed = clientFeed(wsClient, 'transactions', { filter: { address: many(1000, (i) => address(i + 1)), status: many(1000, () => 'SUCCESS') } });
+    const feed = clientFeed(wsClient, 'transactions', {
+      filter: { address: many(1000, (i) => address(i + 1)), status: many(1000, () => 'SUCCESS') },
+    });
     await attached(server, 'transactions', before + 1);
     expect(feed.errors).toEqual([]);
   });
 });
 
 describe('SSE', () => {
-  const cases = INVALID.filter((c) => ['bad from address', 'negative intervalMs', 'non-numeric minValue', '1,001 statuses', 'negative replay', 'after and replay together'].includes(c.name));
+  const cases = INVALID.filter((c) =>
+    [
+      'bad from address',
+      'negative intervalMs',
+      'non-numeric minValue',
+      '1,001 statuses',
+      'negative replay',
+      'after and replay together',
+    ].includes(c.name),
+  );
   test.each(cases.map((c) => [c.name, c] as const))('%s → BAD_REQUEST naming the argument', async (_name, c) => {
     await expectBadRequest(clientFeed(sseClient, c.stream, c.args, `sse ${c.name}`), c);
   });

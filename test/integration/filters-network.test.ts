@@ -59,13 +59,21 @@ const run = useFixture(
         }
       }
     };
-    const matrix = await runFilterMatrix(server, 'network', networkCases(peers.map((p) => p.peerId)), { minEach: 3, replay: 1000, during: drive });
+    const matrix = await runFilterMatrix(server, 'network', networkCases(peers.map((p) => p.peerId)), {
+      minEach: 3,
+      replay: 1000,
+      during: drive,
+    });
     return { matrix, injected };
   },
   { timeoutMs: 60_000 },
 );
 
-testFilterCases('network', networkCases(Array(6).fill('x')).map((c) => c.name), () => run.matrix);
+testFilterCases(
+  'network',
+  networkCases(Array(6).fill('x')).map((c) => c.name),
+  () => run.matrix,
+);
 
 test('the window holds history (genesis connects) and live events after the feeds attached', () => {
   const control = run.matrix.controls['graphql-ws'].events.filter((e) => e.seq <= run.matrix.hi);

@@ -55,7 +55,18 @@ beforeAll(async () => {
   // The busiest accounts, so address filters see events within the measured window.
   const addresses = byFrequency(recent.flatMap((t) => [String(t['from']), String(t['to'])]));
   const values = ascendingValues(recent);
-  const [a0, a1, a2, a3, a4, a5, a6, a7, a8, a9] = addresses as [string, string, string, string, string, string, string, string, string, string];
+  const [a0, a1, a2, a3, a4, a5, a6, a7, a8, a9] = addresses as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
   const high = String(values[Math.floor(values.length * 0.9)]);
   const low = String(values[Math.floor(values.length * 0.05)]);
   filters = [
@@ -76,11 +87,20 @@ beforeAll(async () => {
     [{ from: [a3] }, { from: [upper(a3)] }],
     [{ to: [a4] }],
     [{ status: ['FAILED'] }, { status: ['FAILED', 'FAILED'] }],
-    [{ status: ['SUCCESS'], minValue: high }, { minValue: high, status: ['SUCCESS'] }],
+    [
+      { status: ['SUCCESS'], minValue: high },
+      { minValue: high, status: ['SUCCESS'] },
+    ],
     [{ maxValue: low }],
-    [{ address: [a5], status: ['SUCCESS', 'FAILED'] }, { status: ['FAILED', 'SUCCESS'], address: [upper(a5)] }],
+    [
+      { address: [a5], status: ['SUCCESS', 'FAILED'] },
+      { status: ['FAILED', 'SUCCESS'], address: [upper(a5)] },
+    ],
     [{ from: [a6, a7] }, { from: [a7, a6] }],
-    [{ to: [a8], address: [a9, a8] }, { address: [a8, a9], to: [upper(a8)] }],
+    [
+      { to: [a8], address: [a9, a8] },
+      { address: [a8, a9], to: [upper(a8)] },
+    ],
   ];
 
   const spelling = (i: number) => {
@@ -109,9 +129,11 @@ beforeAll(async () => {
       Array.from({ length: 50 }, (_, k) => {
         const { f, filter } = spelling(i + k);
         const style = (i + k) % 2 === 0 ? 'repeat' : 'comma';
-        return legacyFeed(server, `/ws/transactions?${legacyQuery(filter as Record<string, unknown>, style)}&meta=1`, `legacy ${i + k}`).then(
-          (feed) => ({ filter: f, feed }),
-        );
+        return legacyFeed(
+          server,
+          `/ws/transactions?${legacyQuery(filter as Record<string, unknown>, style)}&meta=1`,
+          `legacy ${i + k}`,
+        ).then((feed) => ({ filter: f, feed }));
       }),
     );
     feeds.push(...batch);
@@ -194,7 +216,12 @@ test('every subscriber of a filter got the same, matching events in the measured
     // The longest feed of the group is the reference; wait for every other to have the same measured.
     await waitFor(
       () => {
-        const lists = group.map((x) => x.feed.events.filter(inWindow).map((e) => e.seq).join(','));
+        const lists = group.map((x) =>
+          x.feed.events
+            .filter(inWindow)
+            .map((e) => e.seq)
+            .join(','),
+        );
         return lists.every((l) => l === lists[0]) && lists[0] !== undefined;
       },
       { timeoutMs: 10_000, what: `filter ${f}: every subscriber to agree on the measured` },
@@ -203,8 +230,14 @@ test('every subscriber of a filter got the same, matching events in the measured
     reference.set(f, longest);
     for (const { feed } of group) {
       expect(feed.errors, feed.label).toEqual([]);
-      expect(feed.events.filter((e) => !matchesTransaction(filters[f] as TransactionFilterSpec, e)).map((e) => e.seq), `${feed.label}: non-matching`).toEqual([]);
-      expect(feed.events.filter(inWindow).map((e) => e.seq), `${feed.label} (filter ${f})`).toEqual(longest);
+      expect(
+        feed.events.filter((e) => !matchesTransaction(filters[f] as TransactionFilterSpec, e)).map((e) => e.seq),
+        `${feed.label}: non-matching`,
+      ).toEqual([]);
+      expect(
+        feed.events.filter(inWindow).map((e) => e.seq),
+        `${feed.label} (filter ${f})`,
+      ).toEqual(longest);
     }
   }
   // The filters really selected something: most of them saw events in the measured.

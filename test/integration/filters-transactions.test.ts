@@ -99,8 +99,9 @@ test('the case-insensitive case really uses upper-case input against lower-case 
 test('minValue and maxValue compare exact big integers beyond 2^53, not floats', async () => {
   // A retained value above 2^53 whose neighbours round to the same double.
   const retained = await retainedTransactions(server, 1);
-  const target = retained.find((t) => BigInt(String(t['value'])) > 2n ** 60n && !String(t['value']).endsWith('0'))
-    ?? retained.find((t) => BigInt(String(t['value'])) > 2n ** 60n);
+  const target =
+    retained.find((t) => BigInt(String(t['value'])) > 2n ** 60n && !String(t['value']).endsWith('0')) ??
+    retained.find((t) => BigInt(String(t['value'])) > 2n ** 60n);
   expect(target, 'a retained value above 2^60').toBeDefined();
   const value = BigInt(String((target as Item)['value']));
   expect(Number(value + 1n)).toBe(Number(value)); // a float comparison could not tell them apart
@@ -129,6 +130,9 @@ test('minValue and maxValue compare exact big integers beyond 2^53, not floats',
   expect(has('below'), 'maxValue = value - 1 excludes it').toBe(false);
   for (const [name, feed] of Object.entries(feeds)) {
     const filter = cases[name as keyof typeof cases];
-    expect(feed.events.filter((e) => !matchesTransaction(filter, e)).map((e) => e.value), name).toEqual([]);
+    expect(
+      feed.events.filter((e) => !matchesTransaction(filter, e)).map((e) => e.value),
+      name,
+    ).toEqual([]);
   }
 });

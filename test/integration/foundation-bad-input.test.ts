@@ -216,7 +216,9 @@ describe('malformed graphql-transport-ws frames close only the offending socket'
       expect(raw.status).toBe(101);
       expect(headerOf(raw, 'sec-websocket-protocol')).toBeUndefined();
       // The server's first frame is a close frame (opcode 8) with code 4406.
-      const [first] = await waitFor(() => parseServerFrames(raw.bytes()).length > 0 && parseServerFrames(raw.bytes()), { what: 'a first frame' });
+      const [first] = await waitFor(() => parseServerFrames(raw.bytes()).length > 0 && parseServerFrames(raw.bytes()), {
+        what: 'a first frame',
+      });
       expect(first?.opcode).toBe(0x8);
       expect(closeFrameOf(raw.bytes())?.code).toBe(CloseCode.SubprotocolNotAcceptable);
     });

@@ -47,7 +47,10 @@ describe('partial selections reach every client with exactly the selected fields
     const apollo = apolloClient(server);
     const collectApollo = <T>(client: ApolloClient, query: Parameters<ApolloClient['subscribe']>[0]['query'], count: number) =>
       takeEmitted<{ data: T | undefined; error?: unknown }>(
-        (next, fail) => client.subscribe({ query }).subscribe({ next: (result) => next(result as { data: T | undefined; error?: unknown }), error: fail }),
+        (next, fail) =>
+          client
+            .subscribe({ query })
+            .subscribe({ next: (result) => next(result as { data: T | undefined; error?: unknown }), error: fail }),
         count,
       );
 
@@ -71,7 +74,10 @@ describe('partial selections reach every client with exactly the selected fields
 
   test('urql (@urql/core, subscriptionExchange → graphql-ws)', async () => {
     const urql = urqlClient(server);
-    const results = await takeEmitted<{ data?: unknown; error?: unknown }>((next) => urql.client.subscription(LiveMetricsDocument, {}).subscribe(next), 3);
+    const results = await takeEmitted<{ data?: unknown; error?: unknown }>(
+      (next) => urql.client.subscription(LiveMetricsDocument, {}).subscribe(next),
+      3,
+    );
     for (const result of results) {
       expect(result.error).toBeUndefined();
       expect(keysOf(result.data)).toEqual(['metrics']);

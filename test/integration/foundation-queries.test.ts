@@ -124,9 +124,7 @@ describe('Query fields', () => {
   });
 
   test('recentTransactions returns the newest retained events, oldest first', async () => {
-    const { body } = await postQuery<{ recentTransactions: { seq: number }[] }, never>(
-      '{ recentTransactions(limit: 10) { seq } }',
-    );
+    const { body } = await postQuery<{ recentTransactions: { seq: number }[] }, never>('{ recentTransactions(limit: 10) { seq } }');
     expect(body.errors).toBeUndefined();
     const seqs = body.data?.recentTransactions.map((t) => t.seq) ?? [];
     expect(seqs).toHaveLength(10);
@@ -137,9 +135,7 @@ describe('Query fields', () => {
 
   for (const limit of [0, -1, 1001, 5000]) {
     test(`recentTransactions(limit: ${limit}) is a BAD_REQUEST GraphQL error (HTTP)`, async () => {
-      const { body } = await postQuery<{ recentTransactions: unknown[] }, never>(
-        `{ recentTransactions(limit: ${limit}) { txHash } }`,
-      );
+      const { body } = await postQuery<{ recentTransactions: unknown[] }, never>(`{ recentTransactions(limit: ${limit}) { txHash } }`);
       expect(body.data ?? null).toBeNull();
       expect(body.errors).toHaveLength(1);
       expect(body.errors?.[0]?.extensions?.code).toBe('BAD_REQUEST');

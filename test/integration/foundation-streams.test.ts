@@ -52,10 +52,7 @@ async function expectEveryStream(client: Parameters<typeof subscribe>[0]): Promi
   for (const [stream, events] of received) checkEvents(stream, events as (FullEvent<typeof stream> | undefined)[]);
 }
 
-async function takeStream<S extends StreamName>(
-  client: Parameters<typeof subscribe>[0],
-  stream: S,
-): Promise<(FullEvent<S> | undefined)[]> {
+async function takeStream<S extends StreamName>(client: Parameters<typeof subscribe>[0], stream: S): Promise<(FullEvent<S> | undefined)[]> {
   const { count, timeoutMs } = EXPECTATIONS[stream];
   const results = await take(subscribe(client, fullStreamDocument(stream)), count, timeoutMs);
   for (const result of results) expect(result.errors, stream).toBeUndefined();

@@ -148,7 +148,10 @@ test('an invalid batch is refused whole: 400 BAD_REQUEST listing index, field an
   expect(at(2)).toEqual([]);
   expect(at(1)).toEqual(['txHash']);
   expect(at(3)).toEqual(expect.arrayContaining(['to', 'status', 'gasUsed']));
-  expect(problems.some((p) => p.index === 3 && /extra/.test(`${p.field} ${p.reason}`)), 'the unknown key is named').toBe(true);
+  expect(
+    problems.some((p) => p.index === 3 && /extra/.test(`${p.field} ${p.reason}`)),
+    'the unknown key is named',
+  ).toBe(true);
   expect(at(4).length, 'a non-object item is a problem too').toBeGreaterThan(0);
 
   // Nothing was published: the hub saw nothing and no subscriber was sent anything.

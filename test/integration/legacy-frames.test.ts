@@ -20,8 +20,14 @@ const hex: Check = (v) => typeof v === 'string' && /^0x[0-9a-fA-F]+$/.test(v);
 const decimalString: Check = (v) => typeof v === 'string' && /^(0|[1-9][0-9]*)$/.test(v);
 const int: Check = (v) => Number.isSafeInteger(v) && (v as number) >= 0;
 const nonNegative: Check = (v) => typeof v === 'number' && Number.isFinite(v) && v >= 0;
-const range = (min: number, max: number): Check => (v) => typeof v === 'number' && Number.isFinite(v) && v >= min && v <= max;
-const oneOf = (...values: string[]): Check => (v) => typeof v === 'string' && values.includes(v);
+const range =
+  (min: number, max: number): Check =>
+  (v) =>
+    typeof v === 'number' && Number.isFinite(v) && v >= min && v <= max;
+const oneOf =
+  (...values: string[]): Check =>
+  (v) =>
+    typeof v === 'string' && values.includes(v);
 const nonEmptyString: Check = (v) => typeof v === 'string' && v.length > 0;
 const SEMVER = /^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/;
 
@@ -112,7 +118,11 @@ beforeAll(async () => {
 });
 
 test('the type table covers exactly the registry streams, in the wire order of their fields', () => {
-  for (const stream of STREAM_NAMES) expect(CONTRACT[stream].map(([field]) => field), stream).toEqual(CONTRACT_FIELDS[stream]);
+  for (const stream of STREAM_NAMES)
+    expect(
+      CONTRACT[stream].map(([field]) => field),
+      stream,
+    ).toEqual(CONTRACT_FIELDS[stream]);
 });
 
 describe.each(STREAM_NAMES)('/ws/%s', (stream) => {

@@ -28,7 +28,9 @@ const timedOutLines = (server: ChildServer) => server.logs.filter((line) => type
 const exited = (server: ChildServer, guardMs = 30_000): Promise<ChildExit> =>
   Promise.race([
     server.exited,
-    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`process still running ${guardMs} ms after the signal`)), guardMs).unref()),
+    new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error(`process still running ${guardMs} ms after the signal`)), guardMs).unref(),
+    ),
   ]);
 
 test('SIGTERM: graphql-ws subscribers complete, legacy sockets close 1001, SSE streams end, the drain finishes by itself, exit 0', async () => {
@@ -112,7 +114,10 @@ test('clients that never answer cannot keep the process alive past SHUTDOWN_TIME
   // The hanging clients hold the drain open, so the process is still there to ask.
   expect(await probeStatus(server.http('/ready'))).toBe(503);
   expect(await probeStatus(server.http('/health'))).toBe(200);
-  for (const refused of [await refusedUpgrade(server.ws('/ws/metrics')), await refusedUpgrade(server.ws('/graphql'), 'graphql-transport-ws')]) {
+  for (const refused of [
+    await refusedUpgrade(server.ws('/ws/metrics')),
+    await refusedUpgrade(server.ws('/graphql'), 'graphql-transport-ws'),
+  ]) {
     expect(refused.status).toBe(503);
     // The one JSON error body; clients come back after Retry-After (at another instance, or this one restarted).
     expect(httpErrorOf(refused.body).code).toBe('SHUTTING_DOWN');

@@ -1,16 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { graphqlSseClient, graphqlWsClient } from '../helpers/clients.ts';
 import { collect, type Collected } from '../helpers/collect.ts';
-import {
-  connectionsOf,
-  getStats,
-  sampleValue,
-  samplesOf,
-  scrape,
-  STATS_KEY_OF_STREAM,
-  STATS_KEYS,
-  type Stats,
-} from '../helpers/ops.ts';
+import { connectionsOf, getStats, sampleValue, samplesOf, scrape, STATS_KEY_OF_STREAM, STATS_KEYS, type Stats } from '../helpers/ops.ts';
 import { STREAM_NAMES, type StreamName } from '../helpers/contract.ts';
 import { ingestOk, makeTransactions, TEST_INGEST_TOKEN } from '../helpers/ingest-client.ts';
 import { startTestServer, useTestServer } from '../helpers/server.ts';
@@ -82,9 +73,12 @@ describe('connections on every transport, per stream', () => {
     // Close one transport at a time: each close must be seen, per stream, in both documents.
     const closeSteps: [string, () => Promise<unknown>][] = [
       ['legacy', () => Promise.all(legacyClients.map((client) => client.close()))],
-      ['graphql-ws', async () => {
-        await ws.dispose();
-      }],
+      [
+        'graphql-ws',
+        async () => {
+          await ws.dispose();
+        },
+      ],
       ['sse', async () => sseSubs.forEach((sub) => sub.stop())],
     ];
     let remaining = 3;
@@ -138,10 +132,9 @@ describe('messages sent', () => {
     const wsSubs: Collected<unknown>[] = [collect(wsClient(), doc('transactions')), collect(wsClient(), doc('transactions'))];
     const sse = sseClient();
     const sseSub: Collected<unknown> = collect(sse, doc('transactions'));
-    await waitFor(
-      () => tx.frames.length >= 5 && wsSubs.every((sub) => sub.results.length >= 5) && sseSub.results.length >= 5,
-      { what: 'events on all three transports' },
-    );
+    await waitFor(() => tx.frames.length >= 5 && wsSubs.every((sub) => sub.results.length >= 5) && sseSub.results.length >= 5, {
+      what: 'events on all three transports',
+    });
     const first = await getStats(server);
     // Rises as events keep flowing (frames already in flight when `first` was read do not count).
     await waitFor(async () => (await getStats(server)).messagesSent >= first.messagesSent + 10, {

@@ -23,7 +23,8 @@ const foreign = useTestServer();
 beforeAll(async () => {
   // A perfectly good cursor — of another server's history.
   const data = await waitFor(
-    async () => (await query<{ recentTransactions: Item[] }>(foreign, '{ recentTransactions(limit: 5) { seq cursor } }')).recentTransactions.at(-1),
+    async () =>
+      (await query<{ recentTransactions: Item[] }>(foreign, '{ recentTransactions(limit: 5) { seq cursor } }')).recentTransactions.at(-1),
     { what: 'a transaction on the other server' },
   );
   foreignCursor = data.cursor;
@@ -63,14 +64,16 @@ describe.each(RESUME_TRANSPORTS)('$name', (transport) => {
     expect(events.at(-1)?.seq, 'live events follow').toBeGreaterThan(newest);
   });
 
-  test("a cursor of another stream → REPLAY_GAP, not a resume at some unrelated position", async () => {
+  test('a cursor of another stream → REPLAY_GAP, not a resume at some unrelated position', async () => {
     const server = small;
     const witness = control(server);
     await waitFor(() => witness.events.length >= 1, { what: 'a transactions cursor' });
     await waitFor(() => server.app.streams.hubs.validators.latest(), { what: 'a validators event' });
     const feed = await resume(server, (witness.events[0] as Item).cursor, 'validators');
     await waitFor(() => feed.errors.length > 0 || feed.events.length > 0, { timeoutMs: 15_000, what: `${feed.label}: a first result` });
-    expect(feed.entries[0] && 'error' in feed.entries[0] ? feed.entries[0].error.extensions['code'] : 'an event came first').toBe('REPLAY_GAP');
+    expect(feed.entries[0] && 'error' in feed.entries[0] ? feed.entries[0].error.extensions['code'] : 'an event came first').toBe(
+      'REPLAY_GAP',
+    );
   });
 
   test('something that is not a cursor is never silently accepted', async () => {

@@ -49,7 +49,10 @@ describe('graphql-ws, a whole buffer of history at once', () => {
       what: 'the replay and live events',
     });
     const close = feed.failure as { code?: number; reason?: string } | undefined;
-    expect(close === undefined ? 'still open' : `closed ${close.code ?? ''} ${close.reason ?? String(close)}`, `after ${feed.events.length} events`).toBe('still open');
+    expect(
+      close === undefined ? 'still open' : `closed ${close.code ?? ''} ${close.reason ?? String(close)}`,
+      `after ${feed.events.length} events`,
+    ).toBe('still open');
     expectReplayThenLive(feed, 10_000, newestBefore, newestAfter);
     feed.stop();
     // History is counted as history, never as live broadcast (so never as broadcast latency either).
@@ -61,6 +64,8 @@ describe('graphql-ws, a whole buffer of history at once', () => {
     expect(sentBy.transactions['graphql-ws'], 'live frames: what was received live, at least').toBeGreaterThanOrEqual(liveReceived);
     expect(sentBy.transactions['graphql-ws'], 'live frames: no more than live events published').toBeLessThanOrEqual(livePublished);
     const scraped = await scrape(server);
-    expect(sampleValue(scraped, 'aurigraph_history_messages_sent_total', { endpoint: 'transactions', transport: 'graphql-ws' })).toBe(10_000);
+    expect(sampleValue(scraped, 'aurigraph_history_messages_sent_total', { endpoint: 'transactions', transport: 'graphql-ws' })).toBe(
+      10_000,
+    );
   });
 });

@@ -23,7 +23,8 @@ test('without ?meta=1 replayed and resumed frames keep exactly the contract fiel
   const replayed = await legacyFeed(server, '/ws/transactions?replay=10&status=SUCCESS', 'replay, no meta');
   await waitFor(() => resumed.events.length >= 20 && replayed.events.length >= 12, { what: 'frames' });
   for (const feed of [resumed, replayed]) {
-    for (const frame of feed.events.slice(0, 12)) expect(Object.keys(frame).sort(), feed.label).toEqual([...CONTRACT_FIELDS.transactions].sort());
+    for (const frame of feed.events.slice(0, 12))
+      expect(Object.keys(frame).sort(), feed.label).toEqual([...CONTRACT_FIELDS.transactions].sort());
   }
   // The resumed socket starts right after the cursor: its first frame is the event after the probe's first.
   expect(resumed.events[0]?.['txHash']).toBe(probe.events[1]?.['txHash']);

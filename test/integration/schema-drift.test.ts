@@ -19,7 +19,8 @@ test('schema.graphql is the printed, sorted schema of the code', () => {
 
 test('counters that can pass 2^31 are SafeInt, not Int (Int is 32-bit in GraphQL)', () => {
   const schema = getSchema();
-  const typeOf = (type: string, field: string) => String((schema.getType(type) as { getFields?: () => Record<string, { type: unknown }> }).getFields?.()[field]?.type);
+  const typeOf = (type: string, field: string) =>
+    String((schema.getType(type) as { getFields?: () => Record<string, { type: unknown }> }).getFields?.()[field]?.type);
   expect(typeOf('TransactionEvent', 'gasUsed')).toBe('SafeInt!');
   expect(typeOf('ValidatorEvent', 'lastBlockProposed')).toBe('SafeInt!');
   for (const field of ['epoch', 'round', 'term']) expect(typeOf('ConsensusEvent', field), field).toBe('SafeInt!');

@@ -39,8 +39,14 @@ describeWithRedis('BUS=redis configuration', () => {
       });
       const windowA = metricsA.events.slice(settledA);
       const windowB = metricsB.events.slice(settledB);
-      expect(windowA.map((e) => e.connections), 'A counts its own subscribers only').toEqual(windowA.map(() => 3));
-      expect(windowB.map((e) => e.connections), 'B counts its own subscriber only').toEqual(windowB.map(() => 1));
+      expect(
+        windowA.map((e) => e.connections),
+        'A counts its own subscribers only',
+      ).toEqual(windowA.map(() => 3));
+      expect(
+        windowB.map((e) => e.connections),
+        'B counts its own subscriber only',
+      ).toEqual(windowB.map(() => 1));
       // Each instance numbers its own snapshots; nothing from the other instance is interleaved (a shared metrics
       // stream would put A's snapshots, counting 3, among B's, counting 1: the connection counts above rule that out).
       expect(seqBreaks(metricsA.seqs()), 'A metrics seq').toEqual([]);
@@ -55,7 +61,10 @@ describeWithRedis('BUS=redis configuration', () => {
       const metricsA = await graphqlWsFeed(a, 'metrics', {}, 'A metrics');
       await waitFor(() => metricsA.events.length >= 3, { what: '3 snapshots on A' });
       const resumed = await graphqlWsFeed(b, 'metrics', { after: metricsA.lastCursor() as string }, 'B metrics resumed');
-      await waitFor(() => resumed.errors.length > 0 && resumed.events.length > 0, { timeoutMs: 20_000, what: 'a gap notice then snapshots' });
+      await waitFor(() => resumed.errors.length > 0 && resumed.events.length > 0, {
+        timeoutMs: 20_000,
+        what: 'a gap notice then snapshots',
+      });
       expect((resumed.errors[0] as { extensions?: { code?: string } }).extensions?.code).toBe('REPLAY_GAP');
     });
 

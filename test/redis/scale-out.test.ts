@@ -43,10 +43,7 @@ describeWithRedis('two instances on one Redis', () => {
     // And two batches at once from both instances: some interleaving, but one order for everybody.
     const concurrentA = makeTransactions(`${t}-ca`, 0, 20);
     const concurrentB = makeTransactions(`${t}-cb`, 0, 20);
-    const [ra, rb] = await Promise.all([
-      postIngest(a, 'transactions', concurrentA),
-      postIngest(b, 'transactions', concurrentB),
-    ]);
+    const [ra, rb] = await Promise.all([postIngest(a, 'transactions', concurrentA), postIngest(b, 'transactions', concurrentB)]);
     ok(ra);
     ok(rb);
     // The sentinel proves everything before it was delivered; "exactly once" is then an equality.
@@ -73,8 +70,14 @@ describeWithRedis('two instances on one Redis', () => {
       // Each concurrent batch stays in its own order, whatever the interleaving.
       const order = feed.field('txHash');
       const positions = (batch: typeof concurrentA) => batch.map((e) => order.indexOf(e.txHash));
-      expect(positions(concurrentB).every((p, i, arr) => i === 0 || p > (arr[i - 1] as number)), `${feed.label}: B batch order`).toBe(true);
-      expect(positions(concurrentA).every((p, i, arr) => i === 0 || p > (arr[i - 1] as number)), `${feed.label}: A batch order`).toBe(true);
+      expect(
+        positions(concurrentB).every((p, i, arr) => i === 0 || p > (arr[i - 1] as number)),
+        `${feed.label}: B batch order`,
+      ).toBe(true);
+      expect(
+        positions(concurrentA).every((p, i, arr) => i === 0 || p > (arr[i - 1] as number)),
+        `${feed.label}: A batch order`,
+      ).toBe(true);
     }
     // Cursors name the same event on both instances (one history epoch, global seq).
     expect(on.bGql.events.map((e) => e.cursor)).toEqual(on.aGql.events.map((e) => e.cursor));
@@ -135,10 +138,10 @@ describeWithRedis('two instances on one Redis', () => {
     await waitFor(() => loop.accepted.length >= awayFrom + 30, { timeoutMs: 30_000, what: 'ingest to go on while away' });
     const acceptedAtReconnect = loop.accepted.length;
     const resumed = await resume(first.lastCursor() as string);
-    await waitFor(
-      () => resumed.events.some((e) => loop.accepted.findIndex((x) => x.txHash === e.txHash) >= acceptedAtReconnect + 30),
-      { timeoutMs: 30_000, what: `live events on ${resumed.label} after the backlog` },
-    );
+    await waitFor(() => resumed.events.some((e) => loop.accepted.findIndex((x) => x.txHash === e.txHash) >= acceptedAtReconnect + 30), {
+      timeoutMs: 30_000,
+      what: `live events on ${resumed.label} after the backlog`,
+    });
     await loop.stop();
     expect(loop.failures).toEqual([]);
     expectSeamless(first, resumed, loop, acceptedAtReconnect);

@@ -34,7 +34,13 @@ describeWithRedis('Redis Streams consumer source', () => {
   describe('one instance', () => {
     const keyPrefix = uniquePrefix('src-bus');
     const streamPrefix = `${uniquePrefix('src')}:chain`;
-    const server = useTestServer(() => ({ BUS: 'redis', REDIS_URL: redis.url, REDIS_KEY_PREFIX: keyPrefix, REDIS_STREAM_PREFIX: streamPrefix, SOURCES: 'redis' }));
+    const server = useTestServer(() => ({
+      BUS: 'redis',
+      REDIS_URL: redis.url,
+      REDIS_KEY_PREFIX: keyPrefix,
+      REDIS_STREAM_PREFIX: streamPrefix,
+      SOURCES: 'redis',
+    }));
 
     test('an XADD reaches subscribers; invalid entries are skipped and acknowledged while valid ones flow', async () => {
       const gql = await graphqlWsFeed(server, 'transactions');
@@ -63,10 +69,12 @@ describeWithRedis('Redis Streams consumer source', () => {
       // Entries after the bad ones were handled, so the bad ones were passed over, not stuck; and they are acknowledged.
       await waitFor(async () => (await pendingCount(key)) === 0, { timeoutMs: 20_000, what: 'XPENDING to reach 0' });
       const [group] = (await node.xinfo('GROUPS', key)) as unknown[][];
-      const info = Object.fromEntries((group as unknown[]).reduce<[string, unknown][]>((acc, v, i, arr) => {
-        if (i % 2 === 0) acc.push([String(v), arr[i + 1]]);
-        return acc;
-      }, []));
+      const info = Object.fromEntries(
+        (group as unknown[]).reduce<[string, unknown][]>((acc, v, i, arr) => {
+          if (i % 2 === 0) acc.push([String(v), arr[i + 1]]);
+          return acc;
+        }, []),
+      );
       expect(info['name']).toBe(GROUP);
       expect(info['last-delivered-id'], 'every entry was delivered to the group').toBe(ids.at(-1));
       expect(info['pending']).toBe(0);

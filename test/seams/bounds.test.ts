@@ -45,7 +45,10 @@ describe('input 10: values past 32 bits', () => {
     const notAnInt = await postIngest(server, 'consensus', [{ ...makeConsensus('c', 1), activeValidators: 2 ** 31 }]);
     expect(notAnInt.status).toBe(400);
     expect(fieldsOf(notAnInt.json)).toEqual(new Set(['activeValidators']));
-    const state = await query<{ consensusState: { epoch: number; round: number; term: number } }>(server, '{ consensusState { epoch round term } }');
+    const state = await query<{ consensusState: { epoch: number; round: number; term: number } }>(
+      server,
+      '{ consensusState { epoch round term } }',
+    );
     expect(state.consensusState).toEqual({ epoch: 2 ** 40, round: 2 ** 40 + 1, term: 2 ** 40 + 2 });
   });
 });
@@ -72,6 +75,8 @@ describe('input 11: every string has a bound from its descriptor', () => {
     await ingestOk(server, 'transactions', [makeTransaction('max', 0, { value: '9'.repeat(78) })]);
     const refused = collect(graphqlWsClient(server), `subscription { transactions(filter: { minValue: "${'1'.repeat(1000)}" }) { seq } }`);
     await waitFor(() => refused.ended, { what: 'the refusal' });
-    expect(refused.error).toEqual([expect.objectContaining({ extensions: expect.objectContaining({ code: 'BAD_REQUEST', argument: 'filter.minValue' }) })]);
+    expect(refused.error).toEqual([
+      expect.objectContaining({ extensions: expect.objectContaining({ code: 'BAD_REQUEST', argument: 'filter.minValue' }) }),
+    ]);
   });
 });

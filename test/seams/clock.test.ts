@@ -14,7 +14,12 @@ import { waitFor } from '../helpers/wait.ts';
 
 const TOLERANCE_S = 5;
 const jwtServer = () =>
-  startTestServer({ AUTH_MODE: 'jwt', AUTH_JWT_SECRET: TEST_JWT_SECRET, AUTH_CLOCK_TOLERANCE_S: String(TOLERANCE_S), METRICS_INTERVAL_MS: '100' });
+  startTestServer({
+    AUTH_MODE: 'jwt',
+    AUTH_JWT_SECRET: TEST_JWT_SECRET,
+    AUTH_CLOCK_TOLERANCE_S: String(TOLERANCE_S),
+    METRICS_INTERVAL_MS: '100',
+  });
 
 /** A token whose `exp` passed `agoS` seconds ago (whole seconds, as JWT has them), and when connections on it end. */
 async function expiredToken(agoS: number): Promise<{ token: string; endsAt: number }> {
@@ -30,7 +35,10 @@ describe('a token 3 s past exp with a 5 s tolerance is still good: admitted, str
     const connection = graphqlWsConnection(server, { authorization: `Bearer ${token}` });
     await connection.acknowledged;
     const results: unknown[] = [];
-    connection.client.subscribe({ query: 'subscription { metrics { seq } }' }, { next: (r) => void results.push(r), error: () => {}, complete: () => {} });
+    connection.client.subscribe(
+      { query: 'subscription { metrics { seq } }' },
+      { next: (r) => void results.push(r), error: () => {}, complete: () => {} },
+    );
     const closed = await connection.closed;
     expect(results.length, 'events before the end').toBeGreaterThan(0);
     expect(closed).toEqual({ code: 4440, reason: 'token expired' });
@@ -40,7 +48,10 @@ describe('a token 3 s past exp with a 5 s tolerance is still good: admitted, str
   test('SSE: a 200 stream with events, then a TOKEN_EXPIRED result and complete — the client learns why it ended', async () => {
     const server = await jwtServer();
     const { token, endsAt } = await expiredToken(3);
-    const probe = sseProbe(server.http('/graphql'), { query: 'subscription { metrics { seq } }', headers: { authorization: `Bearer ${token}` } });
+    const probe = sseProbe(server.http('/graphql'), {
+      query: 'subscription { metrics { seq } }',
+      headers: { authorization: `Bearer ${token}` },
+    });
     await waitFor(() => probe.ended, { what: 'the stream to end', timeoutMs: 15_000 });
     expect(probe.status).toBe(200);
     const last = probe.results.at(-1);
@@ -68,7 +79,10 @@ describe('a token past exp + tolerance is refused at admission, with the same ca
     const connection = graphqlWsConnection(server, { authorization: `Bearer ${token}` });
     expect(await connection.closed).toEqual({ code: 4440, reason: 'token expired' });
 
-    const probe = sseProbe(server.http('/graphql'), { query: 'subscription { metrics { seq } }', headers: { authorization: `Bearer ${token}` } });
+    const probe = sseProbe(server.http('/graphql'), {
+      query: 'subscription { metrics { seq } }',
+      headers: { authorization: `Bearer ${token}` },
+    });
     await waitFor(() => probe.ended, { what: 'the refusal' });
     expect(probe.status).toBe(401);
     expect(JSON.parse(probe.body)).toMatchObject({ errors: [{ extensions: { code: 'TOKEN_EXPIRED' } }] });

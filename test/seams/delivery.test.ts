@@ -12,7 +12,8 @@ import { acknowledgedSocket, messagesOfType, refusedLegacy, type ClientSocket } 
 import { legacyFeed, type LegacyFeed } from '../helpers/stream-feeds.ts';
 import { waitFor } from '../helpers/wait.ts';
 
-const terminated = (server: TestServer, transport: string) => server.app.counters.stats.terminatedBy.get(`${transport}\u0000slow-consumer`) ?? 0;
+const terminated = (server: TestServer, transport: string) =>
+  server.app.counters.stats.terminatedBy.get(`${transport}\u0000slow-consumer`) ?? 0;
 
 async function graphqlWsSubscriber(server: TestServer, query: string): Promise<ClientSocket> {
   const socket = await acknowledgedSocket(server);
@@ -52,7 +53,11 @@ describe('input 8: a graphql-ws subscriber closed as a slow consumer', () => {
     stall(socket.ws);
     // Observed together: the moment the termination is counted, the subscriber is gone.
     const observed = await waitFor(
-      () => terminated(server, 'graphql-ws') > 0 && { terminated: terminated(server, 'graphql-ws'), subscribers: server.app.engine.subscriberCount('transactions') },
+      () =>
+        terminated(server, 'graphql-ws') > 0 && {
+          terminated: terminated(server, 'graphql-ws'),
+          subscribers: server.app.engine.subscriberCount('transactions'),
+        },
       { what: 'the slow consumer to be closed', timeoutMs: 20_000 },
     );
     expect(observed).toEqual({ terminated: 1, subscribers: 0 });
@@ -77,9 +82,14 @@ describe('input 12: stalled readers are judged by how far behind they are, and c
     }
     await waitFor(() => terminated(server, 'legacy') === 3, { what: 'the three stalled sockets closed', timeoutMs: 20_000 });
     expect(server.app.engine.subscriberCount('transactions', 'legacy')).toBe(0);
-    const seqs = messagesOfType(reader, 'next').map((m) => (m['payload'] as { data: { transactions: { seq: number } } }).data.transactions.seq);
+    const seqs = messagesOfType(reader, 'next').map(
+      (m) => (m['payload'] as { data: { transactions: { seq: number } } }).data.transactions.seq,
+    );
     expect(seqs.length).toBeGreaterThan(0);
-    expect(seqs.every((seq, i) => i === 0 || seq === (seqs[i - 1] as number) + 1), 'no gap, no repeat for the reader').toBe(true);
+    expect(
+      seqs.every((seq, i) => i === 0 || seq === (seqs[i - 1] as number) + 1),
+      'no gap, no repeat for the reader',
+    ).toBe(true);
     expect(reader.ws.readyState).toBe(WebSocket.OPEN);
     expect(terminated(server, 'graphql-ws')).toBe(0);
   });
@@ -106,6 +116,8 @@ describe('input 13: legacy query parameters', () => {
     const body = JSON.parse(refused.body) as { errors: { message: string; extensions: Record<string, unknown> }[] };
     expect(body.errors[0]?.message).toMatch(/unknown query parameter "stauts"/);
     expect(body.errors[0]?.extensions).toMatchObject({ code: 'BAD_REQUEST', argument: 'stauts' });
-    expect(body.errors[0]?.extensions['allowed']).toEqual(expect.arrayContaining(['status', 'from', 'to', 'address', 'minValue', 'maxValue', 'since', 'replay', 'meta']));
+    expect(body.errors[0]?.extensions['allowed']).toEqual(
+      expect.arrayContaining(['status', 'from', 'to', 'address', 'minValue', 'maxValue', 'since', 'replay', 'meta']),
+    );
   });
 });

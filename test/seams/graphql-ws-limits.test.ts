@@ -14,7 +14,12 @@ const idsWith = (socket: ClientSocket, type: string) => new Set(messagesOfType(s
 describe('input 1: 105 subscriptions in one burst on one socket (MAX_SUBSCRIPTIONS_PER_CONNECTION=100, default message rate)', () => {
   test('100 stream, 5 get an error result TOO_MANY_OPERATIONS, the socket lives; a reconnect resubscribes all 100 without tripping a limit', async () => {
     // The default rate limits (the test server lifts them for other tests): rate 50/s, burst derived from the limit.
-    const server = await startTestServer({ MAX_SUBSCRIPTIONS_PER_CONNECTION: '100', WS_MESSAGE_RATE: '50', WS_MESSAGE_BURST: '', METRICS_INTERVAL_MS: '100' });
+    const server = await startTestServer({
+      MAX_SUBSCRIPTIONS_PER_CONNECTION: '100',
+      WS_MESSAGE_RATE: '50',
+      WS_MESSAGE_BURST: '',
+      METRICS_INTERVAL_MS: '100',
+    });
     const first = await acknowledgedSocket(server);
     for (let i = 0; i < 105; i++) first.send(metricsSubscribe(`op-${i}`));
     await waitFor(() => idsWith(first, 'next').size === 100 && idsWith(first, 'error').size === 5, {
@@ -22,7 +27,9 @@ describe('input 1: 105 subscriptions in one burst on one socket (MAX_SUBSCRIPTIO
       timeoutMs: 20_000,
     });
     const refused = messagesOfType(first, 'error');
-    expect(refused.map((m) => (m['payload'] as { extensions: { code: string } }[])[0]?.extensions.code)).toEqual(Array(5).fill('TOO_MANY_OPERATIONS'));
+    expect(refused.map((m) => (m['payload'] as { extensions: { code: string } }[])[0]?.extensions.code)).toEqual(
+      Array(5).fill('TOO_MANY_OPERATIONS'),
+    );
     expect([...idsWith(first, 'error')].every((id) => !idsWith(first, 'next').has(id))).toBe(true);
     expect(first.ws.readyState).toBe(first.ws.OPEN);
     expect(server.app.engine.subscriberCount('metrics', 'graphql-ws')).toBe(100);

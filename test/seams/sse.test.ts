@@ -105,7 +105,10 @@ describe('input 3: SSE errors after the request is accepted are events on a 200 
       const results: { errors?: readonly { extensions?: Record<string, unknown> }[] }[] = [];
       let failure: unknown;
       await new Promise<void>((resolve) => {
-        client.subscribe({ query: VARIABLE_ERROR }, { next: (r) => void results.push(r), error: (e) => ((failure = e), resolve()), complete: resolve });
+        client.subscribe(
+          { query: VARIABLE_ERROR },
+          { next: (r) => void results.push(r), error: (e) => ((failure = e), resolve()), complete: resolve },
+        );
       });
       client.dispose();
       expect(failure, `singleConnection=${singleConnection}`).toBeUndefined();
@@ -128,7 +131,9 @@ describe('input 4: a drain with a single-connection stream open', () => {
     const server = await startTestServer({ SHUTDOWN_TIMEOUT_MS: '600000', METRICS_INTERVAL_MS: '100' });
     const { text: token } = await call(server, 'PUT', '/graphql/stream');
     const stream = await openStream(server, token);
-    expect((await call(server, 'POST', '/graphql/stream', { token, body: operation('m', 'subscription { metrics { seq } }') })).status).toBe(202);
+    expect(
+      (await call(server, 'POST', '/graphql/stream', { token, body: operation('m', 'subscription { metrics { seq } }') })).status,
+    ).toBe(202);
     await waitFor(() => stream.text().includes('"id":"m"'), { what: 'the first event' });
     await server.stop();
     await stream.closed;
@@ -143,7 +148,12 @@ describe('input 5: a slow single-connection reader with two operations', () => {
     const onRejection = (reason: unknown) => rejections.push(reason);
     process.on('unhandledRejection', onRejection);
     try {
-      const server = await startTestServer({ SIM_TPS: '2000', SLOW_CONSUMER_BUFFER_BYTES: '65536', SLOW_CONSUMER_LAG_MS: '1000', METRICS_INTERVAL_MS: '100' });
+      const server = await startTestServer({
+        SIM_TPS: '2000',
+        SLOW_CONSUMER_BUFFER_BYTES: '65536',
+        SLOW_CONSUMER_LAG_MS: '1000',
+        METRICS_INTERVAL_MS: '100',
+      });
       const { text: token } = await call(server, 'PUT', '/graphql/stream');
       const stalled = await openStream(server, token, { paused: true });
       for (const [id, query] of [
@@ -163,7 +173,9 @@ describe('input 5: a slow single-connection reader with two operations', () => {
       stalled.response.resume();
       stalled.response.socket.resume();
       await stalled.closed;
-      expect((await call(server, 'POST', '/graphql/stream', { token, body: operation('x', 'subscription { metrics { seq } }') })).status).toBe(404);
+      expect(
+        (await call(server, 'POST', '/graphql/stream', { token, body: operation('x', 'subscription { metrics { seq } }') })).status,
+      ).toBe(404);
       const before = other.text().length;
       await waitFor(() => other.text().length > before, { what: 'the other reader still streaming' });
       expect(other.response.socket.destroyed).toBe(false);
@@ -181,18 +193,26 @@ describe('input 6: reservations nobody opens', () => {
   test('PUT, POST an operation, never GET: the reservation expires and its subscriber is released', async () => {
     const server = await startTestServer({ SSE_RESERVATION_TTL_MS: '2000', METRICS_INTERVAL_MS: '100' });
     const { text: token } = await call(server, 'PUT', '/graphql/stream');
-    expect((await call(server, 'POST', '/graphql/stream', { token, body: operation('m', 'subscription { metrics { seq } }') })).status).toBe(202);
+    expect(
+      (await call(server, 'POST', '/graphql/stream', { token, body: operation('m', 'subscription { metrics { seq } }') })).status,
+    ).toBe(202);
     expect(server.app.engine.subscriberCount('metrics')).toBe(1);
-    await waitFor(async () => (await call(server, 'POST', '/graphql/stream', { token, body: operation('n', '{ __typename }') })).status === 404, {
-      what: 'the reservation to expire',
-    });
+    await waitFor(
+      async () => (await call(server, 'POST', '/graphql/stream', { token, body: operation('n', '{ __typename }') })).status === 404,
+      {
+        what: 'the reservation to expire',
+      },
+    );
     expect(server.app.engine.subscriberCount()).toBe(0);
   });
 
   test('what operations produce before the GET is bounded by the send budget: past it the reservation is dropped', async () => {
     const server = await startTestServer({ SSE_RESERVATION_TTL_MS: '600000', SLOW_CONSUMER_BUFFER_BYTES: '2048', SIM_TPS: '500' });
     const { text: token } = await call(server, 'PUT', '/graphql/stream');
-    await call(server, 'POST', '/graphql/stream', { token, body: operation('t', `subscription { transactions { ${fullSelection('transactions')} } }`) });
+    await call(server, 'POST', '/graphql/stream', {
+      token,
+      body: operation('t', `subscription { transactions { ${fullSelection('transactions')} } }`),
+    });
     await waitFor(() => server.app.engine.subscriberCount() === 0, { what: 'the unread reservation to be dropped' });
     expect((await call(server, 'GET', '/graphql/stream', { token, accept: 'text/event-stream' })).status).toBe(404);
   });
@@ -213,7 +233,9 @@ describe('a single-connection stream belongs to the caller that reserved it', ()
     const stranger = `Bearer ${await signHs256({ sub: 'stranger', scope: 'stream:*' })}`;
     const { text: token } = await call(server, 'PUT', '/graphql/stream', { authorization: owner });
     const body = operation('m', 'subscription { metrics { seq } }');
-    expect((await call(server, 'GET', '/graphql/stream', { token, authorization: stranger, accept: 'text/event-stream' })).status).toBe(404);
+    expect((await call(server, 'GET', '/graphql/stream', { token, authorization: stranger, accept: 'text/event-stream' })).status).toBe(
+      404,
+    );
     expect((await call(server, 'POST', '/graphql/stream', { token, authorization: stranger, body })).status).toBe(404);
     expect((await call(server, 'POST', '/graphql/stream', { token, authorization: owner, body })).status).toBe(202);
     expect((await call(server, 'DELETE', '/graphql/stream?operationId=m', { token, authorization: stranger })).status).toBe(404);
@@ -224,17 +246,35 @@ describe('a single-connection stream belongs to the caller that reserved it', ()
   });
 
   test('an operation posted with a token that ends before the stream ends then, with TOKEN_EXPIRED, while the stream goes on', async () => {
-    const server = await startTestServer({ AUTH_MODE: 'jwt', AUTH_JWT_SECRET: TEST_JWT_SECRET, AUTH_CLOCK_TOLERANCE_S: '0', METRICS_INTERVAL_MS: '100' });
+    const server = await startTestServer({
+      AUTH_MODE: 'jwt',
+      AUTH_JWT_SECRET: TEST_JWT_SECRET,
+      AUTH_CLOCK_TOLERANCE_S: '0',
+      METRICS_INTERVAL_MS: '100',
+    });
     const longLived = `Bearer ${await signHs256({ sub: 'u', scope: 'stream:*' })}`;
     const shortLived = `Bearer ${await signHs256({ sub: 'u', scope: 'stream:*', expiresInS: 2 })}`;
     const { text: token } = await call(server, 'PUT', '/graphql/stream', { authorization: longLived });
     const stream = await openStream(server, token, { authorization: longLived });
-    await call(server, 'POST', '/graphql/stream', { token, authorization: shortLived, body: operation('short', 'subscription { metrics { seq } }') });
-    await call(server, 'POST', '/graphql/stream', { token, authorization: longLived, body: operation('long', 'subscription { metrics { seq } }') });
-    await waitFor(() => stream.text().includes('event: complete\ndata: {"id":"short"}'), { what: 'the short-lived operation to end', timeoutMs: 15_000 });
+    await call(server, 'POST', '/graphql/stream', {
+      token,
+      authorization: shortLived,
+      body: operation('short', 'subscription { metrics { seq } }'),
+    });
+    await call(server, 'POST', '/graphql/stream', {
+      token,
+      authorization: longLived,
+      body: operation('long', 'subscription { metrics { seq } }'),
+    });
+    await waitFor(() => stream.text().includes('event: complete\ndata: {"id":"short"}'), {
+      what: 'the short-lived operation to end',
+      timeoutMs: 15_000,
+    });
     expect(stream.text()).toContain('"code":"TOKEN_EXPIRED"');
     const before = stream.text().length;
-    await waitFor(() => stream.text().length > before && stream.text().slice(before).includes('"id":"long"'), { what: 'the other operation going on' });
+    await waitFor(() => stream.text().length > before && stream.text().slice(before).includes('"id":"long"'), {
+      what: 'the other operation going on',
+    });
     expect(server.app.engine.subscriberCount('metrics')).toBe(1);
   });
 });

@@ -69,7 +69,9 @@ describe('Origin allow-list (cross-site WebSocket hijacking)', () => {
       const a = await open(kind, { origin });
       expect(a.status, origin.slice(0, 60)).toBe(403);
       // The one JSON error body of every HTTP refusal, whichever transport was asked for.
-      expect(JSON.parse(a.body)).toEqual({ errors: [{ message: expect.stringContaining('is not allowed'), extensions: { code: 'FORBIDDEN' } }] });
+      expect(JSON.parse(a.body)).toEqual({
+        errors: [{ message: expect.stringContaining('is not allowed'), extensions: { code: 'FORBIDDEN' } }],
+      });
     }
   });
 
@@ -90,7 +92,11 @@ describe('Origin allow-list (cross-site WebSocket hijacking)', () => {
       return new Promise<string>((resolve) => {
         client.subscribe(
           { query: 'subscription { transactions { seq } }' },
-          { next: () => resolve('data'), error: (e) => resolve(`error: ${String((e as Error)?.message ?? e)}`), complete: () => resolve('complete') },
+          {
+            next: () => resolve('data'),
+            error: (e) => resolve(`error: ${String((e as Error)?.message ?? e)}`),
+            complete: () => resolve('complete'),
+          },
         );
       });
     };
@@ -125,26 +131,31 @@ describe('per-IP connection rate: token bucket (TRUST_PROXY on, one address per 
     { 'x-forwarded-for': '192.0.2.250' },
   );
 
-  test.each(KINDS)('%s: a burst of RATE_LIMIT_BURST is admitted, the next gets 429, a token comes back only once 1/rate s has passed', async (kind) => {
-    const ip = { 'x-forwarded-for': `192.0.2.${KINDS.indexOf(kind) + 1}` };
-    // Read before the first attempt: the address's bucket cannot have started earlier.
-    const burstStartedAt = Date.now();
-    for (let i = 0; i < BURST; i++) {
-      const a = await open(kind, ip);
-      expect(a.status, `connection ${i + 1}`).toBe(ADMITTED[kind]);
-      a.close();
-    }
-    const refused = await open(kind, ip);
-    expect(refused.status).toBe(429);
-    expect(JSON.parse(refused.body)).toEqual({ errors: [{ message: expect.stringContaining('too many new connections'), extensions: { code: 'RATE_LIMITED' } }] });
-    // Another address is not affected.
-    expect((await open(kind, { 'x-forwarded-for': `198.51.100.${KINDS.indexOf(kind) + 1}` })).status).toBe(ADMITTED[kind]);
-    // Refused attempts do not consume tokens: polling finds the first refilled token.
-    await waitFor(async () => (await open(kind, ip)).status === ADMITTED[kind], { intervalMs: 50, what: 'a refilled token' });
-    // Causality, not speed: a full bucket of BURST lasts until one token has refilled, which takes 1/RATE s from the
-    // bucket's first take, however fast or slow the attempts were.
-    expect(Date.now() - burstStartedAt).toBeGreaterThanOrEqual(1000 / RATE);
-  });
+  test.each(KINDS)(
+    '%s: a burst of RATE_LIMIT_BURST is admitted, the next gets 429, a token comes back only once 1/rate s has passed',
+    async (kind) => {
+      const ip = { 'x-forwarded-for': `192.0.2.${KINDS.indexOf(kind) + 1}` };
+      // Read before the first attempt: the address's bucket cannot have started earlier.
+      const burstStartedAt = Date.now();
+      for (let i = 0; i < BURST; i++) {
+        const a = await open(kind, ip);
+        expect(a.status, `connection ${i + 1}`).toBe(ADMITTED[kind]);
+        a.close();
+      }
+      const refused = await open(kind, ip);
+      expect(refused.status).toBe(429);
+      expect(JSON.parse(refused.body)).toEqual({
+        errors: [{ message: expect.stringContaining('too many new connections'), extensions: { code: 'RATE_LIMITED' } }],
+      });
+      // Another address is not affected.
+      expect((await open(kind, { 'x-forwarded-for': `198.51.100.${KINDS.indexOf(kind) + 1}` })).status).toBe(ADMITTED[kind]);
+      // Refused attempts do not consume tokens: polling finds the first refilled token.
+      await waitFor(async () => (await open(kind, ip)).status === ADMITTED[kind], { intervalMs: 50, what: 'a refilled token' });
+      // Causality, not speed: a full bucket of BURST lasts until one token has refilled, which takes 1/RATE s from the
+      // bucket's first take, however fast or slow the attempts were.
+      expect(Date.now() - burstStartedAt).toBeGreaterThanOrEqual(1000 / RATE);
+    },
+  );
 
   test('the bucket is shared by every transport of one address', async () => {
     const ip = { 'x-forwarded-for': '192.0.2.77' };
@@ -177,7 +188,10 @@ describe('X-Forwarded-For is ignored without TRUST_PROXY', () => {
       const kind = KINDS[i % KINDS.length] as Kind;
       statuses.push((await open(kind, { 'x-forwarded-for': `203.0.113.${i + 1}` })).status);
     }
-    expect(statuses.slice(0, BURST - 1).every((s) => s === 101 || s === 200), statuses.join(',')).toBe(true);
+    expect(
+      statuses.slice(0, BURST - 1).every((s) => s === 101 || s === 200),
+      statuses.join(','),
+    ).toBe(true);
     expect(statuses.slice(BURST - 1)).toEqual([429, 429, 429]);
   });
 });
@@ -193,13 +207,18 @@ describe('MAX_CONNECTIONS_PER_IP', () => {
     expect([first.status, second.status]).toEqual([ADMITTED[others[0] as Kind], ADMITTED[others[1] as Kind]]);
     const refused = await open(kind, ip);
     expect(refused.status).toBe(429);
-    expect(JSON.parse(refused.body)).toEqual({ errors: [{ message: expect.stringContaining('too many open connections'), extensions: { code: 'RATE_LIMITED' } }] });
+    expect(JSON.parse(refused.body)).toEqual({
+      errors: [{ message: expect.stringContaining('too many open connections'), extensions: { code: 'RATE_LIMITED' } }],
+    });
     expect((await open(kind, { 'x-forwarded-for': '198.51.100.200' })).status, 'another address').toBe(ADMITTED[kind]);
     first.close();
-    await waitFor(async () => {
-      const a = await open(kind, ip);
-      return a.status === ADMITTED[kind];
-    }, { what: 'a slot freed by the close' });
+    await waitFor(
+      async () => {
+        const a = await open(kind, ip);
+        return a.status === ADMITTED[kind];
+      },
+      { what: 'a slot freed by the close' },
+    );
   });
 });
 
@@ -225,10 +244,12 @@ describe('MAX_CONNECTIONS over all transports', () => {
     expect(held.map((a) => a.status)).toEqual([101, 200, 101]);
     const refused = await open(kind);
     expect(refused.status).toBe(503);
-    expect(JSON.parse(refused.body)).toEqual({ errors: [{ message: expect.stringContaining('connection limit'), extensions: { code: 'TOO_MANY_CONNECTIONS' } }] });
+    expect(JSON.parse(refused.body)).toEqual({
+      errors: [{ message: expect.stringContaining('connection limit'), extensions: { code: 'TOO_MANY_CONNECTIONS' } }],
+    });
     // Still refused while nothing closed.
     expect((await open(kind)).status).toBe(503);
-    (held[[ 'graphql-ws', 'sse', 'legacy' ].indexOf(kind)] as Attempt).close();
+    (held[['graphql-ws', 'sse', 'legacy'].indexOf(kind)] as Attempt).close();
     const admitted = await waitFor(
       async () => {
         const a = await open(kind);

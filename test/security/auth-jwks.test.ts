@@ -58,7 +58,10 @@ describe.each([
     await ws.acknowledged;
     await ws.dispose();
     expect(await httpStatus(`Bearer ${token}`)).toBe(200);
-    const sse = sseProbe(server.http('/graphql'), { query: 'subscription { transactions { seq } }', headers: { authorization: `Bearer ${token}` } });
+    const sse = sseProbe(server.http('/graphql'), {
+      query: 'subscription { transactions { seq } }',
+      headers: { authorization: `Bearer ${token}` },
+    });
     await waitFor(() => sse.results.length >= 2, { what: 'SSE events' });
     sse.abort();
     const legacy = await openLegacy(server, `/ws/transactions?meta=1&access_token=${token}`);
@@ -95,7 +98,7 @@ describe('forgeries', () => {
     await ws.dispose();
   });
 
-  test("a published kid on a token signed by another key is refused", async () => {
+  test('a published kid on a token signed by another key is refused', async () => {
     const rogue = await jwks.addKey('RS256', { publish: false });
     const forged = await jwks.sign(rogue, claims(), { kid: rsKid });
     expect(await httpStatus(`Bearer ${forged}`)).toBe(401);

@@ -89,9 +89,21 @@ describe('graphql-ws: token in connectionParams.authorization', () => {
     ['garbage', () => Promise.resolve('Bearer not.a.jwt'), 'invalid token'],
     ['another scheme', async () => `Basic ${Buffer.from('user:pass').toString('base64')}`, 'expected "Bearer <token>"'],
     ['two words after Bearer', async () => `Bearer ${await token()} extra`, 'expected "Bearer <token>"'],
-    ['a token signed with another secret', async () => `Bearer ${await signHs256({ iss: ISSUER, aud: AUDIENCE }, 'x'.repeat(40))}`, 'invalid token'],
-    ['a forged payload (signature of another)', async () => `Bearer ${tamperedToken(await token({ scope: 'stream:metrics' }), { iss: ISSUER, aud: AUDIENCE, scope: 'stream:*' })}`, 'invalid token'],
-    ['an unsigned token (alg none)', async () => `Bearer ${unsignedToken({ iss: ISSUER, aud: AUDIENCE, scope: 'stream:*' })}`, 'invalid token'],
+    [
+      'a token signed with another secret',
+      async () => `Bearer ${await signHs256({ iss: ISSUER, aud: AUDIENCE }, 'x'.repeat(40))}`,
+      'invalid token',
+    ],
+    [
+      'a forged payload (signature of another)',
+      async () => `Bearer ${tamperedToken(await token({ scope: 'stream:metrics' }), { iss: ISSUER, aud: AUDIENCE, scope: 'stream:*' })}`,
+      'invalid token',
+    ],
+    [
+      'an unsigned token (alg none)',
+      async () => `Bearer ${unsignedToken({ iss: ISSUER, aud: AUDIENCE, scope: 'stream:*' })}`,
+      'invalid token',
+    ],
     ['a token from another issuer', () => bearer({ iss: 'https://evil.test' }), 'invalid token'],
     ['a token for another audience', () => bearer({ aud: 'someone-else' }), 'invalid token'],
     ['a token not valid yet (nbf)', () => bearer({ notBeforeInS: 120 }), 'invalid token'],
@@ -241,7 +253,10 @@ describe('SSE: Authorization: Bearer', () => {
 
       const anonymous = graphqlSseClient(server, { singleConnection });
       const failure = await new Promise<unknown>((resolve) => {
-        anonymous.subscribe({ query: 'subscription { transactions { seq } }' }, { next: () => resolve('got data'), error: resolve, complete: () => resolve('completed') });
+        anonymous.subscribe(
+          { query: 'subscription { transactions { seq } }' },
+          { next: () => resolve('got data'), error: resolve, complete: () => resolve('completed') },
+        );
       });
       anonymous.dispose();
       expect(String((failure as { message?: string })?.message ?? failure), `anonymous ${singleConnection}`).toMatch(/401|bearer token/i);
@@ -251,7 +266,9 @@ describe('SSE: Authorization: Bearer', () => {
 
 describe('legacy /ws/<stream>: Authorization header or ?access_token=', () => {
   test('a valid token in the header or the query string opens the stream', async () => {
-    const viaHeader = await openLegacy(server, '/ws/transactions?meta=1', { headers: { authorization: await bearer({ scope: 'stream:transactions' }) } });
+    const viaHeader = await openLegacy(server, '/ws/transactions?meta=1', {
+      headers: { authorization: await bearer({ scope: 'stream:transactions' }) },
+    });
     const viaQuery = await openLegacy(server, `/ws/transactions?meta=1&access_token=${await token({ scope: 'stream:transactions' })}`);
     await waitFor(() => viaHeader.frames.length >= 5 && viaQuery.frames.length >= 5, { what: 'legacy frames' });
     expect(seqGaps(viaHeader.frames)).toEqual([]);

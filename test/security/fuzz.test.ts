@@ -150,7 +150,10 @@ async function pool(name: string, budget: number, workers: number, step: (rng: R
 function distinct(lines: readonly string[]): string[] {
   const counts = new Map<string, number>();
   for (const line of lines) {
-    const key = line.replace(/\s+/g, ' ').replace(/(\?|: ).*?(\{"errors|GraphQLError|Syntax|$)/, '$1… $2').slice(0, 160);
+    const key = line
+      .replace(/\s+/g, ' ')
+      .replace(/(\?|: ).*?(\{"errors|GraphQLError|Syntax|$)/, '$1… $2')
+      .slice(0, 160);
     bump(counts, key);
   }
   return [...counts].map(([key, n]) => `${n}× ${key}`);
@@ -163,7 +166,11 @@ function hash(text: string): number {
 }
 
 /** Resolves with what happened first: the predicate, the socket closing, or the timeout. */
-function until(ws: WebSocket, predicate: (resolve: (value: 'ok') => void) => void, timeoutMs: number): Promise<'ok' | 'closed' | 'timeout'> {
+function until(
+  ws: WebSocket,
+  predicate: (resolve: (value: 'ok') => void) => void,
+  timeoutMs: number,
+): Promise<'ok' | 'closed' | 'timeout'> {
   return new Promise((resolve) => {
     if (ws.readyState === WebSocket.CLOSED) return resolve('closed');
     const timer = setTimeout(() => done('timeout'), timeoutMs);
@@ -228,10 +235,14 @@ async function barrier(socket: FuzzSocket, stats: Stats, what: string): Promise<
   if (socket.closed || socket.ws.readyState !== WebSocket.OPEN) return true;
   const marker = `b${++barrierCounter}`;
   socket.ws.send(JSON.stringify({ type: 'ping', payload: { b: marker } }));
-  const outcome = await until(socket.ws, (ok) => {
-    const check = () => (socket.pongs.has(marker) ? ok('ok') : setTimeout(check, 2));
-    check();
-  }, 60_000);
+  const outcome = await until(
+    socket.ws,
+    (ok) => {
+      const check = () => (socket.pongs.has(marker) ? ok('ok') : setTimeout(check, 2));
+      check();
+    },
+    60_000,
+  );
   if (outcome === 'timeout') stats.stalls.push(`graphql-ws after ${what}`);
   return outcome !== 'timeout';
 }
@@ -239,7 +250,15 @@ async function barrier(socket: FuzzSocket, stats: Stats, what: string): Promise<
 test(
   `protocol fuzz: ≥10,000 hostile inputs on every transport (seed ${SEED})`,
   async () => {
-    const stats: Stats = { inputs: new Map(), handled: new Map(), statuses: new Map(), closeCodes: new Map(), stalls: [], serverErrors: [], stackTraces: [] };
+    const stats: Stats = {
+      inputs: new Map(),
+      handled: new Map(),
+      statuses: new Map(),
+      closeCodes: new Map(),
+      stalls: [],
+      serverErrors: [],
+      stackTraces: [],
+    };
     const heapBefore = heapAfterGc();
     const rssBefore = process.memoryUsage().rss;
     let rssPeak = rssBefore;
@@ -253,7 +272,9 @@ test(
       socket.on('error', () => {});
       let closedAt: number | undefined;
       socket.once('close', () => (closedAt = Date.now()));
-      socket.write(`GET ${i % 2 ? '/graphql' : '/ws/metrics'} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n`);
+      socket.write(
+        `GET ${i % 2 ? '/graphql' : '/ws/metrics'} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n`,
+      );
       const dribble = setInterval(() => !socket.destroyed && socket.write(`X-${i}: y\r\n`), 2000);
       return { socket, dribble, closedAt: () => closedAt };
     });
@@ -277,7 +298,10 @@ test(
       }
     });
     const graphqlWsInit = pool('graphql-ws-init', BUDGET.graphqlWsInit, WORKERS.graphqlWsInit, async (rng) => {
-      const ws = new WebSocket(server.ws('/graphql'), rng.bool(0.9) ? GRAPHQL_WS_PROTOCOL : rng.pick([['graphql-ws'], ['x'], ['graphql-ws', 'graphql-transport-ws'], []]));
+      const ws = new WebSocket(
+        server.ws('/graphql'),
+        rng.bool(0.9) ? GRAPHQL_WS_PROTOCOL : rng.pick([['graphql-ws'], ['x'], ['graphql-ws', 'graphql-transport-ws'], []]),
+      );
       const socket = trackSocket(ws, stats);
       bump(stats.inputs, 'graphql-ws connection_init');
       const opened = await until(ws, (ok) => ws.once('open', () => ok('ok')), 60_000);
@@ -288,8 +312,14 @@ test(
         return void stats.stalls.push('graphql-ws: no answer to the handshake');
       }
       const first = rng.pick([
-        JSON.stringify({ type: 'connection_init', payload: { authorization: rng.pick(['', 'Bearer', `Bearer ${token}x`, rng.pick(UNICODE_EDGES), `Bearer ${'a.'.repeat(5000)}`]) } }),
-        JSON.stringify({ type: 'connection_init', payload: rng.pick([null, 42, 'x', [], { authorization: 42 }, { authorization: { a: 1 } }]) }),
+        JSON.stringify({
+          type: 'connection_init',
+          payload: { authorization: rng.pick(['', 'Bearer', `Bearer ${token}x`, rng.pick(UNICODE_EDGES), `Bearer ${'a.'.repeat(5000)}`]) },
+        }),
+        JSON.stringify({
+          type: 'connection_init',
+          payload: rng.pick([null, 42, 'x', [], { authorization: 42 }, { authorization: { a: 1 } }]),
+        }),
         JSON.stringify({ type: 'subscribe', id: '1', payload: { query: '{ __typename }' } }),
         JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } }) + ' trailing',
         '',
@@ -309,19 +339,23 @@ test(
       if (!self || self.closed) {
         const ws = new WebSocket(server.ws(`/ws/${rng.pick(['network', 'consensus', 'validators'])}?access_token=${token}`));
         self = trackSocket(ws, stats);
-        if ((await until(ws, (ok) => ws.once('open', () => ok('ok')), 60_000)) !== 'ok') return void stats.stalls.push('legacy: could not open');
+        if ((await until(ws, (ok) => ws.once('open', () => ok('ok')), 60_000)) !== 'ok')
+          return void stats.stalls.push('legacy: could not open');
         legacySockets.set(rng, self);
       }
       const kind = rng.int(6);
       if (kind === 0) self.ws.send(rng.bytes(rng.size(70_000) + 1), { binary: true });
-      else if (kind === 1) self.ws.send(Buffer.concat([Buffer.from('{"x":"'), rng.pick(INVALID_UTF8), Buffer.from('"}')]), { binary: false });
-      else if (kind === 2) self.ws.send(JSON.stringify({ type: 'subscribe', id: '1', payload: { query: 'subscription { metrics { tps } }' } }));
+      else if (kind === 1)
+        self.ws.send(Buffer.concat([Buffer.from('{"x":"'), rng.pick(INVALID_UTF8), Buffer.from('"}')]), { binary: false });
+      else if (kind === 2)
+        self.ws.send(JSON.stringify({ type: 'subscribe', id: '1', payload: { query: 'subscription { metrics { tps } }' } }));
       else if (kind === 3) self.ws.ping(rng.bytes(rng.int(126)));
       else if (kind === 4) self.ws.send('x'.repeat(rng.pick([10, 1000, 65_536, 65_537, 200_000])));
       else self.ws.send(rng.pick(UNICODE_EDGES));
       const ws = self.ws;
       // A pong after the frame proves the server read past it; a close means it refused it (1009, 1007, …).
-      const outcome = ws.readyState === WebSocket.OPEN ? await until(ws, (ok) => (ws.ping(), ws.once('pong', () => ok('ok'))), 60_000) : 'closed';
+      const outcome =
+        ws.readyState === WebSocket.OPEN ? await until(ws, (ok) => (ws.ping(), ws.once('pong', () => ok('ok'))), 60_000) : 'closed';
       if (outcome === 'timeout') stats.stalls.push('legacy pong');
       else bump(stats.handled, 'legacy client frames');
     });
@@ -334,7 +368,8 @@ test(
         bump(stats.handled, 'legacy upgrade URLs');
         bump(stats.statuses, `legacy ${outcome.status}`);
         if (outcome.status >= 500) stats.serverErrors.push(`legacy ${outcome.status} ${path.slice(0, 200)}: ${outcome.body.slice(0, 200)}`);
-        if (STACK_TRACE.test(outcome.body)) stats.stackTraces.push(`legacy ${outcome.status} ${path.slice(0, 60)}: ${outcome.body.slice(0, 200)}`);
+        if (STACK_TRACE.test(outcome.body))
+          stats.stackTraces.push(`legacy ${outcome.status} ${path.slice(0, 60)}: ${outcome.body.slice(0, 200)}`);
         outcome.socket?.terminate();
       } catch (error) {
         const message = (error as Error).message;
@@ -370,8 +405,10 @@ test(
               if (streaming ? size > rng.int(2000) : size > 2_000_000) response.destroy();
             });
             const finish = () => {
-              if (status >= 500) stats.serverErrors.push(`http ${status} ${input.kind} ${input.method} ${input.path.slice(0, 120)}: ${body.slice(0, 200)}`);
-              if (STACK_TRACE.test(body)) stats.stackTraces.push(`http ${status} ${input.kind} ${input.method} ${input.path.slice(0, 60)}: ${body.slice(0, 200)}`);
+              if (status >= 500)
+                stats.serverErrors.push(`http ${status} ${input.kind} ${input.method} ${input.path.slice(0, 120)}: ${body.slice(0, 200)}`);
+              if (STACK_TRACE.test(body))
+                stats.stackTraces.push(`http ${status} ${input.kind} ${input.method} ${input.path.slice(0, 60)}: ${body.slice(0, 200)}`);
               resolve();
             };
             response.once('end', finish);
@@ -423,7 +460,11 @@ test(
       const legacy = rng.bool();
       let raw: Awaited<ReturnType<typeof rawUpgrade>>;
       try {
-        raw = await rawUpgrade(server.port, legacy ? `/ws/network?access_token=${token}` : '/graphql', legacy ? {} : { protocol: GRAPHQL_WS_PROTOCOL });
+        raw = await rawUpgrade(
+          server.port,
+          legacy ? `/ws/network?access_token=${token}` : '/graphql',
+          legacy ? {} : { protocol: GRAPHQL_WS_PROTOCOL },
+        );
       } catch {
         return void stats.stalls.push('raw upgrade failed');
       }
@@ -432,21 +473,39 @@ test(
       const count = rng.between(1, 3);
       for (let i = 0; i < count; i++) {
         switch (rng.int(10)) {
-          case 0: frames.push(clientFrame(OPCODE.text, '{"type":"ping"}', { mask: false })); break;
-          case 1: frames.push(clientFrame(rng.pick([0x3, 0x4, 0x5, 0x6, 0x7, 0xb, 0xc, 0xf]), rng.bytes(10))); break;
-          case 2: frames.push(clientFrame(OPCODE.text, 'x', { rsv: rng.between(1, 7) })); break;
-          case 3: frames.push(clientFrame(OPCODE.ping, rng.bytes(10), { fin: false })); break;
-          case 4: frames.push(clientFrame(OPCODE.continuation, 'orphan')); break;
-          case 5: frames.push(clientFrame(OPCODE.text, 'abc', { declaredLength: rng.pick([2 ** 31, 2 ** 53, 70_000]) })); break;
-          case 6: frames.push(clientFrame(OPCODE.ping, rng.bytes(200))); break;
+          case 0:
+            frames.push(clientFrame(OPCODE.text, '{"type":"ping"}', { mask: false }));
+            break;
+          case 1:
+            frames.push(clientFrame(rng.pick([0x3, 0x4, 0x5, 0x6, 0x7, 0xb, 0xc, 0xf]), rng.bytes(10)));
+            break;
+          case 2:
+            frames.push(clientFrame(OPCODE.text, 'x', { rsv: rng.between(1, 7) }));
+            break;
+          case 3:
+            frames.push(clientFrame(OPCODE.ping, rng.bytes(10), { fin: false }));
+            break;
+          case 4:
+            frames.push(clientFrame(OPCODE.continuation, 'orphan'));
+            break;
+          case 5:
+            frames.push(clientFrame(OPCODE.text, 'abc', { declaredLength: rng.pick([2 ** 31, 2 ** 53, 70_000]) }));
+            break;
+          case 6:
+            frames.push(clientFrame(OPCODE.ping, rng.bytes(200)));
+            break;
           case 7: {
             const payload = Buffer.alloc(rng.pick([1, 2, 4]));
             if (payload.length >= 2) payload.writeUInt16BE(rng.pick([0, 999, 1004, 1005, 1006, 1015, 2999, 5000, 65535]), 0);
             frames.push(clientFrame(OPCODE.close, Buffer.concat([payload, rng.pick(INVALID_UTF8)])));
             break;
           }
-          case 8: frames.push(clientFrame(OPCODE.text, '{"type":"conn', { fin: false }), clientFrame(OPCODE.binary, 'ection_init"}')); break;
-          default: frames.push(clientFrame(OPCODE.text, Buffer.concat([Buffer.from('{"type":"'), rng.pick(INVALID_UTF8), Buffer.from('"}')]))); break;
+          case 8:
+            frames.push(clientFrame(OPCODE.text, '{"type":"conn', { fin: false }), clientFrame(OPCODE.binary, 'ection_init"}'));
+            break;
+          default:
+            frames.push(clientFrame(OPCODE.text, Buffer.concat([Buffer.from('{"type":"'), rng.pick(INVALID_UTF8), Buffer.from('"}')])));
+            break;
         }
       }
       bump(stats.inputs, 'raw WebSocket upgrades');
@@ -474,7 +533,10 @@ test(
     // Every control client received every event, in order, and is still connected.
     const controlCount = await control.verify(30_000);
     const target = latest();
-    await waitFor(() => ((legacyControl.frames.at(-1)?.json as { seq?: number } | undefined)?.seq ?? 0) >= target, { timeoutMs: 15_000, what: 'the legacy control to catch up' });
+    await waitFor(() => ((legacyControl.frames.at(-1)?.json as { seq?: number } | undefined)?.seq ?? 0) >= target, {
+      timeoutMs: 15_000,
+      what: 'the legacy control to catch up',
+    });
     expect(seqGaps(legacyControl.frames), 'legacy control gaps').toEqual([]);
     expect(legacyControl.closeInfo, 'legacy control still open').toBeUndefined();
     await waitFor(() => ((sseControl.results.at(-1)?.data?.['transactions'] as { seq?: number } | undefined)?.seq ?? 0) >= target, {
@@ -511,9 +573,17 @@ test(
     console.log(
       [
         `[fuzz] seed ${SEED} (FUZZ_SEED=${SEED} to reproduce): ${total} inputs in ${(fuzzMs / 1000).toFixed(1)} s`,
-        ...[...stats.inputs].sort((a, b) => a[0].trimStart().localeCompare(b[0].trimStart()) || (a[0].startsWith(' ') ? 1 : -1)).map(([k, v]) => `  ${String(v).padStart(6)}  ${k}`),
-        `  answers: ${[...stats.statuses].sort().map(([k, v]) => `${k}×${v}`).join(', ')}`,
-        `  close codes seen by fuzz clients: ${[...stats.closeCodes].sort((a, b) => a[0] - b[0]).map(([k, v]) => `${k}×${v}`).join(', ')}`,
+        ...[...stats.inputs]
+          .sort((a, b) => a[0].trimStart().localeCompare(b[0].trimStart()) || (a[0].startsWith(' ') ? 1 : -1))
+          .map(([k, v]) => `  ${String(v).padStart(6)}  ${k}`),
+        `  answers: ${[...stats.statuses]
+          .sort()
+          .map(([k, v]) => `${k}×${v}`)
+          .join(', ')}`,
+        `  close codes seen by fuzz clients: ${[...stats.closeCodes]
+          .sort((a, b) => a[0] - b[0])
+          .map(([k, v]) => `${k}×${v}`)
+          .join(', ')}`,
         `  control clients: graphql-ws ${controlCount}, legacy ${legacyControl.frames.length}, SSE ${sseSeqs.length} events, none lost`,
         `  5xx answers: ${stats.serverErrors.length}${stats.serverErrors.length ? `\n    ${distinct(stats.serverErrors).join('\n    ')}` : ''}`,
         `  answers with stack traces: ${stats.stackTraces.length}`,
@@ -524,30 +594,47 @@ test(
 
     // Every property is checked and reported, not only the first that fails.
     // Counted, not timed: every input of the fixed budget was fired, and every one that has an answer got it.
-    expect.soft(Object.values(BUDGET).reduce((a, b) => a + b, 0), 'the fixed budget').toBeGreaterThanOrEqual(10_000);
-    expect.soft(Object.fromEntries([...stats.inputs].filter(([k]) => !k.startsWith(' '))), 'inputs fired per category: the whole budget').toEqual({
-      'slow-loris upgrades': BUDGET.slowLoris,
-      'graphql-ws messages': BUDGET.graphqlWs,
-      'graphql-ws connection_init': BUDGET.graphqlWsInit,
-      'legacy client frames': BUDGET.legacyFrames,
-      'legacy upgrade URLs': BUDGET.legacyUrls,
-      'http requests': BUDGET.http,
-      'raw tcp requests': BUDGET.rawHttp,
-      'raw WebSocket upgrades': BUDGET.rawFrames,
-    });
+    expect
+      .soft(
+        Object.values(BUDGET).reduce((a, b) => a + b, 0),
+        'the fixed budget',
+      )
+      .toBeGreaterThanOrEqual(10_000);
+    expect
+      .soft(Object.fromEntries([...stats.inputs].filter(([k]) => !k.startsWith(' '))), 'inputs fired per category: the whole budget')
+      .toEqual({
+        'slow-loris upgrades': BUDGET.slowLoris,
+        'graphql-ws messages': BUDGET.graphqlWs,
+        'graphql-ws connection_init': BUDGET.graphqlWsInit,
+        'legacy client frames': BUDGET.legacyFrames,
+        'legacy upgrade URLs': BUDGET.legacyUrls,
+        'http requests': BUDGET.http,
+        'raw tcp requests': BUDGET.rawHttp,
+        'raw WebSocket upgrades': BUDGET.rawFrames,
+      });
     // Inputs that always get an answer (a result, an error, a refusal, a close) got one, each of them. Raw TCP
     // bytes and raw frames may legitimately get silence (an unfinished request waits for more); the server's health
     // and the control clients above cover them.
-    const answerable = ['graphql-ws messages', 'graphql-ws connection_init', 'legacy client frames', 'legacy upgrade URLs', 'http requests'];
-    expect.soft(
-      Object.fromEntries(answerable.map((k) => [k, stats.handled.get(k) ?? 0])),
-      'inputs the server handled (answered or refused), per category',
-    ).toEqual(Object.fromEntries(answerable.map((k) => [k, stats.inputs.get(k) ?? 0])));
+    const answerable = [
+      'graphql-ws messages',
+      'graphql-ws connection_init',
+      'legacy client frames',
+      'legacy upgrade URLs',
+      'http requests',
+    ];
+    expect
+      .soft(
+        Object.fromEntries(answerable.map((k) => [k, stats.handled.get(k) ?? 0])),
+        'inputs the server handled (answered or refused), per category',
+      )
+      .toEqual(Object.fromEntries(answerable.map((k) => [k, stats.inputs.get(k) ?? 0])));
     expect.soft(unhandled, 'unhandled rejections / uncaught exceptions').toEqual([]);
     expect.soft(stats.stalls, 'requests the server never answered').toEqual([]);
     // 5xx answers are reported above (yoga answers 500 to unparsable GET variables); what must never travel is a stack.
     expect.soft(distinct(stats.stackTraces), 'answers carrying stack traces or server paths').toEqual([]);
-    expect.soft(leaked, 'subscribers left behind by fuzz clients (besides the 3 controls: graphql-ws, SSE, legacy on transactions)').toEqual({});
+    expect
+      .soft(leaked, 'subscribers left behind by fuzz clients (besides the 3 controls: graphql-ws, SSE, legacy on transactions)')
+      .toEqual({});
     const internalErrorCloses = (stats.closeCodes.get(4500) ?? 0) + (stats.closeCodes.get(1011) ?? 0);
     expect.soft(internalErrorCloses, 'graphql-ws sockets closed with an internal-error code (4500/1011) by client input').toBe(0);
     expect.soft(({} as Record<string, unknown>)['polluted'], 'Object.prototype polluted').toBeUndefined();

@@ -43,8 +43,7 @@ const aliasSubscription = (count: number) =>
 const tokenSubscription = (count: number) =>
   `subscription { transactions(filter: { status: [${Array.from({ length: count - 17 }, (_, i) => ['PENDING', 'SUCCESS', 'FAILED'][i % 3]).join(', ')}] }) { seq } }`;
 /** The same list in a query, for plain HTTP (an unknown argument: refused by validation, not by the token limit). */
-const tokenQuery = (count: number) =>
-  `{ consensusState(x: [${Array.from({ length: count - 12 }, () => '0').join(', ')}]) { round } }`;
+const tokenQuery = (count: number) => `{ consensusState(x: [${Array.from({ length: count - 12 }, () => '0').join(', ')}]) { round } }`;
 
 interface Outcome {
   ok: boolean;
@@ -84,7 +83,9 @@ async function run(transport: Transport, query: string): Promise<Outcome> {
   const answer = await waitFor(
     () =>
       closed ??
-      socket.messages.find((m) => typeof m === 'object' && m !== null && (m as { id?: string }).id === id && (m as { type?: string }).type !== 'complete'),
+      socket.messages.find(
+        (m) => typeof m === 'object' && m !== null && (m as { id?: string }).id === id && (m as { type?: string }).type !== 'complete',
+      ),
     { what: `the answer to ${id}` },
   );
   // A refused operation must be an error result; a close would end every other subscription on the socket.

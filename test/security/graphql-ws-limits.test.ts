@@ -130,16 +130,26 @@ describe('CONNECTION_INIT_TIMEOUT_MS: a late connection_init', () => {
     const socket = await openRawSocket(lenient.ws('/graphql'));
     // The client's clock starts after the server's timer did (the handshake completed first).
     const openedAt = Date.now();
-    await waitFor(() => Date.now() - openedAt >= INIT_TIMEOUT_MS / 4, { intervalMs: 50, timeoutMs: INIT_TIMEOUT_MS, what: 'a quarter of the deadline to pass' });
+    await waitFor(() => Date.now() - openedAt >= INIT_TIMEOUT_MS / 4, {
+      intervalMs: 50,
+      timeoutMs: INIT_TIMEOUT_MS,
+      what: 'a quarter of the deadline to pass',
+    });
     socket.send({ type: 'connection_init' });
     await waitFor(() => messagesOfType(socket, 'connection_ack').length === 1 || socket.closeInfo, { what: 'the answer to the late init' });
     expect(socket.closeInfo, 'closed instead of acknowledged').toBeUndefined();
     socket.send(subscribe('late'));
     // Once the deadline has passed by the client's clock, a deadline timer (had it not been cleared) has fired:
     // an event published after that moment arriving on the socket proves the socket outlived it.
-    await waitFor(() => Date.now() - openedAt >= INIT_TIMEOUT_MS, { intervalMs: 50, timeoutMs: 2 * INIT_TIMEOUT_MS, what: 'the deadline to pass' });
+    await waitFor(() => Date.now() - openedAt >= INIT_TIMEOUT_MS, {
+      intervalMs: 50,
+      timeoutMs: 2 * INIT_TIMEOUT_MS,
+      what: 'the deadline to pass',
+    });
     const newest = latestSeq(lenient, 'transactions');
-    await waitFor(() => seqsOf(socket, 'late').some((seq) => seq > newest) || socket.closeInfo, { what: 'an event published after the deadline' });
+    await waitFor(() => seqsOf(socket, 'late').some((seq) => seq > newest) || socket.closeInfo, {
+      what: 'an event published after the deadline',
+    });
     expect(socket.closeInfo, 'the socket is still open after the deadline').toBeUndefined();
   });
 });
@@ -163,7 +173,9 @@ describe('WS_MESSAGE_RATE / WS_MESSAGE_BURST', () => {
     const pongsBefore = messagesOfType(flood, 'pong').length;
     for (let i = 0; i < REFUSED; i++) flood.send({ type: 'ping' });
     flood.send(subscribe('over-rate'));
-    await waitFor(() => errorsOf(flood, 'over-rate').length > 0 || idsWithNext(flood).has('over-rate'), { what: 'the answer to the subscribe over the rate' });
+    await waitFor(() => errorsOf(flood, 'over-rate').length > 0 || idsWithNext(flood).has('over-rate'), {
+      what: 'the answer to the subscribe over the rate',
+    });
     expect(errorsOf(flood, 'over-rate')[0]?.extensions?.code).toBe('RATE_LIMITED');
     expect(idsWithNext(flood).has('over-rate')).toBe(false);
     expect(messagesOfType(flood, 'pong').length - pongsBefore, 'refused pings are not answered').toBeLessThan(REFUSED);

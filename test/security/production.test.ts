@@ -49,7 +49,12 @@ describe('configuration', () => {
   test('jwt needs exactly one key source, and an HS256 secret of at least 32 characters', () => {
     expect(configProblems({ ...PRODUCTION, AUTH_MODE: 'jwt' }).join()).toMatch(/exactly one of AUTH_JWT_SECRET/);
     expect(
-      configProblems({ ...PRODUCTION, AUTH_MODE: 'jwt', AUTH_JWT_SECRET: TEST_JWT_SECRET, AUTH_JWKS_URL: 'https://idp.example/jwks' }).join(),
+      configProblems({
+        ...PRODUCTION,
+        AUTH_MODE: 'jwt',
+        AUTH_JWT_SECRET: TEST_JWT_SECRET,
+        AUTH_JWKS_URL: 'https://idp.example/jwks',
+      }).join(),
     ).toMatch(/exactly one of/);
     expect(configProblems({ ...PRODUCTION, AUTH_MODE: 'jwt', AUTH_JWT_SECRET: 'short-secret' }).join()).toMatch(/AUTH_JWT_SECRET/);
     expect(configProblems({ ...PRODUCTION, AUTH_MODE: 'jwt', AUTH_JWKS_URL: 'not a url' }).join()).toMatch(/AUTH_JWKS_URL/);
@@ -81,7 +86,9 @@ describe('configuration', () => {
 async function wsAnswer(socket: ClientSocket, id: string, query: string) {
   socket.send({ type: 'subscribe', id, payload: { query } });
   const message = await waitFor(
-    () => socket.messages.find((m) => (m as { id?: string }).id === id && (m as { type?: string }).type !== 'complete') as Record<string, unknown> | undefined,
+    () =>
+      socket.messages.find((m) => (m as { id?: string }).id === id && (m as { type?: string }).type !== 'complete') as
+        Record<string, unknown> | undefined,
     { what: `the answer to ${id}` },
   );
   const payload = message['payload'] as { data?: unknown; errors?: { message: string; extensions?: Record<string, unknown> }[] };
@@ -161,7 +168,7 @@ describe('production profile (anonymous allowed explicitly)', () => {
     expect(text).not.toMatch(/"types"\s*:\s*\[/);
   });
 
-  test('introspection is refused over graphql-ws (the path yoga\'s stock plugin misses)', async () => {
+  test("introspection is refused over graphql-ws (the path yoga's stock plugin misses)", async () => {
     for (const [id, query] of [
       ['i1', INTROSPECTION],
       ['i2', TYPE_INTROSPECTION],
@@ -194,7 +201,10 @@ describe('production profile (anonymous allowed explicitly)', () => {
     breakHub('recent');
     const http = await httpAnswer(server, '{ recentTransactions(limit: 1) { txHash } }');
     const ws = JSON.stringify(await wsAnswer(socket, 'q-broken', '{ recentTransactions(limit: 1) { txHash } }'));
-    for (const [transport, text] of [['HTTP', http.text], ['graphql-ws', ws]] as const) {
+    for (const [transport, text] of [
+      ['HTTP', http.text],
+      ['graphql-ws', ws],
+    ] as const) {
       expect(text, transport).toContain('Unexpected error.');
       expect(text, transport).not.toContain('hunter2');
       expect(text, transport).not.toContain('/srv/');
@@ -211,7 +221,11 @@ describe('production profile (anonymous allowed explicitly)', () => {
     const sse = await sseAnswer(server, 'subscription { transactions { seq } }');
     const ws = await wsAnswer(socket, 's-broken', 'subscription { transactions { seq } }');
     const single = await singleConnectionAnswer(server, 'subscription { transactions { seq } }');
-    for (const [transport, text] of [['SSE', sse.text], ['graphql-ws', JSON.stringify(ws)], ['SSE single connection', single]] as const) {
+    for (const [transport, text] of [
+      ['SSE', sse.text],
+      ['graphql-ws', JSON.stringify(ws)],
+      ['SSE single connection', single],
+    ] as const) {
       expect(text, transport).not.toContain('hunter2');
       expect(text, transport).not.toContain('/srv/');
       expect(text, transport).not.toMatch(/stack|\.ts:\d+/);
@@ -267,14 +281,16 @@ describe('production profile (anonymous allowed explicitly)', () => {
     socket.send({ type: 'subscribe', id: 'render', payload: { query } });
     const sse = sseProbe(server.http('/graphql'), { query });
     const legacy = await openLegacy(server, '/ws/network?peerId=peer-poisoned,peer-after');
-    await waitFor(
-      () => (['graphql-ws', 'sse', 'legacy'] as const).every((t) => server.app.engine.subscriberCount('network', t) >= 1),
-      { what: 'a network subscriber on every transport' },
-    );
+    await waitFor(() => (['graphql-ws', 'sse', 'legacy'] as const).every((t) => server.app.engine.subscriberCount('network', t) >= 1), {
+      what: 'a network subscriber on every transport',
+    });
     const event = { timestamp: new Date().toISOString(), peerId: 'peer-poisoned', ip: '10.0.0.1', connected: false, latency: 0 };
     await server.app.bus.publish('network', { ...event, version: poisoned } as never);
     await server.app.bus.publish('network', { ...event, peerId: 'peer-after', version: '1.2.3' });
-    const wsResults = () => messagesOfType(socket, 'next').filter((m) => m['id'] === 'render').map((m) => JSON.stringify(m['payload']));
+    const wsResults = () =>
+      messagesOfType(socket, 'next')
+        .filter((m) => m['id'] === 'render')
+        .map((m) => JSON.stringify(m['payload']));
     const gotAfter = (texts: string[]) => texts.some((t) => t.includes('peer-after'));
     await waitFor(() => gotAfter(wsResults()) && gotAfter(sse.messages.map((m) => m.data)) && gotAfter(legacy.frames.map((f) => f.text)), {
       what: 'the event after the poisoned one on every transport',
@@ -282,14 +298,21 @@ describe('production profile (anonymous allowed explicitly)', () => {
     const ws = wsResults();
     const sseTexts = sse.messages.map((m) => m.data);
     const legacyTexts = legacy.frames.map((f) => f.text);
-    for (const [transport, texts] of [['graphql-ws', ws], ['SSE', sseTexts], ['legacy', legacyTexts]] as const) {
+    for (const [transport, texts] of [
+      ['graphql-ws', ws],
+      ['SSE', sseTexts],
+      ['legacy', legacyTexts],
+    ] as const) {
       const all = texts.join('\n');
       expect(all, transport).not.toContain('hunter2');
       expect(all, transport).not.toContain('/srv/');
       expect(all, transport).not.toMatch(/stack|\.ts:\d+/);
     }
     // GraphQL transports: the poisoned event is a masked error result; legacy frames carry no errors: it is skipped.
-    for (const [transport, texts] of [['graphql-ws', ws], ['SSE', sseTexts]] as const) {
+    for (const [transport, texts] of [
+      ['graphql-ws', ws],
+      ['SSE', sseTexts],
+    ] as const) {
       const poisonedResult = JSON.parse(texts.find((t) => !t.includes('peer-after') && t.includes('errors')) ?? '{}') as {
         errors?: { message: string; extensions?: unknown }[];
       };
@@ -331,9 +354,12 @@ describe('production profile (anonymous allowed explicitly)', () => {
 
   test('unparsable variables in a GET are a client error (4xx), not a server error', async () => {
     for (const variables of ['{', '{"a":[1,2', 'nope']) {
-      const response = await fetch(server.http(`/graphql?query=${encodeURIComponent('{ __typename }')}&variables=${encodeURIComponent(variables)}`), {
-        headers: { accept: 'application/json' },
-      });
+      const response = await fetch(
+        server.http(`/graphql?query=${encodeURIComponent('{ __typename }')}&variables=${encodeURIComponent(variables)}`),
+        {
+          headers: { accept: 'application/json' },
+        },
+      );
       const text = await response.text();
       expect(text).not.toMatch(/\n\s+at |node_modules/);
       expect(response.status, `${variables}: ${text.slice(0, 120)}`).toBeLessThan(500);

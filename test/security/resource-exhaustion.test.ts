@@ -45,7 +45,9 @@ describe('a subscription over HTTP whose Accept cannot stream', () => {
           const body = JSON.parse(text) as { errors?: { extensions?: Record<string, unknown> }[] };
           expect(body.errors?.[0]?.extensions).toEqual({ code: 'NOT_ACCEPTABLE' });
         }
-        const get = await fetch(server.http(`/graphql?query=${encodeURIComponent('subscription { consensus { seq } }')}`), { headers: { accept } });
+        const get = await fetch(server.http(`/graphql?query=${encodeURIComponent('subscription { consensus { seq } }')}`), {
+          headers: { accept },
+        });
         statuses.add(get.status);
         await get.arrayBuffer();
       }

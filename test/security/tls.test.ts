@@ -19,7 +19,10 @@ import { waitFor } from '../helpers/wait.ts';
  */
 
 const HAVE_OPENSSL = opensslAvailable();
-if (!HAVE_OPENSSL) console.warn('[tls tests skipped] openssl is not installed (apt-get install openssl); the npm package `selfsigned` is not installed either');
+if (!HAVE_OPENSSL)
+  console.warn(
+    '[tls tests skipped] openssl is not installed (apt-get install openssl); the npm package `selfsigned` is not installed either',
+  );
 
 describe.skipIf(!HAVE_OPENSSL)('native TLS', () => {
   const authorization = async () => `Bearer ${await signHs256({ scope: 'stream:*' })}`;
@@ -101,7 +104,10 @@ describe.skipIf(!HAVE_OPENSSL)('native TLS', () => {
 
   test('the same-origin rule knows the page is https', async () => {
     const headers = { authorization: await authorization() };
-    const same = await tryUpgrade(secure.ws('/ws/metrics'), { headers: { ...headers, origin: `https://127.0.0.1:${server.port}` }, ws: { ca: certificate.cert } });
+    const same = await tryUpgrade(secure.ws('/ws/metrics'), {
+      headers: { ...headers, origin: `https://127.0.0.1:${server.port}` },
+      ws: { ca: certificate.cert },
+    });
     expect(same.status).toBe(101);
     same.socket?.close();
     const downgraded = await tryUpgrade(secure.ws('/ws/metrics'), {

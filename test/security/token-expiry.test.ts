@@ -35,7 +35,9 @@ interface Received {
 describe('graphql-ws', () => {
   test('after exp the socket closes 4440 "token expired"; a fresh token resumes with after: <cursor> without loss', async () => {
     const expMs = Math.ceil((Date.now() + LIFETIME_MS) / 1000) * 1000;
-    const first = graphqlWsConnection(server, { authorization: `Bearer ${await signHs256ExpiringAt(expMs, { scope: 'stream:transactions' })}` });
+    const first = graphqlWsConnection(server, {
+      authorization: `Bearer ${await signHs256ExpiringAt(expMs, { scope: 'stream:transactions' })}`,
+    });
     const before: Received[] = [];
     let sinkError: unknown;
     first.client.subscribe<{ transactions: Received }>(

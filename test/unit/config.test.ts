@@ -82,7 +82,9 @@ describe('loadConfig', () => {
     expect(config.ws.perMessageDeflate).toBe(true);
     expect(config.ws.deflateLevel).toBe(9);
     expect(config.simulator.tps).toBe(0.5);
-    expect(loadConfig({ NODE_ENV: 'production', AUTH_ALLOW_ANONYMOUS: 'true', SOURCES: 'simulator', GRAPHIQL: 'true' }).graphiql).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'production', AUTH_ALLOW_ANONYMOUS: 'true', SOURCES: 'simulator', GRAPHIQL: 'true' }).graphiql).toBe(
+      true,
+    );
     expect(config.limits.maxConnections).toBe(10_000);
     expect(loadConfig({}).limits.maxConnections).toBe(5_000);
     expect(loadConfig({ WS_PERMESSAGE_DEFLATE: 'off' }).ws.perMessageDeflate).toBe(false);
@@ -135,10 +137,14 @@ describe('loadConfig', () => {
     expect(anonymous.details['problems']).toEqual([expect.stringMatching(/^AUTH_MODE: "none" is refused in production/)]);
     expect(configError({ AUTH_MODE: 'jwt' }).details['problems']).toEqual([expect.stringMatching(/^AUTH_MODE: jwt needs exactly one/)]);
     expect(
-      configError({ AUTH_MODE: 'jwt', AUTH_JWT_SECRET: 's'.repeat(32), AUTH_JWKS_URL: 'https://issuer.example/jwks.json' }).details['problems'],
+      configError({ AUTH_MODE: 'jwt', AUTH_JWT_SECRET: 's'.repeat(32), AUTH_JWKS_URL: 'https://issuer.example/jwks.json' }).details[
+        'problems'
+      ],
     ).toEqual([expect.stringMatching(/^AUTH_MODE: jwt needs exactly one/)]);
     expect(configError({ SOURCES: 'ingest' }).details['problems']).toEqual([expect.stringMatching(/^INGEST_TOKEN: required/)]);
-    expect(configError({ TLS_CERT_FILE: 'cert.pem' }).details['problems']).toEqual([expect.stringMatching(/^TLS_CERT_FILE\/TLS_KEY_FILE: /)]);
+    expect(configError({ TLS_CERT_FILE: 'cert.pem' }).details['problems']).toEqual([
+      expect.stringMatching(/^TLS_CERT_FILE\/TLS_KEY_FILE: /),
+    ]);
     // All at once, together.
     const all = configError({ NODE_ENV: 'production', SOURCES: 'ingest', TLS_KEY_FILE: 'key.pem' });
     expect(all.details['problems']).toHaveLength(3);
@@ -157,7 +163,10 @@ describe('loadConfig', () => {
     const problems = error.details.problems as string[];
     expect(problems).toHaveLength(5);
     for (const name of ['PORT', 'METRICS_INTERVAL_MS', 'WS_DEFLATE_LEVEL', 'LOG_LEVEL', 'WS_PERMESSAGE_DEFLATE']) {
-      expect(problems.filter((p) => p.startsWith(`${name}:`)), name).toHaveLength(1);
+      expect(
+        problems.filter((p) => p.startsWith(`${name}:`)),
+        name,
+      ).toHaveLength(1);
       expect(error.message).toContain(name);
     }
     expect(error.message).not.toContain('HOST');

@@ -2,7 +2,13 @@ import { afterEach, describe, expect, test, vi } from 'vitest';
 import type { EventBus } from '../../src/bus/bus.ts';
 import { createMemoryBus } from '../../src/bus/memory.ts';
 import { createDeliveryCounters, type Transport } from '../../src/engine/counters.ts';
-import { createDeliveryEngine, type DeliveryRequest, type EngineConnection, type Renderer, type SubscriberSink } from '../../src/engine/engine.ts';
+import {
+  createDeliveryEngine,
+  type DeliveryRequest,
+  type EngineConnection,
+  type Renderer,
+  type SubscriberSink,
+} from '../../src/engine/engine.ts';
 import { RealtimeError } from '../../src/errors.ts';
 import type { StreamFilter } from '../../src/streams/filters.ts';
 import { createStreams, type Streams } from '../../src/streams/index.ts';
@@ -110,7 +116,13 @@ describe('groups', () => {
     expect(seqsOf(other, 'B')).toEqual([1, 2, 3, 4, 5]);
     // Every write is counted as a live delivery of its transport.
     expect(s.counters.stats.messagesSent).toBe(25);
-    expect(s.counters.stats.sentBy.transactions).toEqual({ 'graphql-ws': 10, 'subscriptions-transport-ws': 0, sse: 10, multipart: 0, legacy: 5 });
+    expect(s.counters.stats.sentBy.transactions).toEqual({
+      'graphql-ws': 10,
+      'subscriptions-transport-ws': 0,
+      sse: 10,
+      multipart: 0,
+      legacy: 5,
+    });
   });
 
   test("a subscriber's own framing wraps the shared frame without another render", async () => {
@@ -149,7 +161,8 @@ describe('groups', () => {
 
     for (let i = 1; i <= 20; i++) s.publish('transactions', tx(i));
     expect(evaluations).toBe(20 * 4);
-    for (const { i, outlet } of subscribers) expect(seqsOf(outlet, 'A')).toEqual(range(1, 20).filter((seq) => (21_000 + seq) % 4 === i % 4));
+    for (const { i, outlet } of subscribers)
+      expect(seqsOf(outlet, 'A')).toEqual(range(1, 20).filter((seq) => (21_000 + seq) % 4 === i % 4));
     expect(seqsOf(all, 'A')).toEqual(range(1, 20));
 
     // An emptied filter group costs nothing any more.
@@ -220,7 +233,9 @@ describe('backlog and live', () => {
     trigger.onWrite = (frame) => {
       if (frameText(frame) !== 'A#7') return;
       // All of these join while event 7 is being fanned out to the group they (partly) join.
-      s.engine.connect(sameGroup).subscribe(request('transactions', undefined, { after: s.cursorOf('transactions', 4) }), fakeRenderer('A', calls));
+      s.engine
+        .connect(sameGroup)
+        .subscribe(request('transactions', undefined, { after: s.cursorOf('transactions', 4) }), fakeRenderer('A', calls));
       s.engine.connect(newGroup).subscribe(request('transactions', undefined, { replay: 3 }), fakeRenderer('B'));
       s.engine.connect(newFilter).subscribe(request('transactions', failedOnly(), { replay: 2 }), fakeRenderer('A', calls));
       s.engine.connect(liveOnly).subscribe(request('transactions'), fakeRenderer('C'));
@@ -243,7 +258,9 @@ describe('backlog and live', () => {
     for (let i = 1; i <= 6; i++) s.publish('transactions', tx(i));
     const calls: RenderCalls = { render: [], errors: [] };
     const outlet = new FakeOutlet('sse');
-    s.engine.connect(outlet).subscribe(request('transactions', undefined, { after: s.cursorOf('transactions', 1) }), fakeRenderer('A', calls));
+    s.engine
+      .connect(outlet)
+      .subscribe(request('transactions', undefined, { after: s.cursorOf('transactions', 1) }), fakeRenderer('A', calls));
     s.publish('transactions', tx(7));
     expect(outlet.texts()).toEqual(['A!REPLAY_GAP', 'A#4', 'A#5', 'A#6', 'A#7']);
     expect(calls.errors).toEqual(['REPLAY_GAP']);
@@ -334,7 +351,10 @@ describe('slow consumers', () => {
     expect(s.engine.subscriberCount(undefined, 'graphql-ws')).toBe(0);
     expect(connection.size).toBe(0);
     expect(s.counters.stats.terminatedBy.get('graphql-ws\u0000slow-consumer')).toBe(1);
-    expect(s.logger.warn).toHaveBeenCalledWith(expect.objectContaining({ transport: 'graphql-ws', stream: 'transactions' }), 'slow consumer; closing');
+    expect(s.logger.warn).toHaveBeenCalledWith(
+      expect.objectContaining({ transport: 'graphql-ws', stream: 'transactions' }),
+      'slow consumer; closing',
+    );
     // The transport's close says it; no `complete` per subscription.
     expect(onEnd).not.toHaveBeenCalled();
 
@@ -504,7 +524,10 @@ describe('render failures', () => {
     // One failure per event per group, not per subscriber.
     expect(s.counters.stats.renderErrors).toBe(2);
     expect(s.logger.error).toHaveBeenCalledTimes(1);
-    expect(s.logger.error).toHaveBeenCalledWith(expect.objectContaining({ stream: 'transactions' }), expect.stringContaining('rendering an event failed'));
+    expect(s.logger.error).toHaveBeenCalledWith(
+      expect.objectContaining({ stream: 'transactions' }),
+      expect.stringContaining('rendering an event failed'),
+    );
     // Subscribers stay; the next events flow.
     expect(s.engine.subscriberCount('transactions')).toBe(3);
 

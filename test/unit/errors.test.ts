@@ -1,6 +1,14 @@
 import { GraphQLError, parse, validate, buildSchema, type GraphQLFormattedError } from 'graphql';
 import { describe, expect, test } from 'vitest';
-import { asRealtimeError, ERROR_CODES, MASKED_MESSAGE, RealtimeError, toClientError, truncateReason, type ErrorCode } from '../../src/errors.ts';
+import {
+  asRealtimeError,
+  ERROR_CODES,
+  MASKED_MESSAGE,
+  RealtimeError,
+  toClientError,
+  truncateReason,
+  type ErrorCode,
+} from '../../src/errors.ts';
 import { CLOSE_CODES, FATAL_CLOSE_CODES } from '../../src/protocol/close-codes.ts';
 
 const CODES = Object.keys(ERROR_CODES) as ErrorCode[];
@@ -48,7 +56,8 @@ describe('the error map', () => {
   });
 
   test('retrying cannot fix a fatal close; slow consumer, drain, expiry and try-again-later are retried', () => {
-    for (const code of ['BAD_REQUEST', 'AUTH_REQUIRED', 'FORBIDDEN'] as const) expect(FATAL_CLOSE_CODES.has(ERROR_CODES[code].close), code).toBe(true);
+    for (const code of ['BAD_REQUEST', 'AUTH_REQUIRED', 'FORBIDDEN'] as const)
+      expect(FATAL_CLOSE_CODES.has(ERROR_CODES[code].close), code).toBe(true);
     for (const code of ['SLOW_CONSUMER', 'SHUTTING_DOWN', 'TOKEN_EXPIRED', 'RATE_LIMITED', 'TOO_MANY_CONNECTIONS', 'INTERNAL'] as const) {
       expect(FATAL_CLOSE_CODES.has(ERROR_CODES[code].close), code).toBe(false);
     }
@@ -89,7 +98,9 @@ describe('toHttp', () => {
     expect(status).toBe(400);
     expect(headers['content-type']).toBe('application/json; charset=utf-8');
     expect(headers['cache-control']).toBe('no-store');
-    expect(JSON.parse(body)).toEqual({ errors: [{ message: 'filter.from[0]: bad', extensions: { code: 'BAD_REQUEST', argument: 'filter.from[0]' } }] });
+    expect(JSON.parse(body)).toEqual({
+      errors: [{ message: 'filter.from[0]: bad', extensions: { code: 'BAD_REQUEST', argument: 'filter.from[0]' } }],
+    });
   });
 
   test.each([
@@ -190,7 +201,11 @@ describe('toClientError', () => {
       path: ['transactions', 'value'],
       extensions: { code: 'BAD_REQUEST' },
     });
-    expect(toClientError(crash, production)).toEqual({ message: MASKED_MESSAGE, path: ['transactions', 'value'], extensions: { code: 'INTERNAL' } });
+    expect(toClientError(crash, production)).toEqual({
+      message: MASKED_MESSAGE,
+      path: ['transactions', 'value'],
+      extensions: { code: 'INTERNAL' },
+    });
     expect(toClientError(crash, development)).toEqual({
       message: 'Cannot read properties of undefined',
       path: ['transactions', 'value'],
@@ -212,7 +227,10 @@ describe('toClientError', () => {
   test('yoga’s `extensions.http` never reaches a client, in any branch', () => {
     const http = { status: 400, headers: { 'x-internal': '1' } };
     const cases: [unknown, { production: boolean; fallbackCode?: ErrorCode }][] = [
-      [new GraphQLError('Syntax Error: Unexpected Name', { extensions: { http } }), { production: true, fallbackCode: 'GRAPHQL_PARSE_FAILED' }],
+      [
+        new GraphQLError('Syntax Error: Unexpected Name', { extensions: { http } }),
+        { production: true, fallbackCode: 'GRAPHQL_PARSE_FAILED' },
+      ],
       [new GraphQLError('Syntax Error: Unexpected Name', { extensions: { http } }), { production: false }],
       [new GraphQLError('coded', { extensions: { http, code: 'BAD_USER_INPUT' } }), { production: true }],
       [new GraphQLError('uncoded', { extensions: { http } }), { production: true }],

@@ -38,7 +38,14 @@ export function snapshot(i: number, intervalMs = 1000): MetricsEvent {
 }
 
 export function validator(i: number): ValidatorEvent {
-  return { timestamp: toTimestamp(BASE_TIME + i), validator: address(i), status: 'ACTIVE', votingPower: 10, uptime: 99, lastBlockProposed: i };
+  return {
+    timestamp: toTimestamp(BASE_TIME + i),
+    validator: address(i),
+    status: 'ACTIVE',
+    votingPower: 10,
+    uptime: 99,
+    lastBlockProposed: i,
+  };
 }
 
 export type FakeLogger = Logger & {

@@ -69,7 +69,11 @@ describe('canonical keys', () => {
 
   test('the numeric bound is canonical: the same value from a query string and from GraphQL is one key', () => {
     const fromGraphQL = txFilter({ minValue: '100' });
-    const fromQuery = transactions.parse(transactions.argsFromQuery(new URLSearchParams('minValue=100')), LIMITS, '') as StreamFilter<unknown>;
+    const fromQuery = transactions.parse(
+      transactions.argsFromQuery(new URLSearchParams('minValue=100')),
+      LIMITS,
+      '',
+    ) as StreamFilter<unknown>;
     expect(fromQuery.key).toBe(fromGraphQL.key);
   });
 });
@@ -134,7 +138,11 @@ describe('predicates', () => {
     expect(graphql.matches(event(true))).toBe(false);
     const legacy = network.parse(network.argsFromQuery(new URLSearchParams('connected=false')), LIMITS, '') as StreamFilter<NetworkEvent>;
     expect(legacy.key).toBe(graphql.key);
-    const peers = network.parse(network.argsFromQuery(new URLSearchParams('peerId=peer-1,peer-2')), LIMITS, '') as StreamFilter<NetworkEvent>;
+    const peers = network.parse(
+      network.argsFromQuery(new URLSearchParams('peerId=peer-1,peer-2')),
+      LIMITS,
+      '',
+    ) as StreamFilter<NetworkEvent>;
     expect(peers.matches(event(true))).toBe(true);
   });
 });
@@ -144,7 +152,15 @@ describe('int fields from query strings', () => {
   test('a numeric string is a number; anything else names the argument', () => {
     const fields = STREAM.consensus.fields;
     const byEpoch = compileFilter<{ timestamp: string; epoch: number }>(
-      { kind: 'fields', inputName: 'EpochFilter', description: '', fields: { epoch: { op: 'anyOf', fields: ['epoch'], description: '' }, minRound: { op: 'atLeast', fields: ['round'], description: '' } } },
+      {
+        kind: 'fields',
+        inputName: 'EpochFilter',
+        description: '',
+        fields: {
+          epoch: { op: 'anyOf', fields: ['epoch'], description: '' },
+          minRound: { op: 'atLeast', fields: ['round'], description: '' },
+        },
+      },
       fields,
       'consensus',
     );
@@ -219,7 +235,8 @@ describe('bad values', () => {
 });
 
 describe('conflation (metrics intervalMs)', () => {
-  const conflate = (intervalMs: unknown, base = 1000) => metrics.parse({ intervalMs }, { metricsIntervalMs: base }) as StreamFilter<MetricsEvent> | undefined;
+  const conflate = (intervalMs: unknown, base = 1000) =>
+    metrics.parse({ intervalMs }, { metricsIntervalMs: base }) as StreamFilter<MetricsEvent> | undefined;
   const pass = (filter: StreamFilter<MetricsEvent>, ticks: number[], base = 1000) => ticks.filter((i) => filter.matches(snapshot(i, base)));
 
   test('absent, or at or below the source interval: every snapshot (no filter)', () => {
@@ -237,7 +254,15 @@ describe('conflation (metrics intervalMs)', () => {
     // Ticks that come late by less than half a tick still count for their slot; none closer than the interval passes.
     const jittered = conflate(2000) as StreamFilter<MetricsEvent>;
     const at = (ms: number): MetricsEvent => ({ ...snapshot(0), timestamp: new Date(Date.UTC(2025, 9, 25) + ms).toISOString() });
-    expect([0, 1000, 1990, 3000, 4010, 5000, 5990].map((ms) => jittered.matches(at(ms)))).toEqual([true, false, true, false, true, false, true]);
+    expect([0, 1000, 1990, 3000, 4010, 5000, 5990].map((ms) => jittered.matches(at(ms)))).toEqual([
+      true,
+      false,
+      true,
+      false,
+      true,
+      false,
+      true,
+    ]);
   });
 
   test('the key is the effective interval; each parse is a fresh, independent instance', () => {

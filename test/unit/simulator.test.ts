@@ -70,9 +70,7 @@ describe('ChainModel over thousands of blocks', () => {
   describe.each(runs)('$name', ({ run }) => {
     test('every event passes the domain validator of its stream', () => {
       const all = [...run.genesis, ...run.events];
-      const invalid = all
-        .map(({ stream, event }) => ({ stream, event, result: parseEvent(stream, event) }))
-        .filter((r) => !r.result.ok);
+      const invalid = all.map(({ stream, event }) => ({ stream, event, result: parseEvent(stream, event) })).filter((r) => !r.result.ok);
       expect(invalid).toEqual([]);
       // The run produced something on each chain stream, so the check above means something.
       for (const stream of CHAIN_STREAMS) {
@@ -220,8 +218,16 @@ describe('ChainModel over thousands of blocks', () => {
         churn++;
       }
       expect(churn).toBe(BLOCKS / 3);
-      expect([...connected.entries()].filter(([, c]) => c).map(([id]) => id).sort()).toEqual(
-        run.model.peers.filter((p) => p.connected).map((p) => p.peerId).sort(),
+      expect(
+        [...connected.entries()]
+          .filter(([, c]) => c)
+          .map(([id]) => id)
+          .sort(),
+      ).toEqual(
+        run.model.peers
+          .filter((p) => p.connected)
+          .map((p) => p.peerId)
+          .sort(),
       );
     });
   });
@@ -238,7 +244,9 @@ describe('ChainModel over thousands of blocks', () => {
         if (prev.state !== 'PENDING' || cur.state !== 'PENDING') continue;
         viewChanges++;
         if (cur.term === prev.term || cur.leader === prev.leader) {
-          repeats.push(`${name}: epoch ${cur.epoch} round ${cur.round}, term ${prev.term}->${cur.term}, leader kept=${cur.leader === prev.leader}`);
+          repeats.push(
+            `${name}: epoch ${cur.epoch} round ${cur.round}, term ${prev.term}->${cur.term}, leader kept=${cur.leader === prev.leader}`,
+          );
         }
       }
     }

@@ -30,7 +30,9 @@ interface Rig {
   terminated: { transport: Transport; reason: string; socket: WebSocket }[];
   port: number;
   /** Opens a client and waits until the server watches its socket. */
-  connect(options?: { autoPong?: boolean }): Promise<{ client: WebSocket; watched: Watched; pings: () => number; closed: Promise<{ code: number; reason: string }> }>;
+  connect(options?: {
+    autoPong?: boolean;
+  }): Promise<{ client: WebSocket; watched: Watched; pings: () => number; closed: Promise<{ code: number; reason: string }> }>;
   /** A hand-written client that never answers anything (not even a close). */
   connectRaw(): Promise<{ raw: RawUpgrade; watched: Watched }>;
 }
@@ -45,7 +47,10 @@ afterEach(() => {
 
 async function rig(pingIntervalMs: number, transport: Transport = 'legacy'): Promise<Rig> {
   const terminated: Rig['terminated'] = [];
-  const monitor = createSocketMonitor({ pingIntervalMs, onTerminate: (socket, t, reason) => terminated.push({ socket, transport: t, reason }) });
+  const monitor = createSocketMonitor({
+    pingIntervalMs,
+    onTerminate: (socket, t, reason) => terminated.push({ socket, transport: t, reason }),
+  });
   monitor.start();
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
   await new Promise<void>((resolve) => wss.once('listening', () => resolve()));

@@ -111,7 +111,9 @@ describe('registry', () => {
   });
 
   test('GraphQL types: counters that outgrow 32 bits are SafeInt; timestamps are DateTime', () => {
-    const types = Object.fromEntries(FIELDS.map(({ label, spec }) => [label, typeof spec.graphql === 'string' ? spec.graphql : spec.graphql.name]));
+    const types = Object.fromEntries(
+      FIELDS.map(({ label, spec }) => [label, typeof spec.graphql === 'string' ? spec.graphql : spec.graphql.name]),
+    );
     expect(types).toMatchObject({
       'transactions.gasUsed': 'SafeInt',
       'validators.lastBlockProposed': 'SafeInt',
@@ -132,7 +134,9 @@ describe('registry', () => {
       if (stream.filter.kind !== 'fields') continue;
       for (const [input, spec] of Object.entries(stream.filter.fields)) {
         expect(spec.fields.length, `${stream.name}.${input}`).toBeGreaterThan(0);
-        const graphql = new Set(spec.fields.map((f) => JSON.stringify((stream.fields as Record<string, { graphql: unknown }>)[f]?.graphql)));
+        const graphql = new Set(
+          spec.fields.map((f) => JSON.stringify((stream.fields as Record<string, { graphql: unknown }>)[f]?.graphql)),
+        );
         expect(graphql.size, `${stream.name}.${input}`).toBe(1);
         for (const f of spec.fields) expect(stream.contractFields, `${stream.name}.${input}`).toContain(f);
       }
@@ -147,7 +151,9 @@ describe('registry', () => {
     // A transaction appears twice on purpose: PENDING, then its outcome.
     expect(key('transactions', pending)).not.toBe(key('transactions', { ...pending, status: 'SUCCESS' }));
     // A resend with a different hex case is the same transaction.
-    expect(key('transactions', pending)).toBe(key('transactions', { ...pending, txHash: pending.txHash.toUpperCase().replace('0X', '0x') }));
+    expect(key('transactions', pending)).toBe(
+      key('transactions', { ...pending, txHash: pending.txHash.toUpperCase().replace('0X', '0x') }),
+    );
     expect(key('consensus', GOOD.consensus)).not.toBe(key('consensus', { ...GOOD.consensus, state: 'PENDING' }));
     expect(key('consensus', GOOD.consensus)).not.toBe(key('consensus', { ...GOOD.consensus, round: 18 }));
     expect(key('validators', GOOD.validators)).not.toBe(key('validators', { ...GOOD.validators, timestamp: '2025-10-25T09:35:01.000Z' }));
@@ -175,12 +181,15 @@ describe('every field is bounded', () => {
     },
   );
 
-  test.each(FIELDS.filter(({ spec }) => typeof spec.graphql === 'object').map((f) => [f.label, f]))('%s accepts only its enum values', (_, { stream, name, spec }) => {
-    const values = (spec.graphql as { values: readonly string[] }).values;
-    for (const value of values) expect(accepts(stream, { [name]: value })).toBe(true);
-    expect(accepts(stream, { [name]: values[0]?.toLowerCase() })).toBe(false);
-    expect(accepts(stream, { [name]: 'X'.repeat(10_000) })).toBe(false);
-  });
+  test.each(FIELDS.filter(({ spec }) => typeof spec.graphql === 'object').map((f) => [f.label, f]))(
+    '%s accepts only its enum values',
+    (_, { stream, name, spec }) => {
+      const values = (spec.graphql as { values: readonly string[] }).values;
+      for (const value of values) expect(accepts(stream, { [name]: value })).toBe(true);
+      expect(accepts(stream, { [name]: values[0]?.toLowerCase() })).toBe(false);
+      expect(accepts(stream, { [name]: 'X'.repeat(10_000) })).toBe(false);
+    },
+  );
 
   test.each(FIELDS.filter(({ spec }) => spec.graphql === 'Int').map((f) => [f.label, f]))(
     '%s (Int) fits GraphQL Int: 0 … 2^31 − 1, integers only',

@@ -26,7 +26,6 @@ interface Rig {
   prepared: string[];
 }
 
-
 function endpoint(name: string, path: string, prepare?: (request: IncomingMessage) => void | Promise<void>): WebSocketEndpoint {
   const wss = new WebSocketServer({ noServer: true });
   return { name, wss, matches: (pathname) => pathname === path, ...(prepare && { prepare }) };

@@ -167,7 +167,9 @@ export class ChainModel {
       out.push({ stream: 'transactions', event: { timestamp: toTimestamp(now), ...tx, status: failed ? 'FAILED' : 'SUCCESS', gasUsed } });
     }
     // The block hash commits to its parent, height and transactions (no random draw: the rest of the chain stays as seeded).
-    const hash = `0x${createHash('sha256').update(`${this.lastBlockHash}:${this.height}:${finished.map((tx) => tx.txHash).join(',')}`).digest('hex')}`;
+    const hash = `0x${createHash('sha256')
+      .update(`${this.lastBlockHash}:${this.height}:${finished.map((tx) => tx.txHash).join(',')}`)
+      .digest('hex')}`;
     out.push({
       stream: 'blocks',
       event: {
