@@ -35,6 +35,7 @@ import { parseArgs } from 'node:util';
 import { Inbox, killAllNow, spawnChild, stopChild, type Child } from './lib/children.ts';
 import type { FromGenerator, FromProbe, GeneratorConfig, ProbeSample, ToGenerator, ToProbe } from './lib/protocol.ts';
 import { derive, renderMarkdown, scenarioTable, type BeforeInfo, type MemoryPoint, type RunRecord, type RunResult } from './lib/report.ts';
+import { keepSections } from './lib/sections.ts';
 import {
   canBindLocal,
   checkoutInfo,
@@ -703,7 +704,8 @@ const target = args.out
   : full
     ? join(repoRoot, 'BENCHMARKS.md')
     : join(resultsDir, quick ? 'quick.md' : 'partial.md');
-writeFileSync(target, markdown);
+// Sections other benchmarks wrote into BENCHMARKS.md (bench:encoding's binary-frames table) survive this rewrite.
+writeFileSync(target, existsSync(target) ? keepSections(readFileSync(target, 'utf8'), markdown) : markdown);
 log(
   `\nwrote ${target.replace(`${repoRoot}/`, '')} (raw: ${jsonPath.replace(`${repoRoot}/`, '')}) in ${((Date.now() - begun) / 1000).toFixed(0)} s`,
 );

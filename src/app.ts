@@ -23,9 +23,11 @@ import { createMetricsTicker } from './sources/metrics-ticker.ts';
 import { createRedisStreamsSource } from './sources/redis-streams.ts';
 import { createSimulatorSource } from './sources/simulator/index.ts';
 import type { EventSource } from './sources/source.ts';
-import { createStatusPageRoutes } from './status-page/routes.ts';
+import { statusPageAssets } from './status-page/routes.ts';
 import { createStreams, type Streams } from './streams/index.ts';
-import { createGraphQLHttp, envelopeOf, GRAPHQL_PATH, GRAPHQL_SSE_PATH } from './transports/graphql-http.ts';
+import { graphiqlAssets } from './transports/graphiql.ts';
+import { createGraphQLHttp, envelopeOf, GRAPHIQL_DEFAULT_DOCUMENT, GRAPHQL_PATH, GRAPHQL_SSE_PATH } from './transports/graphql-http.ts';
+import { createAssetRoutes } from './transports/http/assets.ts';
 import { createGraphQLSocketEndpoint } from './transports/graphql-socket.ts';
 import { authenticateRequest } from './transports/http/request.ts';
 import { createRouter, type Route } from './transports/http/router.ts';
@@ -163,38 +165,41 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
     maxOperations: config.limits.maxSubscriptionsPerConnection,
   });
 
-  /** GraphQL over HTTP (yoga): the GraphiQL page is public; anything that can run an operation needs the token. */
+  /** GraphQL over HTTP (yoga): anything that can run an operation needs the token. */
   const graphqlHttp: Route = {
     name: 'graphql-http',
     path: GRAPHQL_PATH,
     async handle({ request, response, url }) {
       const accept = request.headers.accept ?? '';
-      const isGraphiQLPage =
-        config.graphiql && request.method === 'GET' && accept.includes('text/html') && !/event-stream|json|multipart/.test(accept);
-      if (!isGraphiQLPage) {
-        // yoga would answer an empty 406; say what this path speaks, in the one error shape.
-        if (accept && !/json|\*\/\*|application\/\*|text\/html/.test(accept) && request.method !== 'OPTIONS') {
-          throw new RealtimeError(
-            'NOT_ACCEPTABLE',
-            'this path answers application/json or application/graphql-response+json; subscriptions also text/event-stream',
-          );
-        }
-        const principal = await authenticateRequest(request, url, authenticator);
-        if (principal) principals.set(request, principal);
-        // yoga answers unparsable `variables`/`extensions` in a GET with 500; they are the client's mistake.
-        for (const name of ['variables', 'extensions']) {
-          const value = url.searchParams.get(name);
-          if (value === null) continue;
-          try {
-            JSON.parse(value);
-          } catch {
-            throw new RealtimeError('BAD_REQUEST', `${name}: not valid JSON`, { argument: name });
-          }
+      // yoga would answer an empty 406; say what this path speaks, in the one error shape.
+      if (accept && !/json|\*\/\*|application\/\*|text\/html/.test(accept) && request.method !== 'OPTIONS') {
+        throw new RealtimeError(
+          'NOT_ACCEPTABLE',
+          'this path answers application/json or application/graphql-response+json; subscriptions also text/event-stream',
+        );
+      }
+      const principal = await authenticateRequest(request, url, authenticator);
+      if (principal) principals.set(request, principal);
+      // yoga answers unparsable `variables`/`extensions` in a GET with 500; they are the client's mistake.
+      for (const name of ['variables', 'extensions']) {
+        const value = url.searchParams.get(name);
+        if (value === null) continue;
+        try {
+          JSON.parse(value);
+        } catch {
+          throw new RealtimeError('BAD_REQUEST', `${name}: not valid JSON`, { argument: name });
         }
       }
       await yoga(request, response);
     },
   };
+
+  const assets = [
+    ...statusPageAssets(),
+    ...(config.graphiql
+      ? graphiqlAssets({ path: GRAPHQL_PATH, title: 'aurigraph-realtime GraphiQL', defaultQuery: GRAPHIQL_DEFAULT_DOCUMENT })
+      : []),
+  ];
 
   const routes: Route[] = [
     ...createHealthRoutes(readiness),
@@ -213,7 +218,8 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
         refused: () => admission.refused,
       },
     }),
-    ...createStatusPageRoutes({ logger }),
+    // Before the GraphQL routes: a browser asking /graphql for HTML gets GraphiQL, the public page.
+    ...createAssetRoutes(assets, { logger }),
     ...(config.sources.includes('ingest') && config.ingest.token
       ? [createIngestRoute({ token: config.ingest.token, maxBodyBytes: config.ingest.maxBodyBytes, bus, logger })]
       : []),

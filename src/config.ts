@@ -22,6 +22,7 @@ const envSchema = z.object({
   PORT: int(0, 65535).default(9003),
   HOST: z.string().min(1).default('0.0.0.0'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
 
   SOURCES: list.pipe(z.array(z.enum(SOURCE_NAMES)).min(1)).optional(),
   BUS: z.enum(['memory', 'redis']).default('memory'),
@@ -53,7 +54,9 @@ const envSchema = z.object({
   WS_PERMESSAGE_DEFLATE: bool.default(false),
   WS_DEFLATE_LEVEL: int(0, 9).default(6),
   WS_DEFLATE_THRESHOLD_BYTES: int(0).default(1024),
-  KEEPALIVE_MS: int(100).default(12_000),
+  KEEPALIVE_MS: int(100).optional(),
+  /** The earlier name of KEEPALIVE_MS, still read (with a warning) so an upgrade keeps its setting. */
+  SSE_KEEPALIVE_MS: int(100).optional(),
   SSE_RESERVATION_TTL_MS: int(100).default(10_000),
 
   BROADCAST_LATENCY_TARGET_MS: int(1).default(100),
@@ -119,6 +122,8 @@ const configSchema = envSchema.superRefine(checkCombinations).transform((e) => {
     port: e.PORT,
     host: e.HOST,
     logLevel: e.LOG_LEVEL,
+    /** `auto`: readable lines in a development terminal, JSON otherwise. */
+    logFormat: e.LOG_FORMAT,
     sources: sourcesOf(e),
     bus: e.BUS,
     redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX, streamPrefix: e.REDIS_STREAM_PREFIX },
@@ -144,7 +149,7 @@ const configSchema = envSchema.superRefine(checkCombinations).transform((e) => {
       deflateThresholdBytes: e.WS_DEFLATE_THRESHOLD_BYTES,
     },
     /** Comment lines on SSE streams and `ka` on subscriptions-transport-ws sockets, this often (proxies and clients time idle ones out). */
-    keepAliveMs: e.KEEPALIVE_MS,
+    keepAliveMs: e.KEEPALIVE_MS ?? e.SSE_KEEPALIVE_MS ?? 12_000,
     sse: { reservationTtlMs: e.SSE_RESERVATION_TTL_MS },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     corsOrigins: e.CORS_ORIGINS as readonly string[],
@@ -182,6 +187,9 @@ const configSchema = envSchema.superRefine(checkCombinations).transform((e) => {
 
 export type Config = z.output<typeof configSchema>;
 
+/** Every environment variable the server reads. */
+export const ENV_NAMES: readonly string[] = Object.keys(envSchema.shape);
+
 /** Options earlier versions read, and what replaced them: set, they are ignored, and the server says so at start. */
 const REMOVED_OPTIONS: Record<string, string> = {
   GRAPHQL_WS_ENGINE: 'one delivery engine serves every transport now',
@@ -189,11 +197,22 @@ const REMOVED_OPTIONS: Record<string, string> = {
   WS_MAX_BUFFERED_BYTES: 'renamed SLOW_CONSUMER_BUFFER_BYTES (it applies to every transport)',
 };
 
-/** Warnings for options in `env` that the server no longer reads. */
+/** Options renamed: the old name still works (the new one wins when both are set), and the server says so at start. */
+const RENAMED_OPTIONS: Record<string, string> = {
+  SSE_KEEPALIVE_MS: 'KEEPALIVE_MS (it also paces subscriptions-transport-ws keep-alives)',
+};
+
+/** Warnings for options in `env` that the server no longer reads, or reads under an old name. */
 export function removedOptions(env: Record<string, string | undefined>): string[] {
-  return Object.entries(REMOVED_OPTIONS)
-    .filter(([name]) => env[name] !== undefined && env[name] !== '')
-    .map(([name, instead]) => `${name} is no longer read: ${instead}`);
+  const set = ([name]: [string, string]) => env[name] !== undefined && env[name] !== '';
+  return [
+    ...Object.entries(REMOVED_OPTIONS)
+      .filter(set)
+      .map(([name, instead]) => `${name} is no longer read: ${instead}`),
+    ...Object.entries(RENAMED_OPTIONS)
+      .filter(set)
+      .map(([name, now]) => `${name} is deprecated: it is read as ${now}; rename it`),
+  ];
 }
 
 /** Parses the environment once; reports every problem together so an operator fixes them in one go. */

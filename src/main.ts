@@ -1,6 +1,7 @@
 import { createApp } from './app.ts';
 import { loadConfig, removedOptions } from './config.ts';
 import { RealtimeError } from './errors.ts';
+import { exitAfterLogs } from './ops/logger.ts';
 
 let config;
 try {
@@ -18,26 +19,48 @@ process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unha
 // State may be corrupt after an uncaught exception: log it, drain what we can, exit non-zero for the supervisor.
 process.once('uncaughtException', (error) => {
   logger.fatal({ err: error }, 'uncaught exception; stopping');
-  void app.stop().finally(() => process.exit(1));
+  void app.stop().finally(() => exitAfterLogs(logger, 1));
 });
 
-const shutdown = (signal: string) => {
+let stopping = false;
+const shutdown = (signal: NodeJS.Signals) => {
+  if (stopping) {
+    // A second Ctrl-C means "now"; a repeated SIGTERM (a supervisor, or a wrapper relaying signals) must not cut the drain short.
+    if (signal === 'SIGINT') {
+      logger.warn({ signal }, 'stopping now, without waiting for the drain');
+      exitAfterLogs(logger, 130);
+    }
+    return;
+  }
+  stopping = true;
   logger.info({ signal }, 'shutting down');
   app.stop().then(
-    () => process.exit(0),
+    () => exitAfterLogs(logger, 0),
     (error: unknown) => {
       logger.error({ err: error }, 'shutdown failed');
-      process.exit(1);
+      exitAfterLogs(logger, 1);
     },
   );
 };
-process.once('SIGTERM', () => shutdown('SIGTERM'));
-process.once('SIGINT', () => shutdown('SIGINT'));
+process.on('SIGTERM', () => shutdown('SIGTERM'));
+process.on('SIGINT', () => shutdown('SIGINT'));
 
 try {
-  const address = await app.start();
-  logger.info(`GraphiQL: http://localhost:${address.port}/graphql`);
+  const { port } = await app.start();
+  const base = `${config.tls ? 'https' : 'http'}://localhost:${port}`;
+  logger.info(`status page: ${base}/   GraphiQL: ${base}/graphql   metrics: ${base}/metrics`);
 } catch (error) {
-  logger.fatal({ err: error }, 'could not start');
-  process.exit(1);
+  const code = (error as { code?: string }).code;
+  if (code === 'EADDRINUSE' || code === 'EACCES') {
+    // Nothing unexpected happened: say what to do, without a stack trace.
+    const why =
+      code === 'EADDRINUSE' ? 'is already in use (another server is listening there)' : 'needs privileges this process does not have';
+    logger.fatal(
+      { port: config.port, host: config.host },
+      `port ${config.port} ${why}; start on another one, e.g. PORT=${config.port + 1} npm start`,
+    );
+  } else {
+    logger.fatal({ err: error }, 'could not start');
+  }
+  exitAfterLogs(logger, 1);
 }

@@ -12,6 +12,7 @@ import {
 import { createPlanCache } from './document.ts';
 import { iterateSink } from './iterate.ts';
 import { isFatal as defaultIsFatal, type BackoffOptions } from './policy.ts';
+import { RetryGate } from './retry-gate.ts';
 import { ResumableOperation, type KitPolicy } from './subscription.ts';
 
 /** A REPLAY_GAP the server reported: events between `after` and `oldestCursor` are lost to this subscription. */
@@ -108,7 +109,8 @@ export interface ResumableClient extends Client {
  * application asking — network drop, server drain (`complete`, then 1001),
  * 4440 token expired, 4008 slow consumer — resubscribes after a jittered
  * backoff with `after: <cursor>`, so the application sees each event once
- * (subscription.ts).
+ * (subscription.ts). All subscriptions resubscribe in the same round
+ * (retry-gate.ts): one socket per reconnect attempt, however many there are.
  *
  * The document is rewritten once to carry `after: $after` on its stream field
  * (see document.ts), so any subscription document works unchanged.
@@ -148,18 +150,19 @@ export function createResumableClient<P extends Record<string, unknown> | undefi
   const plans = createPlanCache();
   const running = new Set<ResumableOperation<unknown, unknown>>();
   let disposed = false;
+  const gate = new RetryGate(backoff, random);
   const policy: KitPolicy = {
     inner,
-    backoff,
+    gate,
     maxRetries,
     onGap,
     onRetry,
     isFatal,
     resubscribeOnComplete,
-    random,
     disposed: () => disposed,
   };
   inner.on('connected', () => {
+    gate.connected();
     for (const operation of running) operation.connected();
   });
 
@@ -200,6 +203,7 @@ export function createResumableClient<P extends Record<string, unknown> | undefi
     async dispose() {
       disposed = true;
       for (const operation of [...running]) operation.unsubscribe();
+      gate.clear();
       await inner.dispose();
     },
   };

@@ -1,6 +1,7 @@
 import type { Client, FormattedExecutionResult, Sink, SubscribePayload } from 'graphql-ws';
 import type { ResumePlan } from './document.ts';
-import { backoffDelay, describeFailure, type BackoffOptions } from './policy.ts';
+import { describeFailure } from './policy.ts';
+import type { RetryGate, RetryTicket } from './retry-gate.ts';
 import type { ReplayGap, ResumableSubscribeOptions, ResumableSubscription, RetryInfo } from './resumable.ts';
 
 const GAP_CODE = 'REPLAY_GAP';
@@ -10,13 +11,13 @@ const RECENT_CURSORS = 256;
 /** What every subscription of one kit shares. */
 export interface KitPolicy {
   inner: Client;
-  backoff: BackoffOptions | undefined;
+  /** The one reconnect schedule every subscription of the kit waits on. */
+  gate: RetryGate;
   maxRetries: number;
   onGap: ((gap: ReplayGap) => void) | undefined;
   onRetry: ((info: RetryInfo) => void) | undefined;
   isFatal: (error: unknown) => boolean;
   resubscribeOnComplete: boolean;
-  random: () => number;
   /** True once the kit was disposed: nothing is retried any more. */
   disposed(): boolean;
 }
@@ -28,7 +29,7 @@ function stringOrUndefined(value: unknown): string | undefined {
 /**
  * One resumable subscription: remembers the cursor of the last result it
  * delivered and, whenever the subscription ends without the application
- * asking, resubscribes after a jittered backoff with `after: <cursor>`, so the
+ * asking, resubscribes with the kit's next retry round (retry-gate.ts) with `after: <cursor>`, so the
  * application sees each event once. A REPLAY_GAP result is reported (onGap)
  * and the subscription goes on from what the server still has.
  */
@@ -44,7 +45,7 @@ export class ResumableOperation<Data, Extensions> implements ResumableSubscripti
   /** The sink got error or complete. */
   private ended = false;
   private innerDispose: (() => void) | undefined;
-  private timer: ReturnType<typeof setTimeout> | undefined;
+  private ticket: RetryTicket | undefined;
   private readonly onGap: ((gap: ReplayGap) => void) | undefined;
   private readonly operationName: string | undefined;
   /**
@@ -107,7 +108,7 @@ export class ResumableOperation<Data, Extensions> implements ResumableSubscripti
   }
 
   start(): void {
-    this.timer = undefined;
+    this.ticket = undefined;
     if (this.stopped) return;
     let settled = false;
     this.innerDispose = this.kit.inner.subscribe<Data, Extensions>(this.livePayload, {
@@ -141,7 +142,7 @@ export class ResumableOperation<Data, Extensions> implements ResumableSubscripti
   unsubscribe(): void {
     if (this.stopped && !this.innerDispose) return this.end('complete');
     this.stopped = true;
-    clearTimeout(this.timer);
+    this.ticket?.cancel();
     if (this.innerDispose) {
       // graphql-ws sends `complete` to the server, then completes the sink; end() forwards that.
       const dispose = this.innerDispose;
@@ -154,7 +155,7 @@ export class ResumableOperation<Data, Extensions> implements ResumableSubscripti
   private end(how: 'complete' | { error: unknown }): void {
     if (this.ended) return;
     this.ended = true;
-    clearTimeout(this.timer);
+    this.ticket?.cancel();
     this.onEnded();
     if (how === 'complete') this.sink.complete();
     else this.sink.error(how.error);
@@ -215,15 +216,15 @@ export class ResumableOperation<Data, Extensions> implements ResumableSubscripti
       this.end({ error: cause });
       return;
     }
-    const delayMs = backoffDelay(this.attempt, this.kit.backoff, this.kit.random);
+    // Resubscribe with the kit's next round, beside every other subscription that lost the connection.
+    this.ticket = this.kit.gate.wait(() => this.start());
     this.kit.onRetry?.({
       attempt: this.attempt,
-      delayMs,
+      delayMs: this.ticket.delayMs,
       cause,
       reason: cause === 'complete' ? 'completed by the server' : describeFailure(cause),
       after: this.cursorValue,
       operationName: this.operationName,
     });
-    this.timer = setTimeout(() => this.start(), delayMs);
   }
 }

@@ -1,4 +1,5 @@
 import { execute, type DocumentNode, type GraphQLSchema } from 'graphql';
+import { Packr } from 'msgpackr';
 import { toClientError, type RealtimeError } from '../errors.ts';
 import type { StreamItem } from '../streams/hub.ts';
 import { descriptorOf, type StreamName } from '../streams/registry.ts';
@@ -54,14 +55,27 @@ export function createGraphQLRenderer(operation: GraphQLOperation, options: { pr
 
 /**
  * The legacy contract frame: exactly the stream's contract fields, in contract
- * order (plus `seq` and `cursor` with `meta`), as bytes every socket shares.
- * Errors (REPLAY_GAP notices) are `{"error":{code,message,…}}`.
+ * order (plus `seq` and `cursor` with `meta`), as bytes every socket shares —
+ * JSON text (byte-compatible with the original platform), or the same object
+ * as MessagePack. Errors (REPLAY_GAP notices) are `{"error":{code,message,…}}`.
  */
-export function createContractRenderer(stream: StreamName, meta: boolean): Renderer {
-  const fields = meta ? [...descriptorOf(stream).contractFields, 'seq', 'cursor'] : [...descriptorOf(stream).contractFields];
+export function createContractRenderer(stream: StreamName, options: { meta: boolean; encoding: 'json' | 'msgpack' }): Renderer {
+  const fields = options.meta ? [...descriptorOf(stream).contractFields, 'seq', 'cursor'] : [...descriptorOf(stream).contractFields];
+  const key = `contract${options.meta ? '+meta' : ''}:${options.encoding}`;
+  if (options.encoding === 'json') {
+    return {
+      key,
+      render: (item) => Buffer.from(JSON.stringify(item, fields)),
+      renderError: (error) => JSON.stringify({ error: { code: error.code, message: error.message, ...error.details } }),
+    };
+  }
+  const record = (item: StreamItem) => Object.fromEntries(fields.map((name) => [name, (item as unknown as Record<string, unknown>)[name]]));
   return {
-    key: meta ? 'contract+meta' : 'contract',
-    render: (item) => Buffer.from(JSON.stringify(item, fields)),
-    renderError: (error) => JSON.stringify({ error: { code: error.code, message: error.message, ...error.details } }),
+    key,
+    render: (item) => packr.pack(record(item)),
+    renderError: (error) => packr.pack({ error: { code: error.code, message: error.message, ...error.details } }),
   };
 }
+
+/** Plain MessagePack maps (no record extension), so any MessagePack decoder reads the frames. */
+const packr = new Packr({ useRecords: false });

@@ -137,9 +137,36 @@ setInterval(render, 250);
 // ---------- metrics: tiles and the chart ----------
 
 const WINDOW_S = 300;
-/** x (unix s), TPS, error %; a null point breaks the lines where the history was cut. */
-const series: [number[], (number | null)[], (number | null)[]] = [[], [], []];
+/**
+ * The chart and the TPS tile show a trailing average over this many seconds:
+ * blocks commit in bursts, so the per-second rate jumps 0 → 60 → 0 on a
+ * healthy chain, which reads as an outage. The raw per-second values stay in
+ * the chart's data (the "raw" series, off until its legend entry is clicked).
+ */
+const SMOOTHING_S = 10;
+/** x (unix s), TPS and error % averaged over SMOOTHING_S, raw TPS; a null point breaks the lines where the history was cut. */
+const series: [number[], (number | null)[], (number | null)[], (number | null)[]] = [[], [], [], []];
+/** Raw error % per point, to average over the same window. */
+const rawErrors: (number | null)[] = [];
 let latest: Metrics | undefined;
+let smoothedTps: number | undefined;
+
+/** The mean of `values` over the points within SMOOTHING_S of the last one, back to the last break. */
+function trailingMean(values: readonly (number | null)[]): number | null {
+  const xs = series[0];
+  const end = xs.length - 1;
+  const from = (xs[end] as number) - SMOOTHING_S;
+  let sum = 0;
+  let count = 0;
+  for (let i = end; i >= 0 && (xs[i] as number) > from; i--) {
+    const value = values[i];
+    if (value === null || value === undefined) break;
+    sum += value;
+    count++;
+  }
+  return count === 0 ? null : sum / count;
+}
+
 kit.resumable<{ metrics: Metrics }>(
   // replay fills the chart with what the server still has; on resume the kit drops it for `after`.
   { query: METRICS, variables: { replay: 600 } },
@@ -148,15 +175,21 @@ kit.resumable<{ metrics: Metrics }>(
       if (!data) return;
       latest = data.metrics;
       const x = Date.parse(latest.timestamp) / 1000;
-      const [xs, tps, errors] = series;
+      const [xs, tps, errors, rawTps] = series;
       if (xs.length > 0 && x <= (xs.at(-1) as number)) return;
       xs.push(x);
-      tps.push(latest.tps);
-      errors.push(latest.errorRate * 100);
+      rawTps.push(latest.tps);
+      rawErrors.push(latest.errorRate * 100);
+      const meanTps = trailingMean(rawTps);
+      tps.push(meanTps);
+      errors.push(trailingMean(rawErrors));
+      smoothedTps = meanTps ?? undefined;
       while (xs.length > 0 && (xs[0] as number) < x - WINDOW_S) {
         xs.shift();
         tps.shift();
         errors.shift();
+        rawTps.shift();
+        rawErrors.shift();
       }
       dirty.add('metrics');
     },
@@ -166,12 +199,14 @@ kit.resumable<{ metrics: Metrics }>(
   {
     onGap: (gap) => {
       onGapLog('metrics', 'the chart goes on with the new history')(gap);
-      const [xs, tps, errors] = series;
+      const [xs, tps, errors, rawTps] = series;
       const last = xs.at(-1);
       if (last === undefined) return;
       xs.push(last + 0.001);
       tps.push(null);
       errors.push(null);
+      rawTps.push(null);
+      rawErrors.push(null);
     },
   },
 );
@@ -180,6 +215,8 @@ const chartElement = byTestId('chart');
 const css = getComputedStyle(document.documentElement);
 const color = (name: string) => css.getPropertyValue(name).trim();
 const axis = { stroke: color('--muted'), grid: { stroke: color('--line'), width: 1 }, ticks: { stroke: color('--line'), width: 1 } };
+/** Wall-clock labels, one line each; `space` keeps them apart however narrow the chart gets. */
+const clock = (seconds: number) => new Date(seconds * 1000).toTimeString().slice(0, 8);
 const chart = new uPlot(
   {
     width: chartElement.clientWidth || 800,
@@ -190,18 +227,36 @@ const chart = new uPlot(
       pct: { range: (_u, _min, max) => [0, Math.max(5, max * 1.2)] },
     },
     series: [
-      {},
+      { value: (_u, v) => (v == null ? '–' : clock(v)) },
       {
-        label: 'TPS',
+        label: `TPS (${SMOOTHING_S} s avg)`,
         scale: 'tps',
         stroke: color('--accent'),
         width: 2,
         fill: 'rgba(90,169,255,0.08)',
         value: (_u, v) => (v == null ? '–' : v.toFixed(1)),
       },
-      { label: 'error rate %', scale: 'pct', stroke: color('--bad'), width: 1.5, value: (_u, v) => (v == null ? '–' : v.toFixed(2)) },
+      {
+        label: `errors % (${SMOOTHING_S} s avg)`,
+        scale: 'pct',
+        stroke: color('--bad'),
+        width: 1.5,
+        value: (_u, v) => (v == null ? '–' : v.toFixed(2)),
+      },
+      {
+        label: 'TPS (raw, per second)',
+        scale: 'tps',
+        stroke: color('--muted'),
+        width: 1,
+        show: false,
+        value: (_u, v) => (v == null ? '–' : v.toFixed(1)),
+      },
     ],
-    axes: [axis, { ...axis, scale: 'tps', label: 'tx/s' }, { ...axis, scale: 'pct', side: 1, label: 'errors %', grid: { show: false } }],
+    axes: [
+      { ...axis, space: 80, values: (_u, splits) => splits.map(clock) },
+      { ...axis, scale: 'tps', label: 'tx/s' },
+      { ...axis, scale: 'pct', side: 1, label: 'errors %', grid: { show: false } },
+    ],
   },
   series,
   chartElement,
@@ -348,7 +403,8 @@ subscribeTransactions(statusSelect.value);
 let shownSeqs = new Set<number>();
 function render() {
   if (dirty.has('metrics') && latest) {
-    setText('tps', latest.tps.toFixed(1));
+    setText('tps', (smoothedTps ?? latest.tps).toFixed(1));
+    setText('tps-raw', latest.tps.toFixed(1));
     setText('error-rate', `${(latest.errorRate * 100).toFixed(2)} %`);
     setText('connections', String(latest.connections));
     byTestId('tps').dataset['timestamp'] = latest.timestamp;
@@ -377,7 +433,8 @@ function render() {
             badge(v.status),
             cell(v.votingPower.toLocaleString('en-US', { maximumFractionDigits: 0 }), 'num'),
             cell(`${v.uptime.toFixed(1)} %`, 'num'),
-            cell(String(v.lastBlockProposed), 'num'),
+            // Block 0 is no block: a validator that has not proposed yet.
+            v.lastBlockProposed === 0 ? cell('never', 'num muted') : cell(String(v.lastBlockProposed), 'num'),
           );
           return tr;
         }),

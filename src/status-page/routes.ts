@@ -2,8 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Logger } from '../ops/logger.ts';
-import type { Route } from '../transports/http/router.ts';
+import type { Asset } from '../transports/http/assets.ts';
 
 /** Where the page's assets live; GET / is the page itself. */
 export const STATUS_PAGE_ASSETS = '/status';
@@ -37,11 +36,6 @@ async function bundleApp(): Promise<string> {
   return file.text;
 }
 
-interface Asset {
-  type: string;
-  load: () => Promise<string>;
-}
-
 const CSP = [
   "default-src 'self'",
   "script-src 'self'",
@@ -54,47 +48,32 @@ const CSP = [
 ].join('; ');
 
 /**
- * GET / (the live status page) and its assets under /status/. Each asset is
- * loaded once and kept in memory; a failed load is logged, answered 500 and
- * tried again on the next request.
+ * GET / (the live status page) and its assets under /status/, served by the
+ * asset routes: loaded once, compressed by Accept-Encoding, revalidated by ETag.
  */
-export function createStatusPageRoutes(options: { logger: Logger }): Route[] {
-  const assets: Record<string, Asset> = {
-    '/': { type: 'text/html; charset=utf-8', load: () => readFile(join(here, 'index.html'), 'utf8') },
-    [`${STATUS_PAGE_ASSETS}/app.js`]: { type: 'text/javascript; charset=utf-8', load: bundleApp },
-    [`${STATUS_PAGE_ASSETS}/app.css`]: { type: 'text/css; charset=utf-8', load: () => readFile(join(here, 'styles.css'), 'utf8') },
-    [`${STATUS_PAGE_ASSETS}/uplot.css`]: {
-      type: 'text/css; charset=utf-8',
+const favicon = () => readFile(join(here, 'favicon.svg'), 'utf8');
+
+export function statusPageAssets(): Asset[] {
+  return [
+    {
+      path: '/',
+      contentType: 'text/html; charset=utf-8',
+      load: () => readFile(join(here, 'index.html'), 'utf8'),
+      headers: { 'content-security-policy': CSP, 'referrer-policy': 'no-referrer' },
+    },
+    // The site's icon, for this page, GraphiQL and browsers that ask /favicon.ico on their own (any browser reads an SVG there).
+    { path: '/favicon.svg', contentType: 'image/svg+xml', load: favicon },
+    { path: '/favicon.ico', contentType: 'image/svg+xml', load: favicon },
+    { path: `${STATUS_PAGE_ASSETS}/app.js`, contentType: 'text/javascript; charset=utf-8', load: bundleApp },
+    {
+      path: `${STATUS_PAGE_ASSETS}/app.css`,
+      contentType: 'text/css; charset=utf-8',
+      load: () => readFile(join(here, 'styles.css'), 'utf8'),
+    },
+    {
+      path: `${STATUS_PAGE_ASSETS}/uplot.css`,
+      contentType: 'text/css; charset=utf-8',
       load: () => readFile(require.resolve('uplot/dist/uPlot.min.css'), 'utf8'),
     },
-  };
-  const cache = new Map<string, Promise<string>>();
-  return Object.entries(assets).map(([path, asset]): Route => ({
-    name: `status-page ${path}`,
-    path,
-    methods: ['GET'],
-    async handle({ response }) {
-      let body = cache.get(path);
-      if (!body) {
-        body = asset.load();
-        cache.set(path, body);
-      }
-      let text: string;
-      try {
-        text = await body;
-      } catch (error) {
-        cache.delete(path);
-        options.logger.error({ err: error, path }, 'status page asset failed to load');
-        response.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end('status page unavailable');
-        return;
-      }
-      response.writeHead(200, {
-        'content-type': asset.type,
-        'cache-control': 'no-cache',
-        'x-content-type-options': 'nosniff',
-        ...(path === '/' && { 'content-security-policy': CSP, 'referrer-policy': 'no-referrer' }),
-      });
-      response.end(text);
-    },
-  }));
+  ];
 }

@@ -1,4 +1,3 @@
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { GraphQLError } from 'graphql';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { IncomingMessage } from 'node:http';
@@ -83,20 +82,17 @@ function useSingleResultsOnly(): Plugin {
 }
 
 /**
- * yoga serves GraphQL queries over HTTP (GET and POST, JSON) and the GraphiQL
- * page. Its envelope (parse and validate with every operation limit) is also
+ * yoga serves GraphQL queries over HTTP (GET and POST, JSON). Its envelope (parse and validate with every operation limit) is also
  * what the operation runner uses on every other transport.
  */
 export function createGraphQLHttp(deps: {
-  config: Pick<Config, 'production' | 'graphiql' | 'graphql' | 'corsOrigins' | 'metricsIntervalMs' | 'replay'>;
+  config: Pick<Config, 'production' | 'graphql' | 'corsOrigins' | 'metricsIntervalMs' | 'replay'>;
   streams: Streams;
   logger: Logger;
   authRequired: boolean;
   principalOf(request: IncomingMessage): Principal | undefined;
 }): Yoga {
   const { config, streams, logger, authRequired } = deps;
-  // The GraphiQL page inlines ~9 MB of assets so it works offline; render it once.
-  const graphiqlPages = new Map<string, string>();
   return createYoga<ServerContext, GraphQLContext>({
     schema: getSchema(),
     graphqlEndpoint: GRAPHQL_PATH,
@@ -123,18 +119,8 @@ export function createGraphQLHttp(deps: {
       },
     },
     cors: { origin: [...config.corsOrigins], credentials: true },
-    graphiql: config.graphiql
-      ? { title: 'aurigraph-realtime GraphiQL', subscriptionsProtocol: 'WS', defaultQuery: GRAPHIQL_DEFAULT_DOCUMENT }
-      : false,
-    renderGraphiQL: (options) => {
-      const key = JSON.stringify(options ?? {});
-      let page = graphiqlPages.get(key);
-      if (!page) {
-        page = renderGraphiQL(options);
-        graphiqlPages.set(key, page);
-      }
-      return page;
-    },
+    // GraphiQL is served as separate cached assets (graphiql.ts), not by yoga.
+    graphiql: false,
     context: (initial): GraphQLContext => ({
       streams,
       principal: initial.req ? deps.principalOf(initial.req) : undefined,

@@ -15,18 +15,23 @@ import { closeWith, type SocketMonitor } from './websocket.ts';
 export const LEGACY_PREFIX = '/ws/';
 
 /** Query parameters every legacy path takes besides its stream's filter. */
-const COMMON_PARAMS = ['replay', 'since', 'meta', 'access_token'] as const;
+const COMMON_PARAMS = ['replay', 'since', 'meta', 'encoding', 'access_token'] as const;
+
+/** How a legacy socket's frames are encoded: the original JSON text, or MessagePack binary frames. */
+export type LegacyEncoding = 'json' | 'msgpack';
 
 export interface LegacyRequest {
   delivery: DeliveryRequest;
   meta: boolean;
+  encoding: LegacyEncoding;
   principal?: Principal | undefined;
 }
 
 /**
  * Parses `/ws/<stream>?…` into what to deliver: filters mirror the GraphQL
  * arguments (from the stream's descriptor), `replay=N` sends the last N first,
- * `since=<cursor>` resumes, `meta=1` adds `seq` and `cursor` to frames.
+ * `since=<cursor>` resumes, `meta=1` adds `seq` and `cursor` to frames,
+ * `encoding=msgpack` sends each event as a binary MessagePack frame.
  * Returns null for an unknown stream; throws BAD_REQUEST for a bad or unknown
  * parameter, naming the ones allowed.
  */
@@ -54,7 +59,13 @@ export function parseLegacyRequest(url: string, limits: { metricsIntervalMs: num
   const replay = replayText === null ? undefined : /^\d{1,9}$/.test(replayText) ? Number(replayText) : Number.NaN;
   const position = parseStartPosition({ after: query.get('since'), replay }, limits, { after: 'since', replay: 'replay' });
   const meta = query.get('meta');
-  return { delivery: { stream: name, filter, position }, meta: meta === '1' || meta === 'true' };
+  const encoding = query.get('encoding') ?? 'json';
+  if (encoding !== 'json' && encoding !== 'msgpack') {
+    throw new RealtimeError('BAD_REQUEST', 'encoding: json (text frames, the default) or msgpack (binary MessagePack frames)', {
+      argument: 'encoding',
+    });
+  }
+  return { delivery: { stream: name, filter, position }, meta: meta === '1' || meta === 'true', encoding };
 }
 
 /**
@@ -92,8 +103,8 @@ export function createLegacyEndpoint(deps: {
   wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
     const parsed = requests.get(request);
     if (!parsed) return socket.close(1011, 'request was not routed');
-    const { delivery, meta, principal } = parsed;
-    const connection = engine.connect(monitor.watch(socket, 'legacy'));
+    const { delivery, meta, encoding, principal } = parsed;
+    const connection = engine.connect(monitor.watch(socket, 'legacy', { binary: encoding === 'msgpack' }));
     const expiry = whenTokenExpires(principal, () => {
       counters.terminated('legacy', 'token-expired');
       closeWith(socket, new RealtimeError('TOKEN_EXPIRED', 'token expired; reconnect with a fresh token and ?since=<cursor>'));
@@ -111,7 +122,7 @@ export function createLegacyEndpoint(deps: {
       logger.debug({ transport: 'legacy', stream: delivery.stream, code }, 'connection closed');
     });
     try {
-      connection.subscribe(delivery, createContractRenderer(delivery.stream, meta));
+      connection.subscribe(delivery, createContractRenderer(delivery.stream, { meta, encoding }));
     } catch (error) {
       // A fault of ours: an honest 1011 (internal error), never a cut that looks like the network.
       logger.error({ transport: 'legacy', stream: delivery.stream, err: error }, 'failed to start a subscription');

@@ -9,6 +9,7 @@ const PROBE_AFTER_BYTES = 64 * 1024;
 const ABORT_GRACE_MS = 1000;
 
 const TEXT = { binary: false } as const;
+const BINARY = { binary: true } as const;
 
 /**
  * One watched socket: the delivery engine's outlet for it and the monitor's
@@ -26,12 +27,14 @@ class SocketOutlet implements Outlet {
     readonly socket: WebSocket,
     readonly transport: Transport,
     private readonly forget: (socket: WebSocket) => void,
+    /** Frames go out as binary messages (MessagePack), not text. */
+    private readonly binary: boolean,
   ) {}
 
   write(frame: Frame): boolean {
     if (this.socket.readyState !== this.socket.OPEN) return false;
     this.unprobed += frame.length;
-    this.socket.send(frame, TEXT);
+    this.socket.send(frame, this.binary ? BINARY : TEXT);
     return true;
   }
 
@@ -116,8 +119,8 @@ export function createSocketMonitor(options: {
       timer = undefined;
     },
     /** Watches a socket until it closes; returns its outlet for the delivery engine. */
-    watch(socket: WebSocket, transport: Transport): Outlet {
-      const outlet = new SocketOutlet(socket, transport, forget);
+    watch(socket: WebSocket, transport: Transport, options: { binary?: boolean } = {}): Outlet {
+      const outlet = new SocketOutlet(socket, transport, forget, options.binary ?? false);
       watched.set(socket, outlet);
       socket.on('pong', onPong);
       socket.on('ping', onPing);

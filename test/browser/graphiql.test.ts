@@ -7,7 +7,7 @@ import { useTestServer } from '../helpers/server.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const SCREENSHOT = fileURLToPath(new URL('../../test-output/graphiql.png', import.meta.url));
-// The page inlines ~9 MB of GraphiQL and Monaco; parsing it on a busy 2-core machine takes seconds.
+// GraphiQL and Monaco are ~9 MB of script to parse; on a busy 2-core machine that takes seconds.
 const PAGE_TIMEOUT_MS = 90_000;
 
 const skipReason = browserSkipReason();
@@ -46,6 +46,16 @@ describe.skipIf(skipReason !== undefined)(
           if ((request.headers()['accept'] ?? '').includes('text/event-stream')) sseRequests.push(request.url());
         });
 
+        // What the server sent over the wire (compressed bodies). (The browser's cache is not exercised here:
+        // request routing, which keeps the page offline, disables it; static-assets.test.ts checks the headers.)
+        let transferred = 0;
+        page.on('requestfinished', (request) => {
+          request.sizes().then(
+            (sizes) => (transferred += sizes.responseBodySize),
+            () => {}, // the page closed first
+          );
+        });
+
         // GraphiQL 5's editors are Monaco: text lives in `.view-lines`, with spaces rendered as U+00A0.
         const editorText = async (editor: string) => (await page.locator(`${editor} .view-lines`).innerText()).replace(/\u00a0/g, ' ');
 
@@ -79,6 +89,10 @@ describe.skipIf(skipReason !== undefined)(
         expect(lastText).not.toContain('"errors"');
         for (const timestamp of timestamps) expect(timestamp).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
         expect([...timestamps].sort()).toEqual(timestamps);
+
+        // The page, GraphiQL, Monaco and its workers, compressed: well under 3 MB.
+        expect(transferred).toBeGreaterThan(100_000);
+        expect(transferred).toBeLessThan(3_000_000);
 
         await mkdir(dirname(SCREENSHOT), { recursive: true });
         await page.screenshot({ path: SCREENSHOT });

@@ -69,6 +69,8 @@ describe.skipIf(skipReason !== undefined)(
           { timeoutMs: 15_000, intervalMs: 100, what: 'three metrics snapshots on the page' },
         );
         expect(Number(await text('tps'))).toBeGreaterThanOrEqual(0);
+        // The tile and the chart show a 10 s average; the last second's raw rate is beside it and in the chart's data.
+        expect(Number(await text('tps-raw'))).toBeGreaterThanOrEqual(0);
         expect(await text('error-rate')).toMatch(/^\d+\.\d\d %$/);
         expect(Number(await text('connections'))).toBeGreaterThanOrEqual(5);
         await expect.poll(() => text('leader'), { timeout: 10_000 }).toMatch(/^0x[0-9a-f]{8}…[0-9a-f]{8}$/);
@@ -77,11 +79,20 @@ describe.skipIf(skipReason !== undefined)(
         expect(Number(await text('epoch'))).toBeGreaterThanOrEqual(0);
         await expect.poll(async () => Number(await text('validators-total')), { timeout: 10_000 }).toBe(21);
         expect(await page.locator('[data-testid="validators"] tbody tr').count()).toBe(21);
+        // "last block": a height, or "never" for a validator that has not proposed one (not "block 0").
+        const lastBlocks = await page.locator('[data-testid="validators"] tbody tr td:nth-child(5)').allInnerTexts();
+        for (const cell of lastBlocks) expect(cell).toMatch(/^(never|[1-9]\d*)$/);
+        // Every row is on the page, none cut off by a scrolling panel.
+        const table = await page.getByTestId('validators').boundingBox();
+        const panel = await page.getByTestId('validators').locator('xpath=ancestor::div[contains(@class,"panel")]').boundingBox();
+        expect((table?.y ?? 0) + (table?.height ?? 0)).toBeLessThanOrEqual((panel?.y ?? 0) + (panel?.height ?? 0));
         await expect.poll(async () => Number(await text('peers')), { timeout: 10_000 }).toBeGreaterThan(0);
         expect(await page.locator('[data-testid="peer-table"] tbody tr').count()).toBe(Number(await text('peers')));
         // The chart is drawn by uPlot from the metrics stream.
         await expect.poll(() => page.locator('[data-testid="chart"] canvas').count()).toBe(1);
-        await expect.poll(async () => (await page.locator('[data-testid="chart"] .u-legend').innerText()).includes('TPS')).toBe(true);
+        await expect
+          .poll(async () => await page.locator('[data-testid="chart"] .u-legend').innerText())
+          .toMatch(/TPS \(10 s avg\)[\s\S]*errors % \(10 s avg\)[\s\S]*TPS \(raw, per second\)/);
         // Transactions of every status stream in, newest first.
         await waitFor(async () => new Set(await rowStatuses()).size >= 2, { timeoutMs: 10_000, what: 'rows of several statuses' });
         const seqsAll = await rowSeqs();
@@ -109,9 +120,25 @@ describe.skipIf(skipReason !== undefined)(
           (window as unknown as { marker: string }).marker = 'same page';
         });
         const restartedAt = new Date().toISOString();
+        const socketsBefore = sockets.length;
+        let socketsWhileDown = 0;
+        let rounds = 0;
         server = await restartOnSamePort(server, ENV, {
-          whileDown: () => expect.poll(() => attr('connection', 'data-state'), { timeout: 15_000 }).toBe('reconnecting'),
+          whileDown: async () => {
+            await expect.poll(() => attr('connection', 'data-state'), { timeout: 15_000 }).toBe('reconnecting');
+            // Several retry rounds against the closed port ("reconnecting (attempt N)…").
+            rounds = await waitFor(
+              async () => {
+                const attempt = Number(/attempt (\d+)/.exec(await text('connection'))?.[1] ?? 0);
+                return attempt >= 4 && attempt;
+              },
+              { timeoutMs: 20_000, intervalMs: 50, what: 'four retry rounds' },
+            );
+            socketsWhileDown = sockets.length - socketsBefore;
+          },
         });
+        // All five subscriptions retry together on one socket: one connection attempt per round, not five.
+        expect(socketsWhileDown).toBeLessThanOrEqual(rounds + 1);
         await expect.poll(() => attr('connection', 'data-state'), { timeout: 20_000 }).toBe('live');
         // Fresh metrics from the new server.
         await expect.poll(async () => (await attr('tps', 'data-timestamp')) ?? '', { timeout: 15_000 }).toMatch(/.+/);

@@ -1,5 +1,14 @@
 import { describe, expect, test } from 'vitest';
-import { LiveTransactionsDocument } from '../../examples/generated/graphql.ts';
+import WebSocket from 'ws';
+import { createResumableClient, type RetryInfo } from 'aurigraph-realtime/client';
+import {
+  LiveMetricsDocument,
+  LiveTransactionsDocument,
+  PeerChurnDocument,
+  ValidatorChangesDocument,
+} from '../../examples/generated/graphql.ts';
+import { print } from 'graphql';
+import { track } from '../helpers/track.ts';
 import { expectEverySeqOnce } from '../helpers/sequences.ts';
 import { startTestServer } from '../helpers/server.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -58,4 +67,73 @@ describe('resumable client: server restart on the same port', () => {
       expect(after.length).toBeGreaterThanOrEqual(100);
     }
   }, 90_000);
+
+  test('five subscriptions on one kit share one socket, and one connection attempt per retry round while the server is down', async () => {
+    const server = await startTestServer(ENV);
+    const sockets: WebSocket[] = [];
+    class CountedWebSocket extends WebSocket {
+      constructor(...args: ConstructorParameters<typeof WebSocket>) {
+        super(...args);
+        sockets.push(this);
+      }
+    }
+    const retries: RetryInfo[] = [];
+    const kit = track(
+      createResumableClient({
+        url: server.ws('/graphql'),
+        webSocketImpl: CountedWebSocket,
+        backoff: { initialMs: 50, maxMs: 400 },
+        onGap: () => {},
+        onRetry: (info) => retries.push(info),
+      }),
+    );
+    const received = new Map<string, number>();
+    const documents = { LiveMetricsDocument, LiveTransactionsDocument, PeerChurnDocument, ValidatorChangesDocument };
+    const names = [...Object.keys(documents), 'FailedTransactions'];
+    for (const [name, document] of Object.entries(documents)) {
+      kit.resumable(
+        { query: print(document) },
+        { next: () => received.set(name, (received.get(name) ?? 0) + 1), error: () => {}, complete: () => {} },
+      );
+    }
+    kit.resumable(
+      { query: 'subscription FailedTransactions { transactions(filter: { status: [FAILED] }) { seq } }' },
+      {
+        next: () => received.set('FailedTransactions', (received.get('FailedTransactions') ?? 0) + 1),
+        error: () => {},
+        complete: () => {},
+      },
+    );
+    await waitFor(() => ['LiveMetricsDocument', 'LiveTransactionsDocument'].every((name) => (received.get(name) ?? 0) > 0), {
+      what: 'results',
+    });
+    expect(sockets).toHaveLength(1);
+
+    let socketsWhileDown = 0;
+    let retriesWhileDown = 0;
+    const restarted = await restartOnSamePort(server, ENV, {
+      whileDown: async () => {
+        const [socketsBefore, retriesBefore] = [sockets.length, retries.length];
+        // Several rounds of refused connections.
+        await waitFor(() => retries.filter((r) => /ECONNREFUSED/.test(r.reason)).length >= 5 * 4, { what: 'four refused rounds' });
+        socketsWhileDown = sockets.length - socketsBefore;
+        retriesWhileDown = retries.length - retriesBefore;
+      },
+    });
+    expect(restarted.port).toBe(server.port);
+    // Each round: five subscriptions retry, one socket is tried.
+    expect(retriesWhileDown).toBeGreaterThanOrEqual(20);
+    expect(socketsWhileDown).toBeLessThanOrEqual(Math.ceil(retriesWhileDown / names.length) + 1);
+
+    const counts = new Map(received);
+    await waitFor(
+      () => ['LiveMetricsDocument', 'LiveTransactionsDocument'].every((name) => (received.get(name) ?? 0) > (counts.get(name) ?? 0)),
+      {
+        what: 'results from the new server',
+        timeoutMs: 15_000,
+      },
+    );
+    expect(sockets.filter((socket) => socket.readyState === WebSocket.OPEN)).toHaveLength(1);
+    expect(restarted.app.engine.subscriberCount(undefined, 'graphql-ws')).toBe(names.length);
+  }, 60_000);
 });

@@ -3,8 +3,11 @@ import { createClient as createWsClient, type Client as WsClient, type Formatted
 import WebSocket, { type ClientOptions } from 'ws';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print } from 'graphql';
-import { ApolloClient, InMemoryCache } from '@apollo/client';
+import { ApolloClient, HttpLink, InMemoryCache } from '@apollo/client';
 import { GraphQLWsLink } from '@apollo/client/link/subscriptions';
+import { ApolloClient as ApolloClient3, InMemoryCache as InMemoryCache3 } from 'apollo-client-3/core';
+import { WebSocketLink } from 'apollo-client-3/link/ws';
+import { SubscriptionClient, type ClientOptions as TransportWsOptions } from 'subscriptions-transport-ws';
 import { Client as UrqlClient, subscriptionExchange, type ExecutionResult as UrqlExecutionResult } from '@urql/core';
 import type { ServerUrls } from './server.ts';
 import { track } from './track.ts';
@@ -169,4 +172,53 @@ export function urqlClient(
     ],
   });
   return { client, wsClient, dispose: () => wsClient.dispose() as Promise<void> };
+}
+
+/**
+ * The subscriptions-transport-ws client (Apollo's older protocol, what Apollo
+ * Client 2/3's WebSocketLink runs on), as a portal would configure it: no
+ * reconnects here, so a refusal shows instead of a retry loop.
+ */
+export function transportWsClient(
+  server: ServerUrls,
+  options: TransportWsOptions & { webSocketImpl?: typeof WebSocket; path?: string } = {},
+): SubscriptionClient {
+  const { webSocketImpl = WebSocket, path = '/graphql', ...clientOptions } = options;
+  const client = new SubscriptionClient(server.ws(path), { reconnect: false, ...clientOptions }, webSocketImpl);
+  return track(client, (c) => c.close(true, true));
+}
+
+/** Apollo Client 3 with WebSocketLink over subscriptions-transport-ws, as older portals run it. */
+export function apollo3Client(
+  server: ServerUrls,
+  options: TransportWsOptions = {},
+): { client: ApolloClient3<unknown>; subscriptionClient: SubscriptionClient; dispose(): void } {
+  const subscriptionClient = transportWsClient(server, options);
+  const client = new ApolloClient3({ link: new WebSocketLink(subscriptionClient), cache: new InMemoryCache3() });
+  return track({
+    client,
+    subscriptionClient,
+    dispose() {
+      client.stop();
+      subscriptionClient.close(true, true);
+    },
+  });
+}
+
+/**
+ * Apollo Client 4 subscribing over multipart HTTP: HttpLink alone, no
+ * WebSocket, as Apollo's docs set it up (the link sends
+ * `Accept: multipart/mixed;subscriptionSpec="1.0"` for subscriptions).
+ */
+export function apolloHttpClient(
+  server: ServerUrls,
+  options: { authorization?: string; fetch?: typeof fetch } = {},
+): { client: ApolloClient; dispose(): void } {
+  const link = new HttpLink({
+    uri: server.http('/graphql'),
+    ...(options.fetch && { fetch: options.fetch }),
+    headers: { ...(options.authorization !== undefined && { authorization: options.authorization }) },
+  });
+  const client = new ApolloClient({ link, cache: new InMemoryCache() });
+  return track({ client, dispose: () => client.stop() });
 }

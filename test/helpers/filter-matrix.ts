@@ -1,9 +1,22 @@
 import { describe, expect, test } from 'vitest';
 import type { StreamName } from './contract.ts';
-import { graphqlSseClient, graphqlWsClient } from './clients.ts';
+import { parse } from 'graphql';
+import { apolloHttpClient, graphqlSseClient, graphqlWsClient, transportWsClient } from './clients.ts';
 import { holes } from './sequences.ts';
 import type { TestServer } from './server.ts';
-import { attached, clientFeed, compareWindow, legacyFeed, legacyQuery, query, type Feed, type Item } from './stream-feeds.ts';
+import {
+  attached,
+  clientFeed,
+  compareWindow,
+  legacyFeed,
+  legacyQuery,
+  observableFeed,
+  query,
+  streamQuery,
+  type Feed,
+  type FeedArgs,
+  type Item,
+} from './stream-feeds.ts';
 import { waitFor } from './wait.ts';
 
 /**
@@ -13,8 +26,39 @@ import { waitFor } from './wait.ts';
  * same window of sequence numbers.
  */
 
-export const TRANSPORT_NAMES = ['graphql-ws', 'sse', 'legacy'] as const;
+export const TRANSPORT_NAMES = ['graphql-ws', 'subscriptions-transport-ws', 'sse', 'multipart', 'legacy'] as const;
 export type TransportName = (typeof TRANSPORT_NAMES)[number];
+
+/** Opens a feed of one stream with these subscription arguments (GraphQL variables), as one transport's clients do. */
+export type FeedOpener = (args: FeedArgs, label: string, legacyStyle?: 'repeat' | 'comma') => Promise<Feed>;
+
+/**
+ * One opener per transport, each with the client library its users run: the
+ * graphql-ws client, the subscriptions-transport-ws client, the graphql-sse
+ * client, Apollo Client 4's HttpLink (multipart) and a `ws` socket on
+ * `/ws/<stream>` (filter fields and other arguments as query parameters, with
+ * `meta=1`). Clients are shared by the feeds of one call and close with the
+ * test or suite scope that made them.
+ */
+export function feedOpeners(server: TestServer, stream: StreamName): Record<TransportName, FeedOpener> {
+  const wsClient = graphqlWsClient(server);
+  const transportWs = transportWsClient(server);
+  const sseClient = graphqlSseClient(server);
+  const apollo = apolloHttpClient(server).client;
+  const document = parse(streamQuery(stream));
+  return {
+    'graphql-ws': async (args, label) => clientFeed(wsClient, stream, args, label),
+    'subscriptions-transport-ws': async (args, label) =>
+      observableFeed(transportWs.request({ query: streamQuery(stream), variables: args }), stream, label),
+    sse: async (args, label) => clientFeed(sseClient, stream, args, label),
+    multipart: async (args, label) =>
+      observableFeed(apollo.subscribe({ query: document, variables: args, errorPolicy: 'all', fetchPolicy: 'no-cache' }), stream, label),
+    legacy: ({ filter, ...rest }, label, style = 'repeat') => {
+      const q = legacyQuery({ ...(filter as Record<string, unknown> | undefined), ...rest }, style);
+      return legacyFeed(server, `/ws/${stream}?${q ? `${q}&` : ''}meta=1`, label);
+    },
+  };
+}
 
 export interface FilterCase {
   name: string;
@@ -106,29 +150,18 @@ export async function runFilterMatrix(
 ): Promise<Matrix> {
   const minEach = options.minEach ?? 3;
   const extra = options.replay !== undefined ? { replay: options.replay } : {};
-  // Clients and feeds close with the test or suite scope that ran the matrix.
-  const wsClient = graphqlWsClient(server);
-  const sseClient = graphqlSseClient(server);
+  const open = feedOpeners(server, stream);
   const feeds = new Map<string, Feed>();
   const key = (name: string, transport: TransportName) => `${transport}\u0000${name}`;
-  const legacyPath = (params: Record<string, unknown>, style: 'repeat' | 'comma' = 'repeat') => {
-    const q = legacyQuery({ ...params, ...extra }, style);
-    return `/ws/${stream}?${q ? `${q}&` : ''}meta=1`;
-  };
-
-  const controls = {
-    'graphql-ws': clientFeed(wsClient, stream, extra, 'graphql-ws control'),
-    sse: clientFeed(sseClient, stream, extra, 'sse control'),
-    legacy: await legacyFeed(server, legacyPath({}), 'legacy control'),
-  } satisfies Record<TransportName, Feed>;
-  for (const c of cases) {
-    feeds.set(key(c.name, 'graphql-ws'), clientFeed(wsClient, stream, { filter: c.filter, ...extra }, `graphql-ws ${c.name}`));
-    feeds.set(key(c.name, 'sse'), clientFeed(sseClient, stream, { filter: c.filter, ...extra }, `sse ${c.name}`));
-  }
+  const controls = Object.fromEntries(
+    await Promise.all(TRANSPORT_NAMES.map(async (transport) => [transport, await open[transport](extra, `${transport} control`)] as const)),
+  ) as Record<TransportName, Feed>;
   await Promise.all(
-    cases.map(async (c) => {
-      feeds.set(key(c.name, 'legacy'), await legacyFeed(server, legacyPath(c.filter, c.legacyStyle), `legacy ${c.name}`));
-    }),
+    cases.flatMap((c) =>
+      TRANSPORT_NAMES.map(async (transport) => {
+        feeds.set(key(c.name, transport), await open[transport]({ filter: c.filter, ...extra }, `${transport} ${c.name}`, c.legacyStyle));
+      }),
+    ),
   );
 
   {

@@ -1,6 +1,7 @@
 import { beforeEach, expect, test } from 'vitest';
 import WebSocket from 'ws';
-import { graphqlWsClient } from './clients.ts';
+import { parse } from 'graphql';
+import { apolloHttpClient, graphqlWsClient, transportWsClient } from './clients.ts';
 import type { StreamName } from './contract.ts';
 import type { TestServer } from './server.ts';
 import { duplicates, holes, outOfOrder } from './sequences.ts';
@@ -11,9 +12,11 @@ import {
   legacyFeed,
   legacyQuery,
   matchesTransaction,
+  observableFeed,
   rawSseFeed,
   seqsOf,
   settledAt,
+  streamQuery,
   type Feed,
   type FeedArgs,
   type Item,
@@ -144,7 +147,7 @@ export function expectGapThenContiguous(feed: Feed): { oldestCursor: string; eve
  * a cursor — what the resume scenarios below need, and nothing else.
  */
 export interface ResumeTransport {
-  readonly name: 'graphql-ws' | 'sse' | 'legacy';
+  readonly name: 'graphql-ws' | 'subscriptions-transport-ws' | 'sse' | 'multipart' | 'legacy';
   /** A subscription with `filter` and `replay` arguments, as the transport spells them. */
   open(server: TestServer, args: FeedArgs, label: string, stream?: StreamName): Promise<Feed>;
   /** Drops the connection abruptly: no close frame, no `complete`, like a laptop lid closing. */
@@ -159,15 +162,9 @@ const droppable = new WeakMap<Feed, () => void>();
 export const GRAPHQL_WS_RESUME: ResumeTransport = {
   name: 'graphql-ws',
   async open(server, args, label, stream = 'transactions') {
-    const sockets: WebSocket[] = [];
-    class TrackedWebSocket extends WebSocket {
-      constructor(...params: ConstructorParameters<typeof WebSocket>) {
-        super(...params);
-        sockets.push(this);
-      }
-    }
-    const feed = clientFeed(graphqlWsClient(server, { webSocketImpl: TrackedWebSocket }), stream, args, label);
-    droppable.set(feed, () => sockets.forEach((socket) => socket.terminate()));
+    const { Socket, cut } = cuttableSockets();
+    const feed = clientFeed(graphqlWsClient(server, { webSocketImpl: Socket }), stream, args, label);
+    droppable.set(feed, cut);
     return feed;
   },
   drop: (feed) => droppable.get(feed)?.(),
@@ -195,7 +192,83 @@ export const LEGACY_RESUME: ResumeTransport = {
     legacyFeed(server, `/ws/${stream}?${legacyQuery({ ...(filter as object), ...rest, since: cursor, meta: 1 })}`, label),
 };
 
-export const RESUME_TRANSPORTS = [GRAPHQL_WS_RESUME, SSE_RESUME, LEGACY_RESUME] as const;
+/** A WebSocket class whose instances the test can cut (terminate: no close frame). */
+function cuttableSockets(): { Socket: typeof WebSocket; cut(): void } {
+  const sockets: WebSocket[] = [];
+  class TrackedWebSocket extends WebSocket {
+    constructor(...params: ConstructorParameters<typeof WebSocket>) {
+      super(...params);
+      sockets.push(this);
+    }
+  }
+  return { Socket: TrackedWebSocket as typeof WebSocket, cut: () => sockets.forEach((socket) => socket.terminate()) };
+}
+
+/** subscriptions-transport-ws (the real client package): `client.request(...)`; resume with `after`. */
+export const SUBSCRIPTIONS_TRANSPORT_WS_RESUME: ResumeTransport = {
+  name: 'subscriptions-transport-ws',
+  async open(server, args, label, stream = 'transactions') {
+    const { Socket, cut } = cuttableSockets();
+    const client = transportWsClient(server, { webSocketImpl: Socket });
+    let disconnected = false;
+    client.onDisconnected(() => (disconnected = true));
+    const feed = observableFeed(client.request({ query: streamQuery(stream), variables: args }), stream, label, {
+      ended: () => disconnected,
+    });
+    droppable.set(feed, cut);
+    return feed;
+  },
+  drop: (feed) => droppable.get(feed)?.(),
+  resume: (server, cursor, args, label, stream = 'transactions') =>
+    Promise.resolve(
+      observableFeed(
+        transportWsClient(server).request({ query: streamQuery(stream), variables: { ...args, after: cursor } }),
+        stream,
+        label,
+      ),
+    ),
+};
+
+/**
+ * Multipart HTTP through Apollo Client 4's own HttpLink; dropping aborts the
+ * request (over HTTP an abort is all a vanished client ever looks like);
+ * resume with `after`.
+ */
+export const MULTIPART_RESUME: ResumeTransport = {
+  name: 'multipart',
+  async open(server, args, label, stream = 'transactions') {
+    const controllers: AbortController[] = [];
+    // Apollo aborts only when unsubscribed; a drop must cut the request underneath it instead.
+    const abortable: typeof fetch = (input, init) => {
+      const controller = new AbortController();
+      controllers.push(controller);
+      init?.signal?.addEventListener('abort', () => controller.abort());
+      return fetch(input, { ...init, signal: controller.signal });
+    };
+    const feed = multipartFeed(apolloHttpClient(server, { fetch: abortable }).client, stream, args, label);
+    droppable.set(feed, () => controllers.forEach((controller) => controller.abort()));
+    return feed;
+  },
+  drop: (feed) => droppable.get(feed)?.(),
+  resume: (server, cursor, args, label, stream = 'transactions') =>
+    Promise.resolve(multipartFeed(apolloHttpClient(server).client, stream, { ...args, after: cursor }, label)),
+};
+
+function multipartFeed(client: ReturnType<typeof apolloHttpClient>['client'], stream: StreamName, args: FeedArgs, label: string): Feed {
+  return observableFeed(
+    client.subscribe({ query: parse(streamQuery(stream)), variables: args, errorPolicy: 'all', fetchPolicy: 'no-cache' }),
+    stream,
+    label,
+  );
+}
+
+export const RESUME_TRANSPORTS = [
+  GRAPHQL_WS_RESUME,
+  SUBSCRIPTIONS_TRANSPORT_WS_RESUME,
+  SSE_RESUME,
+  MULTIPART_RESUME,
+  LEGACY_RESUME,
+] as const;
 
 /**
  * The resume and replay guarantees on one transport, while the chain keeps

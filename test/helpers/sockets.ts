@@ -16,6 +16,8 @@ import { waitFor } from './wait.ts';
 export const GRAPHQL_WS_PROTOCOL = 'graphql-transport-ws';
 
 export interface Frame {
+  /** The frame's payload, byte for byte (binary frames: MessagePack and the like). */
+  bytes: Buffer;
   /** The frame's payload as text. */
   text: string;
   /** What `ws` reported: true for a binary frame, false for a text frame. */
@@ -90,14 +92,15 @@ export function openSocket(url: string, options: { protocols?: string | string[]
     });
   });
   ws.on('message', (data, isBinary) => {
-    const text = Array.isArray(data) ? Buffer.concat(data).toString() : Buffer.from(data as ArrayBuffer).toString();
+    const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+    const text = bytes.toString();
     let json: unknown;
     try {
       json = JSON.parse(text);
     } catch {
       json = undefined;
     }
-    frames.push({ text, binary: isBinary, json });
+    frames.push({ bytes, text, binary: isBinary, json });
     messages.push(json === undefined ? text : json);
   });
   const socket: ClientSocket = {

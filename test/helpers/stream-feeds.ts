@@ -132,6 +132,53 @@ export function clientFeed(client: WsClient | SseClient<boolean>, stream: Stream
   return track(recorder.feed(label, unsubscribe));
 }
 
+/** What the older clients' observables emit: a GraphQL result, or (Apollo 4) `{ data, error }` with GraphQL errors combined. */
+interface ObservedResult {
+  data?: unknown;
+  errors?: readonly unknown[];
+  error?: unknown;
+  extensions?: unknown;
+}
+
+/** Anything with an Observable-style subscribe: subscriptions-transport-ws's request(), Apollo's client.subscribe(). */
+interface ObservableLike {
+  subscribe(observer: { next(value: ObservedResult): void; error(error: unknown): void; complete(): void }): { unsubscribe(): void };
+}
+
+/**
+ * A subscription over an observable client — the subscriptions-transport-ws
+ * client (`client.request(...)`) or Apollo Client (`client.subscribe(...)`,
+ * whose GraphQL errors come combined in `error.errors`). `live.ended` reports
+ * an end the observable never signals (subscriptions-transport-ws tells its
+ * operations nothing when the socket drops and it does not reconnect).
+ */
+export function observableFeed(
+  source: ObservableLike,
+  stream: StreamName,
+  label: string = stream,
+  live: { ended?: () => boolean } = {},
+): Feed {
+  const recorder = new Recorder();
+  const subscription = source.subscribe({
+    next: (result) => {
+      const combined = (result.error as { errors?: unknown } | undefined)?.errors;
+      const errors = result.errors ?? (Array.isArray(combined) ? combined : result.error ? [result.error] : undefined);
+      recorder.result(stream, { data: result.data, errors, extensions: result.extensions });
+    },
+    error: (error) => {
+      recorder.failure = error;
+      const combined = (error as { errors?: unknown }).errors;
+      if (Array.isArray(error) || Array.isArray(combined))
+        recorder.result(stream, { errors: Array.isArray(error) ? error : (combined as unknown[]) });
+      recorder.ended = true;
+    },
+    complete: () => {
+      recorder.ended = true;
+    },
+  });
+  return track(recorder.feed(label, () => subscription.unsubscribe(), live));
+}
+
 export interface RawSseFeed extends Feed {
   /** Every SSE message, with its `id:` line. */
   readonly messages: SseMessage[];

@@ -1,9 +1,8 @@
 import { beforeAll, describe, expect, test } from 'vitest';
-import { graphqlSseClient, graphqlWsClient } from '../helpers/clients.ts';
-import { TRANSPORT_NAMES, type TransportName } from '../helpers/filter-matrix.ts';
+import { feedOpeners, TRANSPORT_NAMES, type TransportName } from '../helpers/filter-matrix.ts';
 import { holes } from '../helpers/sequences.ts';
 import { useTestServer } from '../helpers/server.ts';
-import { attached, clientFeed, legacyFeed, type Feed, type Item } from '../helpers/stream-feeds.ts';
+import { attached, type Feed, type Item } from '../helpers/stream-feeds.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 /**
@@ -27,17 +26,14 @@ const key = (transport: TransportName, interval: number) => `${transport}:${inte
 const at = (item: Item) => Date.parse(String(item['timestamp']));
 
 beforeAll(async () => {
-  const wsClient = graphqlWsClient(server);
-  const sseClient = graphqlSseClient(server);
-  controls.set('graphql-ws', clientFeed(wsClient, 'metrics', {}, 'graphql-ws control'));
-  controls.set('sse', clientFeed(sseClient, 'metrics', {}, 'sse control'));
-  controls.set('legacy', await legacyFeed(server, '/ws/metrics?meta=1', 'legacy control'));
-  for (const interval of INTERVALS) {
-    feeds.set(key('graphql-ws', interval), clientFeed(wsClient, 'metrics', { intervalMs: interval }, `graphql-ws ${interval}`));
-    feeds.set(key('sse', interval), clientFeed(sseClient, 'metrics', { intervalMs: interval }, `sse ${interval}`));
-    feeds.set(key('legacy', interval), await legacyFeed(server, `/ws/metrics?intervalMs=${interval}&meta=1`, `legacy ${interval}`));
+  const open = feedOpeners(server, 'metrics');
+  for (const transport of TRANSPORT_NAMES) {
+    controls.set(transport, await open[transport]({}, `${transport} control`));
+    for (const interval of INTERVALS) {
+      feeds.set(key(transport, interval), await open[transport]({ intervalMs: interval }, `${transport} ${interval}`));
+    }
   }
-  lo = await attached(server, 'metrics', (INTERVALS.length + 1) * 3);
+  lo = await attached(server, 'metrics', (INTERVALS.length + 1) * TRANSPORT_NAMES.length);
   const reference = controls.get('graphql-ws') as Feed;
   // About 4 s of snapshots: several conflation periods of the slowest interval.
   hi = await waitFor(() => reference.events.filter((e) => e.seq >= lo).length >= 40 && (reference.events.at(-1) as Item).seq, {

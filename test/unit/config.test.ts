@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { loadConfig, removedOptions } from '../../src/config.ts';
+import { readFileSync } from 'node:fs';
+import { ENV_NAMES, loadConfig, removedOptions } from '../../src/config.ts';
 import { RealtimeError } from '../../src/errors.ts';
 
 function configError(env: Record<string, string | undefined>): RealtimeError {
@@ -122,6 +123,30 @@ describe('loadConfig', () => {
     expect(warnings[0]).toMatch(/^GRAPHQL_WS_ENGINE is no longer read/);
     expect(warnings[1]).toMatch(/WS_MAX_BUFFERED_BYTES .*SLOW_CONSUMER_BUFFER_BYTES/);
     expect(removedOptions({ PORT: '1', SUBSCRIBER_QUEUE_LIMIT: '' })).toEqual([]);
+  });
+
+  test('a renamed option (SSE_KEEPALIVE_MS → KEEPALIVE_MS) still works under its old name, with a warning; the new name wins', () => {
+    expect(loadConfig({}).keepAliveMs).toBe(12_000);
+    expect(loadConfig({ SSE_KEEPALIVE_MS: '3000' }).keepAliveMs).toBe(3000);
+    expect(loadConfig({ SSE_KEEPALIVE_MS: '3000', KEEPALIVE_MS: '4000' }).keepAliveMs).toBe(4000);
+    expect(removedOptions({ SSE_KEEPALIVE_MS: '3000' })).toEqual([
+      'SSE_KEEPALIVE_MS is deprecated: it is read as KEEPALIVE_MS (it also paces subscriptions-transport-ws keep-alives); rename it',
+    ]);
+  });
+
+  test('LOG_FORMAT: auto by default; json or pretty; anything else is refused naming the choices', () => {
+    expect(loadConfig({}).logFormat).toBe('auto');
+    expect(loadConfig({ LOG_FORMAT: 'pretty' }).logFormat).toBe('pretty');
+    expect(() => loadConfig({ LOG_FORMAT: 'colour' })).toThrow(/LOG_FORMAT: .*"auto".*"json".*"pretty"/);
+  });
+
+  test("every variable the server reads is in the README's configuration table", () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const table = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('## Choices we made'));
+    const documented = new Set([...table.matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((m) => m[1]));
+    const deprecated = new Set(['SSE_KEEPALIVE_MS']);
+    const missing = ENV_NAMES.filter((name) => !documented.has(name) && !deprecated.has(name));
+    expect(missing).toEqual([]);
   });
 
   test('production: the flag, masked defaults (no GraphiQL, no introspection, ingest as the source, 10,000 connections)', () => {
