@@ -55,6 +55,13 @@ export interface Scenario {
   stalled?: number;
   /** How long after the last stall the generator keeps watching for the server to close stalled connections (default 15 s). */
   stalledWatchMs?: number;
+  /**
+   * Batched delivery (issue 14): every subscriber asks for batches of at most
+   * `maxEvents` events, sent at the latest `maxDelayMs` after the first event
+   * of a batch (ours: the stream's batch field, or legacy `?batch=&batchMs=`;
+   * the floor: its batching mode). Latency and loss are per event inside.
+   */
+  batch?: { maxEvents: number; maxDelayMs: number };
   notes: string[];
 }
 
@@ -64,6 +71,11 @@ export const SELECTIONS = {
   full: '__typename timestamp seq cursor tps cpu memory connections errorRate',
 } as const;
 export const TX_SELECTION = 'timestamp seq txHash from to value status gasUsed';
+/**
+ * Batched scenarios: the fields latency, loss and the observer's per-group accounting need and no more, so that
+ * ≈400 events/s for each of 1,000 subscribers stays within what one generator core can read.
+ */
+export const BATCH_SELECTION = 'timestamp seq from to';
 
 const SIM_DEFAULTS = { seed: 1, validators: 21, peers: 24 };
 const FILTER_GROUPS = 10;
@@ -264,6 +276,38 @@ function scenarioList(options: { quick: boolean; filtersAvailable: boolean }): S
         '"closed by server" shows whether the server ended the stream; the floor is its raw SSE path (`GET /sse`).',
     ],
   });
+  /**
+   * A high-rate chain: SIM_TPS=20000 (≈40,000 events/s), 1,000 subscribers in the ten account filters
+   * (≈1 % of events each, ≈400 events/s per subscriber), every one batching at 100 ms. Unfiltered, each
+   * subscriber would need the whole stream (≈8 MB/s), 8 GB/s for 1,000: no server or generator here has it.
+   */
+  if (filtersAvailable) {
+    for (const transport of ['graphql-ws', 'legacy'] as const) {
+      out.push({
+        ...base,
+        name: transport === 'legacy' ? 'transactions-batched-1k-legacy' : 'transactions-batched-1k',
+        transport,
+        stream: 'transactions',
+        connections: 1000,
+        intervalMs: 1000,
+        simTps: 20_000,
+        selection: BATCH_SELECTION,
+        filtered: true,
+        servers: ['ours', 'floor'],
+        checkpoints: checkpointsFor(1000, false),
+        batch: { maxEvents: 1000, maxDelayMs: 100 },
+        notes: [
+          `${FILTER_GROUPS} groups of subscribers, each filtered to one simulator account (≈1 % of ≈40,000 events/s), every subscriber batching: ` +
+            'at most 1,000 events per message, sent at the latest 100 ms after its first event (ours: ' +
+            (transport === 'legacy'
+              ? '`/ws/transactions?meta=1&batch=1000&batchMs=100`'
+              : '`transactionBatches(batch: { maxEvents: 1000, maxDelayMs: 100 })`') +
+            "; the floor: one pre-built JSON array frame per filter group and batch, the same rule). Latency is per event: receive time − the event's timestamp, so it includes up to 100 ms of batching by design; " +
+            'delivered msgs/s and CPU per message count events, not messages. The recipe has no batches.',
+        ],
+      });
+    }
+  }
   for (const transport of ['graphql-ws', 'legacy'] as const) {
     out.push(
       stalledScenario({
@@ -312,8 +356,12 @@ export function driveFor(scenario: Scenario, kind: ServerKind): Drive {
       }))
     : [{ label: 'all' }];
   const variableDefs = scenario.filtered ? '($filter: TransactionFilter)' : '';
-  const args = scenario.filtered ? '(filter: $filter)' : '';
-  const query = `subscription Bench${variableDefs} { ${scenario.stream}${args} { ${scenario.selection} } }`;
+  const { batch } = scenario;
+  const batchField = batch ? descriptorOf(scenario.stream).batches?.field : undefined;
+  const query =
+    batch && batchField
+      ? `subscription Bench${variableDefs} { ${batchField}(${scenario.filtered ? 'filter: $filter, ' : ''}batch: { maxEvents: ${batch.maxEvents}, maxDelayMs: ${batch.maxDelayMs} }) { items { ${scenario.selection} } } }`
+      : `subscription Bench${variableDefs} { ${scenario.stream}${scenario.filtered ? '(filter: $filter)' : ''} { ${scenario.selection} } }`;
   const countSeqGaps = !scenario.filtered;
   const observer = scenario.filtered ? { observer: { groupAddresses: accounts.map((a) => [a.toLowerCase()]) } } : {};
   // Legacy frames carry no seq: at transaction rates (many events per ms timestamp) loss needs it, so ask for meta there.
@@ -329,20 +377,28 @@ export function driveFor(scenario: Scenario, kind: ServerKind): Drive {
   if (server === 'floor') {
     return {
       kind: scenario.transport === 'sse' ? 'json-sse' : 'json-ws',
-      path: scenario.transport === 'sse' ? '/sse' : '/ws',
+      // `batch=` tells the generator that frames are batches (the floor itself ignores the parameter).
+      path: `${scenario.transport === 'sse' ? '/sse' : '/ws'}${batch ? `?batch=${batch.maxEvents}` : ''}`,
       groups,
       // The legacy floor mirrors legacy frames exactly (no seq): loss is counted per event instead.
       countSeqGaps: countSeqGaps && floorFields.split(',').includes('seq'),
       ...observer,
-      env: { FLOOR_STREAM: scenario.stream, FLOOR_FIELDS: floorFields },
+      env: {
+        FLOOR_STREAM: scenario.stream,
+        FLOOR_FIELDS: floorFields,
+        ...(batch ? { FLOOR_BATCH_MS: String(batch.maxDelayMs), FLOOR_BATCH_MAX: String(batch.maxEvents) } : {}),
+      },
     };
   }
+  if (batch && server === 'recipe')
+    return { kind: 'graphql-ws', path: '', groups, countSeqGaps: false, env: {}, skip: 'no batches in the recipe' };
   if (scenario.transport === 'legacy') {
     if (server === 'recipe')
       return { kind: 'json-ws', path: '', groups, countSeqGaps: false, env: {}, skip: 'no legacy endpoint in the recipe' };
+    const batchParams = batch ? `&batch=${batch.maxEvents}&batchMs=${batch.maxDelayMs}` : '';
     return {
       kind: 'json-ws',
-      path: `/ws/${scenario.stream}${legacyMeta ? '?meta=1' : ''}`,
+      path: `/ws/${scenario.stream}${legacyMeta ? `?meta=1${batchParams}` : batchParams.replace('&', '?')}`,
       groups,
       countSeqGaps: legacyMeta && countSeqGaps,
       env: {},
@@ -368,8 +424,11 @@ export function describe(scenario: Scenario): string {
     scenario.transport === 'legacy'
       ? `legacy frames (contract fields${scenario.stream === 'transactions' ? ' + seq, cursor' : ''})`
       : `selection \`{ ${scenario.selection} }\``;
+  const batching = scenario.batch
+    ? `, batches of ≤ ${scenario.batch.maxEvents.toLocaleString('en-US')} events or ${scenario.batch.maxDelayMs} ms`
+    : '';
   const who = scenario.stalled
     ? `${scenario.connections.toLocaleString('en-US')} reading + ${scenario.stalled.toLocaleString('en-US')} stalled subscribers`
     : `${scenario.connections.toLocaleString('en-US')} subscriber${scenario.connections === 1 ? '' : 's'}`;
-  return `${scenario.transport}, ${who}, ${rate}, ${selection}`;
+  return `${scenario.transport}, ${who}, ${rate}, ${selection}${batching}`;
 }

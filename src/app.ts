@@ -1,6 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import type { IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { EventBus } from './bus/bus.ts';
 import { createMemoryBus } from './bus/memory.ts';
@@ -12,7 +10,7 @@ import { createOperationRunner } from './engine/operations.ts';
 import { RealtimeError } from './errors.ts';
 import { drain, trackSockets } from './lifecycle.ts';
 import { createHealthRoutes, type Lifecycle, type Readiness } from './ops/http-routes.ts';
-import { createLogger, type Logger } from './ops/logger.ts';
+import { createLogger, throttledWarning, type Logger } from './ops/logger.ts';
 import { createPrometheusRoute } from './ops/prometheus.ts';
 import { createStatsRoute } from './ops/stats.ts';
 import { createAdmission } from './security/admission.ts';
@@ -31,6 +29,7 @@ import { createAssetRoutes } from './transports/http/assets.ts';
 import { createGraphQLSocketEndpoint } from './transports/graphql-socket.ts';
 import { authenticateRequest } from './transports/http/request.ts';
 import { createRouter, type Route } from './transports/http/router.ts';
+import { createHttpServer } from './transports/http/server.ts';
 import { createLegacyEndpoint } from './transports/legacy.ts';
 import { createLocalDirectory, createRedisDirectory } from './transports/sse-directory.ts';
 import { createSingleConnectionMode } from './transports/sse-single.ts';
@@ -60,6 +59,7 @@ function createBus(config: Config, logger: Logger): EventBus {
     prefix: config.redis.keyPrefix,
     bufferSize: config.replay.bufferSize,
     dedupWindowMs: config.dedupWindowMs,
+    publishTimeoutMs: config.ingest.timeoutMs,
     logger,
   });
 }
@@ -70,11 +70,13 @@ function createSources(config: Config, deps: { engine: DeliveryEngine; streams: 
   if (config.sources.includes('redis')) {
     sources.push(createRedisStreamsSource({ url: config.redis.url, prefix: config.redis.streamPrefix, logger: deps.logger }));
   }
+  const tickerFailed = throttledWarning(deps.logger, 'metrics ticker: a reading failed; the last one stands in');
   sources.push(
     createMetricsTicker({
       intervalMs: config.metricsIntervalMs,
       observeTransactions: (listener) => deps.streams.hubs.transactions.listen(listener),
       connections: () => deps.engine.subscriberCount(),
+      onError: (error) => tickerFailed({ err: error }),
     }),
   );
   return sources;
@@ -104,6 +106,16 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
 
   const authenticator = createAuthenticator(config.auth);
   const admission = createAdmission(config);
+  if (config.limits.maxConnectionsRequested !== undefined) {
+    logger.warn(
+      {
+        requested: config.limits.maxConnectionsRequested,
+        maxConnections: config.limits.maxConnections,
+        openFileLimit: config.limits.openFileLimit,
+      },
+      'MAX_CONNECTIONS lowered: the open-file limit leaves descriptors for no more (raise LimitNOFILE / ulimit -n to allow more)',
+    );
+  }
   const cors = createCors(config.corsOrigins);
   const limits = { metricsIntervalMs: config.metricsIntervalMs, replayBufferSize: config.replay.bufferSize };
 
@@ -178,6 +190,7 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
           'this path answers application/json or application/graphql-response+json; subscriptions also text/event-stream',
         );
       }
+      admission.screen(request);
       const principal = await authenticateRequest(request, url, authenticator);
       if (principal) principals.set(request, principal);
       // yoga answers unparsable `variables`/`extensions` in a GET with 500; they are the client's mistake.
@@ -216,12 +229,31 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
           multipart: multipartStreams.count(),
         }),
         refused: () => admission.refused,
+        capacity: () => {
+          const sockets = admission.sockets();
+          return {
+            connections: admission.open(),
+            connectionsLimit: admission.limits.maxConnections,
+            sockets: sockets.open,
+            plainSockets: sockets.plain,
+            socketsLimit: admission.limits.maxSockets,
+          };
+        },
       },
+      service: { readiness, bus, latencyTargetMs: config.delivery.latencyTargetMs },
     }),
     // Before the GraphQL routes: a browser asking /graphql for HTML gets GraphiQL, the public page.
     ...createAssetRoutes(assets, { logger }),
     ...(config.sources.includes('ingest') && config.ingest.token
-      ? [createIngestRoute({ token: config.ingest.token, maxBodyBytes: config.ingest.maxBodyBytes, bus, logger })]
+      ? [
+          createIngestRoute({
+            token: config.ingest.token,
+            maxBodyBytes: config.ingest.maxBodyBytes,
+            timeoutMs: config.ingest.timeoutMs,
+            bus,
+            logger,
+          }),
+        ]
       : []),
     {
       name: 'cors-preflight',
@@ -236,14 +268,9 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
     graphqlHttp,
   ];
   const router = createRouter({ routes, production, logger });
-  const server = config.tls
-    ? createHttpsServer({ cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) }, router)
-    : createServer(router);
+  const server = createHttpServer(config, router);
   const sockets = trackSockets(server);
-  // Long-lived SSE responses must not be cut by Node's default request timeout,
-  // but a client that never finishes its headers (slow loris) must be.
-  server.requestTimeout = 0;
-  server.headersTimeout = 10_000;
+  admission.watch(server);
   routeUpgrades(server, wsEndpoints, { accepting: () => lifecycle === 'ready' || lifecycle === 'starting', admission, logger, production });
 
   let stopping: Promise<void> | undefined;
@@ -270,16 +297,29 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
           resolve();
         });
       });
+      // From here an 'error' is a failed accept (EMFILE/ENFILE at the open-file limit): the listener goes on, and so must
+      // the process — unhandled, it would end every connection at once.
+      const acceptFailed = throttledWarning(logger, 'accepting a connection failed; the listener goes on');
+      server.on('error', (error: NodeJS.ErrnoException) => {
+        admission.acceptFailed();
+        acceptFailed({ code: error.code, err: error.message });
+      });
       for (const source of sources) await source.start(bus.publish);
       lifecycle = 'ready';
       const address = server.address() as AddressInfo;
-      logger.info({ port: address.port, host: address.address, sources: sources.map((s) => s.name) }, 'listening');
+      logger.info(
+        { port: address.port, host: address.address, sources: sources.map((s) => s.name), maxConnections: config.limits.maxConnections },
+        'listening',
+      );
       return address;
     },
     stop() {
       stopping ??= (async () => {
+        // A balancer only sent traffic to an instance that was ready; one still starting needs no grace.
+        const readyGraceMs = lifecycle === 'ready' ? config.readyGraceMs : 0;
         lifecycle = 'draining';
-        logger.info('draining');
+        admission.close();
+        logger.info(readyGraceMs > 0 ? { readyGraceMs } : {}, 'draining');
         await drain(
           server,
           sockets,
@@ -306,7 +346,7 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
               await bus.stop();
             },
           },
-          { timeoutMs: config.shutdownTimeoutMs, logger },
+          { timeoutMs: config.shutdownTimeoutMs, readyGraceMs, logger },
         );
         lifecycle = 'stopped';
         logger.info('stopped');

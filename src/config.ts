@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { RealtimeError } from './errors.ts';
+import { connectionCapacity, openFileLimit } from './security/capacity.ts';
+import { createHostAllowList, defaultAllowedHosts } from './security/origin.ts';
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off']).transform((v) => ['true', '1', 'yes', 'on'].includes(v));
@@ -34,6 +36,8 @@ const envSchema = z.object({
   REDIS_STREAM_PREFIX: z.string().min(1).default('aurigraph:chain'),
   INGEST_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   INGEST_MAX_BODY_BYTES: int(1024).default(1024 * 1024),
+  /** How long an ingest request (and any publish to Redis) waits for the bus to confirm, before 503 + Retry-After. */
+  INGEST_TIMEOUT_MS: int(50, 600_000).default(2000),
   DEDUP_WINDOW_MS: int(0).default(300_000),
   METRICS_INTERVAL_MS: int(50, 3_600_000).default(1000),
 
@@ -61,7 +65,12 @@ const envSchema = z.object({
 
   BROADCAST_LATENCY_TARGET_MS: int(1).default(100),
   SHUTDOWN_TIMEOUT_MS: int(0).default(10_000),
+  READY_GRACE_MS: int(0).optional(),
+  HTTP_HEADERS_TIMEOUT_MS: int(100).default(10_000),
+  HTTP_REQUEST_TIMEOUT_MS: int(0).default(30_000),
+  HTTP_KEEPALIVE_TIMEOUT_MS: int(0).default(5000),
   CORS_ORIGINS: list.default(['http://localhost:5173']),
+  ALLOWED_HOSTS: list.optional(),
   GRAPHIQL: bool.optional(),
 
   AUTH_MODE: z.enum(['none', 'jwt']).default('none'),
@@ -106,6 +115,19 @@ function checkCombinations(e: Env, context: z.RefinementCtx): void {
   }
   if (sourcesOf(e).includes('ingest') && !e.INGEST_TOKEN) problem('INGEST_TOKEN', 'required when SOURCES includes ingest');
   if (!e.TLS_CERT_FILE !== !e.TLS_KEY_FILE) problem('TLS_CERT_FILE/TLS_KEY_FILE', 'set both or neither');
+  for (const entry of e.ALLOWED_HOSTS ?? []) {
+    try {
+      createHostAllowList([entry]);
+    } catch (error) {
+      problem('ALLOWED_HOSTS', (error as Error).message);
+    }
+  }
+  if (e.READY_GRACE_MS !== undefined && e.READY_GRACE_MS > 0 && e.READY_GRACE_MS >= e.SHUTDOWN_TIMEOUT_MS) {
+    problem('READY_GRACE_MS', `must be less than SHUTDOWN_TIMEOUT_MS (${e.SHUTDOWN_TIMEOUT_MS}), which bounds the whole shutdown`);
+  }
+  if (e.HTTP_REQUEST_TIMEOUT_MS > 0 && e.HTTP_HEADERS_TIMEOUT_MS > e.HTTP_REQUEST_TIMEOUT_MS) {
+    problem('HTTP_HEADERS_TIMEOUT_MS', `must not exceed HTTP_REQUEST_TIMEOUT_MS (${e.HTTP_REQUEST_TIMEOUT_MS})`);
+  }
 }
 
 function sourcesOf(e: Env): readonly (typeof SOURCE_NAMES)[number][] {
@@ -127,7 +149,7 @@ const configSchema = envSchema.superRefine(checkCombinations).transform((e) => {
     sources: sourcesOf(e),
     bus: e.BUS,
     redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX, streamPrefix: e.REDIS_STREAM_PREFIX },
-    ingest: { token: e.INGEST_TOKEN, maxBodyBytes: e.INGEST_MAX_BODY_BYTES },
+    ingest: { token: e.INGEST_TOKEN, maxBodyBytes: e.INGEST_MAX_BODY_BYTES, timeoutMs: e.INGEST_TIMEOUT_MS },
     dedupWindowMs: e.DEDUP_WINDOW_MS,
     metricsIntervalMs: e.METRICS_INTERVAL_MS,
     simulator: { seed: e.SIM_SEED, tps: e.SIM_TPS, validators: e.SIM_VALIDATORS, blockTimeMs: e.SIM_BLOCK_TIME_MS, peers: e.SIM_PEERS },
@@ -151,8 +173,19 @@ const configSchema = envSchema.superRefine(checkCombinations).transform((e) => {
     /** Comment lines on SSE streams and `ka` on subscriptions-transport-ws sockets, this often (proxies and clients time idle ones out). */
     keepAliveMs: e.KEEPALIVE_MS ?? e.SSE_KEEPALIVE_MS ?? 12_000,
     sse: { reservationTtlMs: e.SSE_RESERVATION_TTL_MS },
+    /** From the signal to the exit, everything included (the ready grace, the drain, the last log lines). */
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    /** After the signal, /ready answers 503 this long while the listener stays open, so a balancer sees it before connections are refused. */
+    readyGraceMs: e.READY_GRACE_MS ?? (production ? Math.min(5000, Math.floor(e.SHUTDOWN_TIMEOUT_MS / 2)) : 0),
+    /** Node's HTTP server bounds: receiving headers, receiving a whole request (not the response: streams are not cut), idle keep-alive. */
+    http: {
+      headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+      keepAliveTimeoutMs: e.HTTP_KEEPALIVE_TIMEOUT_MS,
+    },
     corsOrigins: e.CORS_ORIGINS as readonly string[],
+    /** Host names browsers may reach this server by (the same-origin exemption and anonymous GETs); IP addresses always may. */
+    allowedHosts: (e.ALLOWED_HOSTS ?? defaultAllowedHosts(e.HOST)) as readonly string[],
     graphiql: e.GRAPHIQL ?? e.GRAPHQL_INTROSPECTION ?? !production,
     auth: {
       mode: e.AUTH_MODE,
@@ -163,7 +196,8 @@ const configSchema = envSchema.superRefine(checkCombinations).transform((e) => {
       clockToleranceS: e.AUTH_CLOCK_TOLERANCE_S,
     },
     limits: {
-      maxConnections: e.MAX_CONNECTIONS ?? (production ? 10_000 : 5_000),
+      // MAX_CONNECTIONS, never more than the open-file limit holds (maxSockets bounds every TCP socket).
+      ...connectionCapacity({ requested: e.MAX_CONNECTIONS, fallback: production ? 10_000 : 5_000, openFileLimit: openFileLimit() }),
       maxConnectionsPerIp: e.MAX_CONNECTIONS_PER_IP,
       ratePerIp: e.RATE_LIMIT_PER_IP,
       rateBurst: e.RATE_LIMIT_BURST,

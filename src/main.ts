@@ -13,13 +13,31 @@ try {
 
 const app = createApp(config);
 const { logger } = app;
+const { shutdownTimeoutMs } = config;
 for (const warning of removedOptions(process.env)) logger.warn(warning);
+
+/**
+ * SHUTDOWN_TIMEOUT_MS bounds everything from the signal to the exit: the ready grace, the drain, the bus, the last log
+ * lines. app.stop() keeps within it; should anything still hang, this exits at the bound anyway (code 1: not clean).
+ * Returns how much of the bound is left, for the last log lines.
+ */
+function boundShutdown(timeoutMs: number): () => number {
+  const startedAt = performance.now();
+  // Not before a quarter second: a bound of 0 means "do not wait for clients", not "exit before saying goodbye".
+  const exitNow = () => {
+    logger.error({ timeoutMs }, 'shutdown did not finish within SHUTDOWN_TIMEOUT_MS; exiting now');
+    process.exit(1);
+  };
+  setTimeout(exitNow, Math.max(250, timeoutMs)).unref();
+  return () => Math.max(0, startedAt + timeoutMs - performance.now());
+}
 
 process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection'));
 // State may be corrupt after an uncaught exception: log it, drain what we can, exit non-zero for the supervisor.
 process.once('uncaughtException', (error) => {
   logger.fatal({ err: error }, 'uncaught exception; stopping');
-  void app.stop().finally(() => exitAfterLogs(logger, 1));
+  const left = boundShutdown(shutdownTimeoutMs);
+  void app.stop().finally(() => exitAfterLogs(logger, 1, left()));
 });
 
 let stopping = false;
@@ -34,11 +52,12 @@ const shutdown = (signal: NodeJS.Signals) => {
   }
   stopping = true;
   logger.info({ signal }, 'shutting down');
+  const left = boundShutdown(shutdownTimeoutMs);
   app.stop().then(
-    () => exitAfterLogs(logger, 0),
+    () => exitAfterLogs(logger, 0, left()),
     (error: unknown) => {
       logger.error({ err: error }, 'shutdown failed');
-      exitAfterLogs(logger, 1);
+      exitAfterLogs(logger, 1, left());
     },
   );
 };

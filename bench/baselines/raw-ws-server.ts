@@ -6,6 +6,10 @@
  * Env: everything ours reads (PORT, HOST, METRICS_INTERVAL_MS, SIM_*), plus
  *   FLOOR_STREAM  the stream to broadcast (default metrics)
  *   FLOOR_FIELDS  comma-separated fields per frame (default: the contract's fields + seq)
+ *   FLOOR_BATCH_MS, FLOOR_BATCH_MAX  batching mode (both > 0): each filter group collects its
+ *                 events and sends one pre-built JSON array frame to every socket when it holds
+ *                 FLOOR_BATCH_MAX of them or FLOOR_BATCH_MS after the first — the floor of
+ *                 batched delivery (one timer, one frame per group and batch, one write per socket)
  * A client may pass `?address=0x…,0x…` and/or `?status=A,B` (transactions): the
  * floor then evaluates each distinct filter once per event, like an engine would.
  */
@@ -23,10 +27,17 @@ const fields = (process.env.FLOOR_FIELDS ?? [...descriptorOf(stream).contractFie
   .map((f) => f.trim())
   .filter(Boolean);
 
+const batchMs = Number(process.env.FLOOR_BATCH_MS ?? 0);
+const batchMax = Number(process.env.FLOOR_BATCH_MAX ?? 0);
+const batching = batchMs > 0 && batchMax > 0;
+
 interface Group {
   match: ((item: Record<string, unknown>) => boolean) | null;
   sockets: Set<WebSocket>;
   sse: Set<ServerResponse>;
+  /** Batching mode: the projected events since the last frame, and the timer the first of them started. */
+  pending: string[];
+  timer: NodeJS.Timeout | undefined;
 }
 const groups = new Map<string, Group>();
 
@@ -45,7 +56,7 @@ function groupFor(search: string): Group {
               addresses.includes(String(item.from).toLowerCase()) ||
               addresses.includes(String(item.to).toLowerCase())) &&
             (statuses.length === 0 || statuses.includes(String(item.status)));
-    group = { match, sockets: new Set(), sse: new Set() };
+    group = { match, sockets: new Set(), sse: new Set(), pending: [], timer: undefined };
     groups.set(key, group);
   }
   return group;
@@ -95,9 +106,34 @@ server.on('upgrade', (req, socket, head) => {
   });
 });
 
+/** Batching mode: one array frame of the group's pending events to every socket. */
+function flush(group: Group): void {
+  clearTimeout(group.timer);
+  group.timer = undefined;
+  if (group.pending.length === 0) return;
+  const frame = Buffer.from(`[${group.pending.join(',')}]`);
+  group.pending = [];
+  for (const ws of group.sockets) ws.send(frame, { binary: false });
+  if (group.sse.size > 0) {
+    const sseFrame = Buffer.concat([Buffer.from('data: '), frame, Buffer.from('\n\n')]);
+    for (const res of group.sse) res.write(sseFrame);
+  }
+}
+
 await new Promise<void>((resolve) => server.listen(workload.config.port, workload.config.host, resolve));
 await workload.start((s, item) => {
   if (s !== stream) return;
+  if (batching) {
+    let json: string | undefined;
+    for (const group of groups.values()) {
+      if (group.match && !group.match(item as unknown as Record<string, unknown>)) continue;
+      if (group.sockets.size === 0 && group.sse.size === 0) continue;
+      group.pending.push((json ??= project(item)));
+      if (group.pending.length >= batchMax) flush(group);
+      else if (group.pending.length === 1) group.timer = setTimeout(flush, batchMs, group);
+    }
+    return;
+  }
   let frame: Buffer | undefined;
   let sseFrame: Buffer | undefined;
   for (const group of groups.values()) {

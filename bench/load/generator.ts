@@ -6,6 +6,11 @@
  * latency (receive time − event timestamp), per-event makespan, delivered
  * msgs/s, loss, and its own CPU and event-loop lag (a saturated generator
  * invalidates the run). Every loop is bounded by a count and a deadline.
+ *
+ * Batched subscriptions (a GraphQL `…Batches` field, or `batch=` in the path:
+ * legacy `?batch=`, the floor's batching mode) deliver many events per
+ * message: every event inside counts on its own — latency is receive time −
+ * that event's timestamp, loss and duplicates are per event.
  */
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
@@ -15,7 +20,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { Histogram } from '../lib/histogram.ts';
 import type { FromGenerator, GeneratorConfig, GeneratorResult, StalledResult, ToGenerator } from '../lib/protocol.ts';
-import { extractFromBuffer, extractFromString } from './extract.ts';
+import { extractEachFromBuffer, extractEachFromString, extractFromBuffer, extractFromString } from './extract.ts';
 
 const SAMPLE_EVERY = 1009; // fully JSON.parse roughly one frame in a thousand, to catch wrong payloads
 const EARLY_FAILURES = 20;
@@ -109,8 +114,15 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 let continueWaiter: (() => void) | null = null;
 let abortReason: string | null = null;
 
+/** The batch field a GraphQL subscription selects (`transactionBatches`), if it selects one. */
+function batchFieldOf(query: string | undefined): string | undefined {
+  return query ? /[{\s](\w+Batches)\s*[({]/.exec(query)?.[1] : undefined;
+}
+
 async function run(config: GeneratorConfig): Promise<GeneratorResult> {
   const started = Date.now();
+  const batchField = batchFieldOf(config.query);
+  const batched = batchField !== undefined || /[?&]batch=/.test(config.path);
   const deadline = started + config.deadlineMs;
   const conns: Conn[] = [];
   const failureReasons: Record<string, number> = {};
@@ -235,7 +247,13 @@ async function run(config: GeneratorConfig): Promise<GeneratorResult> {
       if (config.kind === 'graphql-ws' || config.kind === 'graphql-sse') {
         const result = event as { data?: Record<string, unknown> | null; errors?: unknown };
         if (result.errors) return noteBad(text);
-        event = result.data?.[config.stream];
+        event = result.data?.[batchField ?? config.stream];
+      }
+      if (batched) {
+        // A batch: its events (a GraphQL batch's `items`, a JSON array frame), never empty.
+        const items = Array.isArray(event) ? event : (event as { items?: unknown } | undefined)?.items;
+        if (!Array.isArray(items) || items.length === 0) return noteBad(text);
+        event = items[0];
       }
       if (typeof (event as { timestamp?: unknown } | undefined)?.timestamp !== 'string') noteBad(text);
     } catch {
@@ -243,6 +261,23 @@ async function run(config: GeneratorConfig): Promise<GeneratorResult> {
     }
   };
 
+  /** The events of a frame, parsed in full: one event, or a batch's events. */
+  const eventsOf = (raw: string): { from?: unknown; to?: unknown; seq?: unknown }[] => {
+    try {
+      const parsed = JSON.parse(raw) as Record<string, unknown>;
+      const result = (config.kind === 'graphql-ws' ? parsed.payload : parsed) as { data?: Record<string, unknown> };
+      const event = (
+        config.kind === 'graphql-ws' || config.kind === 'graphql-sse' ? result?.data?.[batchField ?? config.stream] : parsed
+      ) as { items?: unknown } | unknown[] | undefined;
+      if (!batched) return event ? [event as { from?: unknown; to?: unknown }] : [];
+      const items = Array.isArray(event) ? event : event?.items;
+      return Array.isArray(items) ? (items as { from?: unknown; to?: unknown; seq?: unknown }[]) : [];
+    } catch {
+      return [];
+    }
+  };
+  /** A batch frame the observer got: parsed once, each of its events observed. */
+  let observerFrame: { raw: string; bySeq: Map<unknown, ReturnType<typeof eventsOf>[number]> } | undefined;
   /** The observer: which groups should get this event (by address), parsed in full — it sees every event once. */
   const observe = (tsMs: number, seq: number, raw: () => string) => {
     if (seq >= 0) {
@@ -251,13 +286,14 @@ async function run(config: GeneratorConfig): Promise<GeneratorResult> {
     }
     if (!measuring || tsMs < windowStart || tsMs >= windowEnd || seq < 0 || !config.observer) return;
     let event: { from?: unknown; to?: unknown } | undefined;
-    try {
-      const parsed = JSON.parse(raw()) as Record<string, unknown>;
-      const result = (config.kind === 'graphql-ws' ? parsed.payload : parsed) as { data?: Record<string, unknown> };
-      event = (config.kind === 'graphql-ws' || config.kind === 'graphql-sse' ? result?.data?.[config.stream] : parsed) as typeof event;
-    } catch {
-      return;
+    if (batched) {
+      const text = raw();
+      if (observerFrame?.raw !== text) observerFrame = { raw: text, bySeq: new Map(eventsOf(text).map((e) => [e.seq, e])) };
+      event = observerFrame.bySeq.get(seq);
+    } else {
+      event = eventsOf(raw())[0];
     }
+    if (!event) return;
     observerStats.events++;
     const from = String(event?.from ?? '').toLowerCase();
     const to = String(event?.to ?? '').toLowerCase();
@@ -429,9 +465,16 @@ async function run(config: GeneratorConfig): Promise<GeneratorResult> {
       else becameLive(conn);
     });
     ws.on('message', (data: Buffer) => {
-      const extracted = extractFromBuffer(data);
-      if (extracted) onEvent(conn, extracted.tsMs, extracted.seq, () => data.toString('utf8'));
-      else if (graphql) control(data);
+      if (batched) {
+        // Decoded once per frame, however many of its events ask (the observer and the sampler do).
+        let text: string | undefined;
+        const raw = () => (text ??= data.toString('utf8'));
+        if (extractEachFromBuffer(data, (tsMs, seq) => onEvent(conn, tsMs, seq, raw)) > 0) return;
+      } else {
+        const extracted = extractFromBuffer(data);
+        if (extracted) return onEvent(conn, extracted.tsMs, extracted.seq, () => data.toString('utf8'));
+      }
+      if (graphql) control(data);
       else noteBad(data.toString('utf8'));
     });
     ws.on('error', (error: Error) => fail(conn, error.message));
@@ -490,13 +533,21 @@ async function run(config: GeneratorConfig): Promise<GeneratorResult> {
           const block = pending.slice(start, end);
           start = end + 2;
           if (block.startsWith(':') || block.startsWith('event: complete')) continue;
-          const extracted = extractFromString(block);
-          if (extracted)
-            onEvent(conn, extracted.tsMs, extracted.seq, () => {
-              const line = block.split('\n').find((l) => l.startsWith('data:')) ?? block;
-              return Buffer.from(line.slice(5).trim(), 'latin1').toString('utf8');
-            });
-          else if (block.includes('data:')) noteBad(block);
+          let data: string | undefined;
+          const raw = () => {
+            const line = block.split('\n').find((l) => l.startsWith('data:')) ?? block;
+            return (data ??= Buffer.from(line.slice(5).trim(), 'latin1').toString('utf8'));
+          };
+          if (batched) {
+            if (extractEachFromString(block, (tsMs, seq) => onEvent(conn, tsMs, seq, raw)) > 0) continue;
+          } else {
+            const extracted = extractFromString(block);
+            if (extracted) {
+              onEvent(conn, extracted.tsMs, extracted.seq, raw);
+              continue;
+            }
+          }
+          if (block.includes('data:')) noteBad(block);
         }
         pending = start >= pending.length ? '' : pending.slice(start);
       });

@@ -34,12 +34,19 @@ export interface EventBus {
   /** The history a stream starts from, or undefined when the bus keeps none (the stream numbers events itself). */
   history<S extends StreamName>(stream: S): Promise<BusHistory<S> | undefined>;
   /**
-   * Called when the bus's shared history was lost (Redis came back empty): the stream must adopt the new,
-   * empty history so old cursors get REPLAY_GAP and numbering starts again.
+   * Called when the bus's shared history was lost or rewound (Redis came back empty, from an older snapshot, a
+   * lagging replica, keys flushed): the stream adopts the new, empty history — its subscribers are told
+   * (REPLAY_GAP), old cursors get REPLAY_GAP, numbering starts again at 1 — and the bus then delivers the new
+   * history's events from its first one.
    */
   onHistoryReset(listener: (stream: StreamName, history: BusHistory) => void): void;
   /** False while the bus cannot carry events (e.g. Redis unreachable): readiness reports it. */
   healthy(): boolean;
+  /**
+   * Buses shared between instances (Redis): `listener` learns, per event read, how long it waited in the bus —
+   * ms from the bus storing it to this instance reading it (the bus lag operators watch). Absent in-process.
+   */
+  onRead?(listener: (stream: StreamName, waitedMs: number) => void): void;
   stop(): Promise<void>;
 }
 

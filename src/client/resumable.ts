@@ -15,7 +15,12 @@ import { isFatal as defaultIsFatal, type BackoffOptions } from './policy.ts';
 import { RetryGate } from './retry-gate.ts';
 import { ResumableOperation, type KitPolicy } from './subscription.ts';
 
-/** A REPLAY_GAP the server reported: events between `after` and `oldestCursor` are lost to this subscription. */
+/**
+ * A REPLAY_GAP the server reported — events between `after` and `oldestCursor` are lost to this subscription —
+ * or one the kit noticed itself: the stream went on in another history (cursor epoch changed, `seq` went back)
+ * without a notice (`oldestCursor` undefined, `error.extensions.reason` "history-changed"). A server reset of
+ * the history (Redis lost or rewound events) comes with `reason: "history-reset"`; seq numbering restarts.
+ */
 export interface ReplayGap {
   /** The cursor the kit resumed after (the last event the application got), if any. */
   readonly after: string | undefined;

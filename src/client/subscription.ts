@@ -1,11 +1,12 @@
 import type { Client, FormattedExecutionResult, Sink, SubscribePayload } from 'graphql-ws';
 import type { ResumePlan } from './document.ts';
+import { fingerprint, historyOf } from './history.ts';
 import { describeFailure } from './policy.ts';
 import type { RetryGate, RetryTicket } from './retry-gate.ts';
 import type { ReplayGap, ResumableSubscribeOptions, ResumableSubscription, RetryInfo } from './resumable.ts';
 
 const GAP_CODE = 'REPLAY_GAP';
-/** Cursors remembered per subscription to drop an exact repeat even when `seq` is not selected. */
+/** Cursors (with a fingerprint of their result) remembered per subscription to drop an exact repeat even when `seq` is not selected. */
 const RECENT_CURSORS = 256;
 
 /** What every subscription of one kit shares. */
@@ -32,11 +33,17 @@ function stringOrUndefined(value: unknown): string | undefined {
  * asking, resubscribes with the kit's next retry round (retry-gate.ts) with `after: <cursor>`, so the
  * application sees each event once. A REPLAY_GAP result is reported (onGap)
  * and the subscription goes on from what the server still has.
+ *
+ * Only an exact repeat (same cursor, same result) is dropped. A result that
+ * shows the stream went on in another history without the server saying so —
+ * another epoch in its cursor, a `seq` not above the last one, a cursor reused
+ * for another event — is delivered, after a REPLAY_GAP reported the same way
+ * (onGap, or an error result): never dropped, since it was never delivered.
  */
 export class ResumableOperation<Data, Extensions> implements ResumableSubscription {
   private cursorValue: string | undefined;
   private lastSeq: number | undefined;
-  private readonly recent = new Set<string>();
+  private readonly recent = new Map<string, number>();
   private attempt = 0;
   private resubscribeCount = 0;
   private dropped = 0;
@@ -181,10 +188,7 @@ export class ResumableOperation<Data, Extensions> implements ResumableSubscripti
       const gap: ReplayGap = { after: this.cursorValue, oldestCursor: oldest, error: gapError, operationName: this.operationName };
       // Go on from what the server still has; sequence numbers may restart (a new history), so forget them.
       this.cursorValue = oldest ?? this.cursorValue;
-      this.lastSeq = undefined;
-      this.recent.clear();
-      if (this.onGap) this.onGap(gap);
-      else this.deliver(result);
+      this.reportGap(gap, result);
       return;
     }
     const item = (result.data as Record<string, unknown> | null | undefined)?.[this.plan.responseKey] as
@@ -192,20 +196,45 @@ export class ResumableOperation<Data, Extensions> implements ResumableSubscripti
     const resultCursor =
       stringOrUndefined((result.extensions as { cursor?: unknown } | undefined)?.cursor) ?? stringOrUndefined(item?.cursor);
     const seq = typeof item?.seq === 'number' ? item.seq : undefined;
-    if (
-      (resultCursor !== undefined && this.recent.has(resultCursor)) ||
-      (seq !== undefined && this.lastSeq !== undefined && seq <= this.lastSeq)
-    ) {
+    const print = resultCursor === undefined ? 0 : fingerprint(result.data);
+    if (resultCursor !== undefined && this.recent.get(resultCursor) === print) {
       this.dropped++;
       return;
     }
+    const unannounced = this.unannouncedReset(resultCursor, seq);
+    if (unannounced) {
+      const error = { message: unannounced, extensions: { code: GAP_CODE, reason: 'history-changed' } };
+      this.reportGap({ after: this.cursorValue, oldestCursor: undefined, error, operationName: this.operationName }, {
+        data: null,
+        errors: [error],
+      } as FormattedExecutionResult<Data, Extensions>);
+    }
     if (resultCursor !== undefined) {
       this.cursorValue = resultCursor;
-      this.recent.add(resultCursor);
-      if (this.recent.size > RECENT_CURSORS) this.recent.delete(this.recent.values().next().value as string);
+      this.recent.set(resultCursor, print);
+      if (this.recent.size > RECENT_CURSORS) this.recent.delete(this.recent.keys().next().value as string);
     }
     if (seq !== undefined) this.lastSeq = seq;
     this.deliver(result);
+  }
+
+  /** A gap: sequence numbers may restart (a new history), so what was remembered by seq and cursor goes. */
+  private reportGap(gap: ReplayGap, result: FormattedExecutionResult<Data, Extensions>): void {
+    this.lastSeq = undefined;
+    this.recent.clear();
+    if (this.onGap) this.onGap(gap);
+    else this.deliver(result);
+  }
+
+  /** Why this (not repeated) result shows the stream went on in another history without a REPLAY_GAP, if it does. */
+  private unannouncedReset(cursor: string | undefined, seq: number | undefined): string | undefined {
+    if (cursor !== undefined && this.recent.has(cursor)) return 'the stream reused a cursor for another event: its history was rewound';
+    const now = historyOf(cursor);
+    const before = historyOf(this.cursorValue);
+    if (now !== undefined && before !== undefined && now !== before) return "the stream's history changed without a REPLAY_GAP notice";
+    if (seq !== undefined && this.lastSeq !== undefined && seq <= this.lastSeq)
+      return 'sequence numbers went back: the stream is in another history';
+    return undefined;
   }
 
   private retry(cause: unknown): void {

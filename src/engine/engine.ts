@@ -4,6 +4,7 @@ import type { StreamFilter } from '../streams/filters.ts';
 import type { StartPosition, StreamItem } from '../streams/hub.ts';
 import type { Streams } from '../streams/index.ts';
 import { STREAM, STREAM_NAMES, type AnyEvent, type StreamName } from '../streams/registry.ts';
+import { chunks, deliverBatch, PendingBatch, type BatchDelivery, type BatchSpec } from './batches.ts';
 import { keepsUp, type BudgetLimits } from './budget.ts';
 import type { DeliveryCounters, Transport } from './counters.ts';
 import { GroupRegistry, type ConnectionState, type RenderGroup, type Subscriber } from './groups.ts';
@@ -21,8 +22,13 @@ export interface Renderer {
   readonly key: string;
   /** The shared frame (or payload, when subscribers add their own framing) for one event. */
   render(item: StreamItem): Frame;
-  /** An error result in the same shape (REPLAY_GAP notices), for one subscriber. */
-  renderError(error: RealtimeError): Frame;
+  /**
+   * An error result in the same shape (REPLAY_GAP notices). `cursor`, when given, is the position the notice
+   * moves the subscriber to (a reset's new history start): on results that carry cursors (SSE `id:`) it goes too.
+   */
+  renderError(error: RealtimeError, cursor?: string): Frame;
+  /** One message for a batch of events, oldest first (batches.ts); only renderers of transports that offer batches have it. */
+  renderBatch?(items: readonly StreamItem[]): Frame;
 }
 
 /**
@@ -57,11 +63,13 @@ export interface SubscriberSink {
   onEnd?: () => void;
 }
 
-/** What to deliver: the stream, its canonical filter, where to start. */
+/** What to deliver: the stream, its canonical filter, where to start, and whether in batches. */
 export interface DeliveryRequest {
   stream: StreamName;
   filter: StreamFilter<AnyEvent> | undefined;
   position: StartPosition;
+  /** Batched delivery (batches.ts): the renderer must have `renderBatch`. */
+  batch?: BatchSpec | undefined;
 }
 
 export interface Subscription {
@@ -84,6 +92,9 @@ interface EngineCore {
   counters: DeliveryCounters;
   connections: Set<DeliveryConnection>;
   render(group: RenderGroup, item: StreamItem): Frame | undefined;
+  renderBatch(group: RenderGroup, items: readonly StreamItem[]): Frame | undefined;
+  /** Sends a batch group's pending events now (full, due, or before a reset or drain). */
+  flush(group: RenderGroup): void;
 }
 
 /**
@@ -108,12 +119,24 @@ class DeliveryConnection implements ConnectionState, EngineConnection {
   subscribe(request: DeliveryRequest, renderer: Renderer, sink: SubscriberSink = {}): Subscription {
     if (this.closed) return NO_SUBSCRIPTION;
     const { registry, streams, counters } = this.core;
-    const { stream } = request;
+    const { stream, batch } = request;
+    if (batch && !renderer.renderBatch) throw new Error(`the ${renderer.key} renderer cannot render batches`);
     // Backlog and live registration in one synchronous turn: no event falls between them, none lands in both.
     const backlog = streams.hub(stream).backlog(request.position, request.filter);
-    const subscriber = registry.join(this, stream, request.filter, renderer, sink, backlog.through);
+    const subscriber = registry.join(this, stream, request.filter, renderer, sink, backlog.through, batch);
     if (backlog.gap) this.writeHistory(subscriber, renderer.renderError(backlog.gap));
     const { group } = subscriber;
+    if (batch) {
+      const { core } = this;
+      group.batch ??= new PendingBatch(batch, () => core.flush(group));
+      // History as batches too, rendered for this subscriber alone (where it starts is its own).
+      for (const items of chunks(backlog.items, batch.maxEvents)) {
+        const frame = core.renderBatch(group, items);
+        if (frame === undefined || !this.writeHistory(subscriber, frame)) continue;
+        for (let i = 0; i < items.length; i++) counters.history(stream, this.outlet.transport);
+      }
+      return subscriber;
+    }
     for (const item of backlog.items) {
       let frame = group.recent.get(item.seq);
       if (frame === undefined) {
@@ -148,9 +171,10 @@ const RENDER_FAILURE_LOG_EVERY_MS = 10_000;
  * The delivery engine: the one path from streams to every transport. For each
  * event of a stream it evaluates each distinct filter once, renders each
  * distinct (filter, renderer) group once, and hands the frame to every member's
- * outlet; transports only frame and write. The send budget and the
- * slow-consumer policy (from the stream's descriptor) are applied here, once,
- * and every delivery is counted here.
+ * outlet; transports only frame and write. A batch group (batches.ts)
+ * collects its matching events instead and renders once per batch. The send
+ * budget and the slow-consumer policy (from the stream's descriptor) are
+ * applied here, once, and every delivery is counted here.
  */
 export function createDeliveryEngine(deps: { streams: Streams; counters: DeliveryCounters; logger: Logger } & BudgetLimits) {
   const { streams, counters, logger } = deps;
@@ -161,9 +185,12 @@ export function createDeliveryEngine(deps: { streams: Streams; counters: Deliver
   let lastFailureLogAt = -Infinity;
   let failuresSinceLog = 0;
 
-  const render = (group: RenderGroup, item: StreamItem): Frame | undefined => {
+  const render = (group: RenderGroup, item: StreamItem): Frame | undefined => guarded(group, () => group.renderer.render(item));
+  const renderBatch = (group: RenderGroup, items: readonly StreamItem[]): Frame | undefined =>
+    guarded(group, () => (group.renderer.renderBatch as NonNullable<Renderer['renderBatch']>)(items));
+  const guarded = (group: RenderGroup, rendering: () => Frame): Frame | undefined => {
     try {
-      return group.renderer.render(item);
+      return rendering();
     } catch (error) {
       counters.renderFailed();
       // A bug that hits every event must not flood the log: one line per interval, with how many it stands for.
@@ -180,7 +207,10 @@ export function createDeliveryEngine(deps: { streams: Streams; counters: Deliver
       return undefined;
     }
   };
-  const core: EngineCore = { registry, streams, counters, connections, render };
+  const flush = (group: RenderGroup) => {
+    if (group.batch) deliverBatch(group, group.batch.take(), batchDelivery);
+  };
+  const core: EngineCore = { registry, streams, counters, connections, render, renderBatch, flush };
 
   /** The slow-consumer policy's `close`: the whole connection goes (its subscriptions share one slow pipe). */
   const abortSlow = (connection: ConnectionState, stream: StreamName, now: number) => {
@@ -202,6 +232,7 @@ export function createDeliveryEngine(deps: { streams: Streams; counters: Deliver
     else abortSlow(connection, stream, now);
     return false;
   };
+  const batchDelivery: BatchDelivery = { withinBudget, renderBatch, counters };
 
   const fanOut = (stream: StreamName, item: StreamItem) => {
     const filterGroups = registry.filterGroups(stream);
@@ -210,6 +241,10 @@ export function createDeliveryEngine(deps: { streams: Streams; counters: Deliver
     for (const filterGroup of filterGroups.values()) {
       if (filterGroup.filter && !filterGroup.filter.matches(item)) continue;
       for (const group of filterGroup.renders.values()) {
+        if (group.batch) {
+          if (group.batch.add(item)) flush(group);
+          continue;
+        }
         let shared: Frame | undefined;
         for (const subscriber of group.subscribers) {
           if (item.seq <= subscriber.after) continue;
@@ -228,10 +263,36 @@ export function createDeliveryEngine(deps: { streams: Streams; counters: Deliver
     }
   };
 
+  /**
+   * The stream adopted a new history (the bus lost or rewound its shared one): every subscriber gets the
+   * REPLAY_GAP notice now, and numbering starts again, so what each group and subscriber remembers by seq goes.
+   */
+  const resetStream = (stream: StreamName, notice: RealtimeError) => {
+    const cursor = typeof notice.details['oldestCursor'] === 'string' ? notice.details['oldestCursor'] : undefined;
+    for (const filterGroup of registry.filterGroups(stream).values()) {
+      for (const group of filterGroup.renders.values()) {
+        // Pending events belong to the old history, before the notice.
+        flush(group);
+        GroupRegistry.forget(group);
+        const frame = group.renderer.renderError(notice, cursor);
+        for (const subscriber of group.subscribers) {
+          subscriber.after = 0;
+          const { connection } = subscriber;
+          // Not subject to the live budget: a notice the client needs, like history; a connection too slow for it
+          // is judged by the next live event.
+          if (!connection.closed) connection.outlet.write(subscriber.frame ? subscriber.frame(frame) : frame);
+        }
+      }
+    }
+  };
+
   return {
-    /** Starts fanning out: one listener per stream hub. */
+    /** Starts fanning out: one listener per stream hub, and its reset notices. */
     start(): void {
-      for (const name of STREAM_NAMES) unlisten.push(streams.hub(name).listen((item) => fanOut(name, item)));
+      for (const name of STREAM_NAMES) {
+        unlisten.push(streams.hub(name).listen((item) => fanOut(name, item)));
+        unlisten.push(streams.hub(name).onReset((notice) => resetStream(name, notice)));
+      }
     },
     stop(): void {
       for (const stop of unlisten.splice(0)) stop();
@@ -244,6 +305,10 @@ export function createDeliveryEngine(deps: { streams: Streams; counters: Deliver
     },
     /** Drain: ends every subscription with the transport's `complete`. The transports close their connections afterwards. */
     endAll(): void {
+      // Pending batches go out before the `complete`s: the clients resume after what they got.
+      for (const name of STREAM_NAMES)
+        for (const filterGroup of [...registry.filterGroups(name).values()])
+          for (const group of [...filterGroup.renders.values()]) flush(group);
       for (const connection of [...connections]) {
         const ended = [...connection.subscribers];
         for (const subscriber of ended) registry.leave(subscriber);

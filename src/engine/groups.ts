@@ -1,5 +1,6 @@
 import type { StreamFilter } from '../streams/filters.ts';
 import { STREAM_NAMES, type AnyEvent, type StreamName } from '../streams/registry.ts';
+import { batchKey, type BatchSpec, type PendingBatch } from './batches.ts';
 import { TRANSPORTS, type Transport } from './counters.ts';
 import type { Frame, Outlet, Renderer, SubscriberSink } from './engine.ts';
 
@@ -21,8 +22,8 @@ export class Subscriber {
     private readonly registry: GroupRegistry,
     readonly connection: ConnectionState,
     readonly sink: SubscriberSink,
-    /** The newest seq its backlog covered: live events at or below it are not sent again. */
-    readonly after: number,
+    /** The newest seq its backlog covered: live events at or below it are not sent again (0 after a history reset). */
+    public after: number,
     readonly group: RenderGroup,
   ) {
     this.frame = sink.frame;
@@ -36,6 +37,8 @@ export class Subscriber {
 
 /** Subscribers of one stream with the same filter and renderer: one rendering per event for all of them. */
 export interface RenderGroup {
+  /** Its key in the filter group: the renderer's, plus the batch options of a batch group. */
+  key: string;
   renderer: Renderer;
   subscribers: Set<Subscriber>;
   filterGroup: FilterGroup;
@@ -44,6 +47,8 @@ export interface RenderGroup {
   lastFrame: Frame | undefined;
   /** Recent renderings by seq, so subscribers resuming together render history once. */
   recent: Map<number, Frame>;
+  /** A batch group's pending events and timer (batches.ts), set by the engine when the group is made; undefined otherwise. */
+  batch: PendingBatch | undefined;
 }
 
 /** Subscribers of one stream with the same filter: one evaluation per event for all of them. */
@@ -72,7 +77,7 @@ export class GroupRegistry {
     return this.byStream.get(stream) as Map<string, FilterGroup>;
   }
 
-  /** Adds a subscriber to its (filter, renderer) group, creating the groups it needs. */
+  /** Adds a subscriber to its (filter, renderer, batch options) group, creating the groups it needs. */
   join(
     connection: ConnectionState,
     stream: StreamName,
@@ -80,6 +85,7 @@ export class GroupRegistry {
     renderer: Renderer,
     sink: SubscriberSink,
     after: number,
+    batch?: BatchSpec,
   ): Subscriber {
     const filterGroups = this.filterGroups(stream);
     const filterKey = filter?.key ?? '';
@@ -88,10 +94,11 @@ export class GroupRegistry {
       filterGroup = { stream, key: filterKey, filter, renders: new Map() };
       filterGroups.set(filterKey, filterGroup);
     }
-    let group = filterGroup.renders.get(renderer.key);
+    const key = batch ? `${renderer.key}\u0000${batchKey(batch)}` : renderer.key;
+    let group = filterGroup.renders.get(key);
     if (!group) {
-      group = { renderer, subscribers: new Set(), filterGroup, lastSeq: 0, lastFrame: undefined, recent: new Map() };
-      filterGroup.renders.set(renderer.key, group);
+      group = { key, renderer, subscribers: new Set(), filterGroup, lastSeq: 0, lastFrame: undefined, recent: new Map(), batch: undefined };
+      filterGroup.renders.set(key, group);
     }
     const subscriber = new Subscriber(this, connection, sink, after, group);
     group.subscribers.add(subscriber);
@@ -110,7 +117,8 @@ export class GroupRegistry {
     const { filterGroup } = group;
     (this.counts.get(filterGroup.stream) as Record<Transport, number>)[subscriber.connection.outlet.transport]--;
     if (group.subscribers.size > 0) return;
-    filterGroup.renders.delete(group.renderer.key);
+    group.batch?.dispose();
+    filterGroup.renders.delete(group.key);
     if (filterGroup.renders.size === 0) this.filterGroups(filterGroup.stream).delete(filterGroup.key);
   }
 
@@ -119,6 +127,13 @@ export class GroupRegistry {
     group.lastSeq = seq;
     group.lastFrame = frame;
     GroupRegistry.rememberHistory(group, seq, frame);
+  }
+
+  /** Drops every rendering kept by seq: the stream's numbering started again (a history reset). */
+  static forget(group: RenderGroup): void {
+    group.lastSeq = 0;
+    group.lastFrame = undefined;
+    group.recent.clear();
   }
 
   /** A rendering of a retained event, for other subscribers resuming over it (bounded, oldest out first). */

@@ -32,8 +32,12 @@ export function createLogger(config: Pick<Config, 'logLevel' | 'logFormat' | 'pr
   );
 }
 
-/** Lets the log's last lines out, then exits: nothing said during a shutdown is lost or reordered. */
-export function exitAfterLogs(logger: Logger, code: number): void {
+/**
+ * Lets the log's last lines out, then exits: nothing said during a shutdown is
+ * lost or reordered. Waits at most `maxWaitMs` for the destination (the
+ * shutdown bound includes this wait).
+ */
+export function exitAfterLogs(logger: Logger, code: number, maxWaitMs = 1000): void {
   const exit = () => process.exit(code);
   try {
     logger.flush(exit);
@@ -41,5 +45,26 @@ export function exitAfterLogs(logger: Logger, code: number): void {
     exit();
   }
   // A destination that never calls back must not keep the process alive.
-  setTimeout(exit, 1000).unref();
+  setTimeout(exit, Math.max(0, maxWaitMs)).unref();
+}
+
+/**
+ * A warning that can repeat many times a second (a failed accept at the
+ * open-file limit, a /proc reading failing on every tick): logged at most
+ * once per `intervalMs`, saying how often it happened in between. Logging it
+ * every time would flood the log exactly when an operator needs it.
+ */
+export function throttledWarning(logger: Logger, message: string, intervalMs = 10_000): (fields?: Record<string, unknown>) => void {
+  let lastAt = Number.NEGATIVE_INFINITY;
+  let since = 0;
+  return (fields = {}) => {
+    const now = performance.now();
+    if (now - lastAt < intervalMs) {
+      since++;
+      return;
+    }
+    logger.warn({ ...fields, ...(since > 0 && { repeatedSinceLast: since }) }, message);
+    lastAt = now;
+    since = 0;
+  };
 }

@@ -1,24 +1,56 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { EventBus } from '../bus/bus.ts';
 import { TRANSPORTS, type DeliveryCounters } from '../engine/counters.ts';
 import type { DeliveryEngine } from '../engine/engine.ts';
 import { STREAM_NAMES } from '../streams/registry.ts';
 import type { Route } from '../transports/http/router.ts';
+import type { Readiness } from './http-routes.ts';
 
 export interface TransportGauges {
   /** Connections refused before a handshake (origin, rate, limits), by reason. */
   refused(): Iterable<[reason: string, count: number]>;
   /** Open sockets (or SSE responses) per transport, whatever they subscribe to. */
   sockets(): Partial<Record<string, number>>;
+  /** What admission holds against its limits (the limits derived from the open-file limit). */
+  capacity?(): Capacity;
 }
+
+export interface Capacity {
+  /** Long-lived connections admitted, and MAX_CONNECTIONS in effect. */
+  connections: number;
+  connectionsLimit: number;
+  /** TCP sockets of the HTTP server, those carrying no request or stream, and the bound on all of them. */
+  sockets: number;
+  plainSockets: number;
+  socketsLimit: number;
+}
+
+/** What operators alert on besides delivery: readiness, the bus, and the latency objective. */
+export interface ServiceGauges {
+  /** What `/ready` reports right now. */
+  readiness(): Readiness;
+  bus: Pick<EventBus, 'name' | 'healthy' | 'onRead'>;
+  /** BROADCAST_LATENCY_TARGET_MS: exported so alerts compare against the configured objective, not a copy of it. */
+  latencyTargetMs: number;
+}
+
+/** Every state `/ready` can report (checked against the type): one series each, exactly one of them 1. */
+const READINESS_STATES = Object.keys({ starting: 0, ready: 0, degraded: 0, draining: 0, stopped: 0 } satisfies Record<Readiness, 0>);
 
 /**
  * Prometheus text at `/metrics`. Values are read at scrape time from the
  * delivery engine's counters, so nothing here runs per message — except the
- * latency histogram, observed once per fan-out. Every per-stream series is
+ * latency histogram, observed once per fan-out, and the bus lag histogram,
+ * observed once per event read from Redis. Every per-stream series is
  * labelled from the stream registry.
  */
-export function createPrometheusRoute(deps: { engine: DeliveryEngine; counters: DeliveryCounters; transports: TransportGauges }): Route {
-  const { engine, counters, transports } = deps;
+export function createPrometheusRoute(deps: {
+  engine: DeliveryEngine;
+  counters: DeliveryCounters;
+  transports: TransportGauges;
+  service: ServiceGauges;
+}): Route {
+  const { engine, counters, transports, service } = deps;
   const stats = counters.stats;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
@@ -116,9 +148,49 @@ export function createPrometheusRoute(deps: { engine: DeliveryEngine; counters: 
       }
     },
   });
+  const capacity = transports.capacity;
+  if (capacity) {
+    new Gauge({
+      name: 'aurigraph_connections_limit',
+      help: 'MAX_CONNECTIONS in effect: long-lived connections (WebSocket, SSE, multipart) admitted at once; at most the open-file limit minus a reserve.',
+      registers: [registry],
+      collect() {
+        this.set(capacity().connectionsLimit);
+      },
+    });
+    new Gauge({
+      name: 'aurigraph_connections_open',
+      help: 'Long-lived connections admitted now (what aurigraph_connections_limit bounds).',
+      registers: [registry],
+      collect() {
+        this.set(capacity().connections);
+      },
+    });
+    new Gauge({
+      name: 'aurigraph_http_sockets_limit',
+      help: 'TCP sockets the HTTP server holds at most (plain and long-lived); past it a new connection is closed on arrival.',
+      registers: [registry],
+      collect() {
+        this.set(capacity().socketsLimit);
+      },
+    });
+    new Gauge({
+      name: 'aurigraph_http_sockets_open',
+      help: 'TCP sockets of the HTTP server by state: plain (connecting, sending a request, idle keep-alive) or in use (a request, a stream, a WebSocket).',
+      labelNames: ['state'],
+      registers: [registry],
+      collect() {
+        const now = capacity();
+        this.set({ state: 'plain' }, now.plainSockets);
+        this.set({ state: 'in-use' }, now.sockets - now.plainSockets);
+      },
+    });
+  }
   new Counter({
     name: 'aurigraph_connections_refused_total',
-    help: 'WebSocket upgrades and SSE streams refused before the handshake, by reason (origin, rate, per-ip, max-connections).',
+    help:
+      'Connections and requests refused by admission, by reason: origin, host (a Host not on ALLOWED_HOSTS), rate, per-ip, max-connections, ' +
+      'draining, sockets-per-ip and sockets (a TCP connection closed on arrival), accept-failed (EMFILE at accept).',
     labelNames: ['reason'],
     registers: [registry],
     collect() {
@@ -134,6 +206,37 @@ export function createPrometheusRoute(deps: { engine: DeliveryEngine; counters: 
     registers: [registry],
   });
   counters.onFanOutComplete((stream, makespanMs) => latency.observe({ endpoint: stream }, makespanMs));
+  new Gauge({
+    name: 'aurigraph_broadcast_latency_target_ms',
+    help: 'The live broadcast latency objective (BROADCAST_LATENCY_TARGET_MS); alerts compare the p99 with it.',
+    registers: [registry],
+  }).set(service.latencyTargetMs);
+  new Gauge({
+    name: 'aurigraph_readiness',
+    help: 'What /ready reports, one series per state (starting, ready, degraded, draining, stopped): 1 for the current one. Only ready answers 200.',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      const current = service.readiness();
+      for (const state of READINESS_STATES) this.set({ state }, state === current ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'aurigraph_bus_up',
+    help: '1 while the event bus can carry events (BUS=redis: both Redis connections ready), else 0.',
+    labelNames: ['bus'],
+    registers: [registry],
+    collect() {
+      this.set({ bus: service.bus.name }, service.bus.healthy() ? 1 : 0);
+    },
+  });
+  const busLag = new Histogram({
+    name: 'aurigraph_bus_lag_ms',
+    help: 'Per event read from Redis: ms from Redis storing it (XADD, by Redis clock) to this instance reading it. Empty with BUS=memory.',
+    buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000],
+    registers: [registry],
+  });
+  service.bus.onRead?.((_stream, waitedMs) => busLag.observe(Math.max(0, waitedMs)));
 
   return {
     name: 'metrics',

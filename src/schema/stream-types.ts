@@ -1,4 +1,5 @@
-import type { EnumRef, InputFieldRef, ObjectRef } from '@pothos/core';
+import type { EnumRef, InputFieldRef, InputObjectRef, ObjectRef } from '@pothos/core';
+import { BATCH_BOUNDS, parseBatchSpec, type EventBatch } from '../engine/batches.ts';
 import { StreamRequest } from '../engine/request.ts';
 import { RealtimeError } from '../errors.ts';
 import { authorizeStream } from '../security/auth.ts';
@@ -14,7 +15,9 @@ import { DateTime, SafeInt } from './scalars.ts';
 /*
  * The GraphQL side of every stream, generated from its descriptor: an enum per
  * enum field, the event's object type, the filter input, the Subscription field
- * (filter arguments, `after`, `replay`) and the Query fields it declares.
+ * (filter arguments, `after`, `replay`), for chain streams a batch type and
+ * its Subscription field (the same arguments and `batch`), and the Query
+ * fields it declares.
  * Nothing here is written per stream. Pothos cannot relate a generic stream to
  * its field types, so this one module works with loosely typed refs; the schema
  * drift test checks what comes out.
@@ -80,21 +83,57 @@ function defineObjectType(stream: AnyStream): ObjectRef<any, StreamItem> {
   });
 }
 
+/** A stream's filter input type, made once: the event field and the batch field both take it. */
+const filterInputs = new Map<string, InputObjectRef<any, any>>();
+
 function defineFilterArgs(stream: AnyStream, arg: any): Record<string, any> {
   const filter = stream.filter;
   if (filter.kind === 'conflate') return { [filter.argument]: arg.int({ description: filter.description }) };
   const fields = stream.fields as Record<string, FieldSpec>;
-  const input = builder.inputType(filter.inputName, {
-    description: filter.description,
-    fields: (t) =>
-      Object.fromEntries(
-        Object.entries(filter.fields as Record<string, FilterInputField>).map(([name, spec]): [string, InputFieldRef<any, any>] => {
-          const type = typeRef((fields[spec.fields[0] as string] as FieldSpec).graphql);
-          return [name, t.field({ type: spec.op === 'anyOf' ? [type] : type, description: spec.description } as any)];
-        }),
-      ),
-  });
+  const input =
+    filterInputs.get(filter.inputName) ??
+    builder.inputType(filter.inputName, {
+      description: filter.description,
+      fields: (t) =>
+        Object.fromEntries(
+          Object.entries(filter.fields as Record<string, FilterInputField>).map(([name, spec]): [string, InputFieldRef<any, any>] => {
+            const type = typeRef((fields[spec.fields[0] as string] as FieldSpec).graphql);
+            return [name, t.field({ type: spec.op === 'anyOf' ? [type] : type, description: spec.description } as any)];
+          }),
+        ),
+    });
+  filterInputs.set(filter.inputName, input);
   return { filter: arg({ type: input, description: `Only matching events.` }) };
+}
+
+/** `after` and `replay`, as every Subscription field of a stream takes them. */
+function positionArgs(arg: any, unit: 'event' | 'batch'): Record<string, any> {
+  const after =
+    'Resume: first send every retained event after this cursor that matches the filter, then live events, ' +
+    'with no gap and no duplicate. A cursor older than the retained history, or from another history, ' +
+    'yields one REPLAY_GAP error result (with `oldestCursor`) first.';
+  return {
+    after: arg.string({
+      description:
+        unit === 'event'
+          ? after
+          : `${after} Any event's cursor works: a batch's \`lastCursor\` continues with the event after that batch; ` +
+            'retained events come first, in batches of at most `maxEvents`.',
+    }),
+    replay: arg.int({ description: 'Send the last N retained matching events first, then live events. Not with `after`.' }),
+  };
+}
+
+/**
+ * The checked request a Subscription field of `name` returns (a batch field's with its `batch` options). Scope
+ * first, then arguments; throws RealtimeError (FORBIDDEN, BAD_REQUEST naming the argument).
+ */
+function streamRequest(name: StreamName, args: Record<string, any>, ctx: GraphQLContext, batched = false): StreamRequest {
+  authorizeStream(ctx.principal, ctx.authRequired, name);
+  const filter = descriptorOf(name).filterDef.parse(args, ctx.limits);
+  const position = parseStartPosition({ after: args['after'], replay: args['replay'], resumeFrom: ctx.lastEventId }, ctx.limits);
+  const batch = batched ? parseBatchSpec((args['batch'] ?? {}) as Parameters<typeof parseBatchSpec>[0]) : undefined;
+  return new StreamRequest(name, filter, position, ctx.principal, ctx.openStream, batch);
 }
 
 function defineSubscription(stream: AnyStream, type: ObjectRef<any, StreamItem>): void {
@@ -103,24 +142,68 @@ function defineSubscription(stream: AnyStream, type: ObjectRef<any, StreamItem>)
     t.field({
       type,
       description: stream.subscription,
+      args: { ...defineFilterArgs(stream, t.arg), ...positionArgs(t.arg, 'event') },
+      subscribe: (_root: unknown, args: Record<string, any>, ctx: GraphQLContext) => asGraphQL(() => streamRequest(name, args, ctx)),
+      resolve: (item: StreamItem) => item,
+    } as any),
+  );
+}
+
+const { maxEvents, maxDelayMs } = BATCH_BOUNDS;
+/** `batch:` of every batch field. Bounds are checked when a subscription starts (BAD_REQUEST naming the option). */
+const BatchOptions = builder.inputType('BatchOptions', {
+  description:
+    'How events are batched: a message holds at most `maxEvents` events and goes out at the latest `maxDelayMs` after ' +
+    'the first event it holds, whichever comes first.',
+  fields: (t) => ({
+    maxEvents: t.int({
+      defaultValue: maxEvents.default,
+      description: `At most this many events per message, ${maxEvents.min}–${maxEvents.max}.`,
+    }),
+    maxDelayMs: t.int({
+      defaultValue: maxDelayMs.default,
+      description: `A message goes out at the latest this many ms after the first event it holds, ${maxDelayMs.min}–${maxDelayMs.max}.`,
+    }),
+  }),
+});
+
+/**
+ * A chain stream's batch type and its Subscription field (`transactionBatches`): the same filter, `after` and
+ * `replay` as the event field, plus `batch`; each result is one batch of events rendered once for every subscriber
+ * of the same batch, with its last event's cursor in `extensions.cursor` (SSE `id:`).
+ */
+function defineBatchSubscription(stream: AnyStream, type: ObjectRef<any, StreamItem>): void {
+  const name = stream.name as StreamName;
+  const names = descriptorOf(name).batches;
+  if (!names) return;
+  const batchType = builder.objectRef<EventBatch>(names.typeName).implement({
+    description: `Events of the ${stream.name} stream delivered as one message by \`${names.field}\`: at most \`batch.maxEvents\`, oldest first.`,
+    fields: (t) => ({
+      items: t.field({
+        type: [type],
+        description: 'The events, oldest first, in stream order: never empty, never a gap or a repeat between batches.',
+        resolve: (batch) => batch.items as StreamItem[],
+      }),
+      count: t.exposeInt('count', { description: 'How many events this batch holds (1 to `maxEvents`).' }),
+      firstCursor: t.exposeString('firstCursor', { description: "The first event's cursor." }),
+      lastCursor: t.exposeString('lastCursor', {
+        description: "The last event's cursor: resuming `after` it continues with the first event after this batch.",
+      }),
+    }),
+  });
+  builder.subscriptionField(names.field, (t) =>
+    t.field({
+      type: batchType,
+      description:
+        `${stream.subscription} In batches, for high event rates: one message per \`batch.maxEvents\` events or ` +
+        '`batch.maxDelayMs`, whichever comes first.',
       args: {
         ...defineFilterArgs(stream, t.arg),
-        after: t.arg.string({
-          description:
-            'Resume: first send every retained event after this cursor that matches the filter, then live events, ' +
-            'with no gap and no duplicate. A cursor older than the retained history, or from another history, ' +
-            'yields one REPLAY_GAP error result (with `oldestCursor`) first.',
-        }),
-        replay: t.arg.int({ description: 'Send the last N retained matching events first, then live events. Not with `after`.' }),
+        ...positionArgs(t.arg, 'batch'),
+        batch: t.arg({ type: BatchOptions, description: 'Batch size and delay; the defaults when left out.' }),
       },
-      subscribe: (_root: unknown, args: Record<string, any>, ctx: GraphQLContext) =>
-        asGraphQL(() => {
-          authorizeStream(ctx.principal, ctx.authRequired, name);
-          const filter = descriptorOf(name).filterDef.parse(args, ctx.limits);
-          const position = parseStartPosition({ after: args['after'], replay: args['replay'], resumeFrom: ctx.lastEventId }, ctx.limits);
-          return new StreamRequest(name, filter, position, ctx.principal, ctx.openStream);
-        }),
-      resolve: (item: StreamItem) => item,
+      subscribe: (_root: unknown, args: Record<string, any>, ctx: GraphQLContext) => asGraphQL(() => streamRequest(name, args, ctx, true)),
+      resolve: (batch: EventBatch) => batch,
     } as any),
   );
 }
@@ -178,6 +261,7 @@ export function defineStreamTypes(): void {
   for (const stream of STREAMS) {
     const type = defineObjectType(stream);
     defineSubscription(stream, type);
+    defineBatchSubscription(stream, type);
     defineQueries(stream, type);
   }
 }

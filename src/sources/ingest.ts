@@ -72,8 +72,21 @@ function parseBody(body: string, contentType: string): unknown[] {
  * descriptor — any invalid event rejects it with every problem listed, nothing
  * published — then published in order; redeliveries inside the dedup window
  * (by the stream's natural key) are dropped and counted.
+ *
+ * 200 means every event is stored on the bus (in Redis). The bus gets
+ * `timeoutMs` to confirm the batch; past it, or when the bus fails, the answer
+ * is 503 UNAVAILABLE with Retry-After and `accepted` (events confirmed so far):
+ * the rest may or may not be stored, so the client sends the same batch again
+ * — what was stored is then dropped as a duplicate by its natural key (inside
+ * DEDUP_WINDOW_MS), so nothing is stored twice.
  */
-export function createIngestRoute(deps: { token: string; maxBodyBytes: number; bus: EventBus; logger: Logger }): Route & {
+export function createIngestRoute(deps: {
+  token: string;
+  maxBodyBytes: number;
+  timeoutMs: number;
+  bus: EventBus;
+  logger: Logger;
+}): Route & {
   readonly counters: IngestCounters;
 } {
   const { bus, logger } = deps;
@@ -129,17 +142,46 @@ export function createIngestRoute(deps: { token: string; maxBodyBytes: number; b
       if (problems.length > 0) throw rejected(invalid('invalid events; nothing was published', problems.slice(0, 1000)));
       let accepted = 0;
       let duplicates = 0;
+      // All at once: the bus sends them in this order on one connection (Redis runs them in that order), so a big
+      // batch costs one round trip, not one per event.
+      const each = events.map(async (event) => {
+        if (await bus.publish(name as StreamName, event as never, { dedupKey: stream.naturalKey(event) })) accepted++;
+        else duplicates++;
+      });
+      const publishing = Promise.all(each);
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<'late'>((resolve) => {
+        timer = setTimeout(() => resolve('late'), deps.timeoutMs);
+      });
       try {
-        for (const event of events) {
-          if (await bus.publish(name as StreamName, event as never, { dedupKey: stream.naturalKey(event) })) accepted++;
-          else duplicates++;
+        const outcome = await Promise.race([publishing, deadline]);
+        if (outcome === 'late') {
+          logger.warn(
+            { stream: name, accepted, events: events.length, timeoutMs: deps.timeoutMs },
+            'ingest: the bus did not confirm in time',
+          );
+          throw new RealtimeError(
+            'UNAVAILABLE',
+            `the event bus did not confirm the events within ${deps.timeoutMs} ms; they may or may not be stored: send the same events again (duplicates are dropped)`,
+            { accepted, duplicates, events: events.length },
+          );
         }
       } catch (error) {
+        if (error instanceof RealtimeError) throw error;
         logger.error({ err: error, stream: name, accepted }, 'ingest publish failed');
-        throw new RealtimeError('UNAVAILABLE', 'the event bus failed mid-batch; retry (duplicates are dropped)', { accepted, duplicates });
+        throw new RealtimeError('UNAVAILABLE', 'the event bus failed mid-batch; retry (duplicates are dropped)', {
+          accepted,
+          duplicates,
+          events: events.length,
+        });
       } finally {
-        counters.accepted += accepted;
-        counters.duplicates += duplicates;
+        clearTimeout(timer);
+        // Publishes still out (past the deadline, or beside the one that failed) settle later; they are counted then.
+        void publishing.catch(() => {});
+        void Promise.allSettled(each).then(() => {
+          counters.accepted += accepted;
+          counters.duplicates += duplicates;
+        });
       }
       sendJson(response, 200, { accepted, duplicates });
     },

@@ -9,6 +9,10 @@ export interface MetricsTickerOptions {
   observeTransactions(listener: (event: EventOf<'transactions'>) => void): () => void;
   /** Live subscribers over all transports. */
   connections(): number;
+  /** Resident memory in bytes; process.memoryUsage.rss() by default (it reads /proc, which can fail with EMFILE). */
+  readRssBytes?: () => number;
+  /** Told when a tick could not be measured or published (the ticker goes on either way). */
+  onError?: (error: unknown) => void;
 }
 
 const round = (value: number, digits: number) => Math.round(value * 10 ** digits) / 10 ** digits;
@@ -17,6 +21,11 @@ const round = (value: number, digits: number) => Math.round(value * 10 ** digits
  * Publishes a snapshot every interval, measured rather than invented: TPS and
  * error rate from the transactions that finished in the window, CPU and RSS of
  * this process, and the live subscriber count.
+ *
+ * A tick never throws: it runs on a timer, where an exception would end the
+ * process. Reading RSS opens /proc/self/stat, which fails with EMFILE when the
+ * process is at its open-file limit; the last reading stands in until a
+ * reading succeeds again.
  */
 export function createMetricsTicker(options: MetricsTickerOptions): EventSource {
   let timer: NodeJS.Timeout | undefined;
@@ -24,6 +33,16 @@ export function createMetricsTicker(options: MetricsTickerOptions): EventSource 
   let finished = 0;
   let failed = 0;
   const cores = availableParallelism();
+  const readRss = options.readRssBytes ?? (() => process.memoryUsage.rss());
+  let lastRssBytes = 0;
+  const rssBytes = () => {
+    try {
+      lastRssBytes = readRss();
+    } catch (error) {
+      options.onError?.(error);
+    }
+    return lastRssBytes;
+  };
 
   return {
     name: 'metrics-ticker',
@@ -35,25 +54,31 @@ export function createMetricsTicker(options: MetricsTickerOptions): EventSource 
       });
       let lastWall = performance.now();
       let lastCpu = process.cpuUsage();
-      timer = setInterval(() => {
+      const tick = () => {
         const wall = performance.now();
         const cpu = process.cpuUsage();
         const elapsedMs = wall - lastWall;
         const cpuMs = (cpu.user - lastCpu.user + cpu.system - lastCpu.system) / 1000;
         const seconds = elapsedMs / 1000;
-        publishAndForget(
-          publish('metrics', {
-            timestamp: toTimestamp(Date.now()),
-            tps: seconds > 0 ? round(finished / seconds, 2) : 0,
-            cpu: elapsedMs > 0 ? round(Math.min(100, (cpuMs / elapsedMs / cores) * 100), 2) : 0,
-            memory: round(process.memoryUsage.rss() / (1024 * 1024), 1),
-            connections: options.connections(),
-            errorRate: finished > 0 ? round(failed / finished, 4) : 0,
-          }),
-        );
+        const snapshot = {
+          timestamp: toTimestamp(Date.now()),
+          tps: seconds > 0 ? round(finished / seconds, 2) : 0,
+          cpu: elapsedMs > 0 ? round(Math.min(100, (cpuMs / elapsedMs / cores) * 100), 2) : 0,
+          memory: round(rssBytes() / (1024 * 1024), 1),
+          connections: options.connections(),
+          errorRate: finished > 0 ? round(failed / finished, 4) : 0,
+        };
         finished = failed = 0;
         lastWall = wall;
         lastCpu = cpu;
+        publishAndForget(publish('metrics', snapshot));
+      };
+      timer = setInterval(() => {
+        try {
+          tick();
+        } catch (error) {
+          options.onError?.(error);
+        }
       }, options.intervalMs);
       timer.unref();
     },

@@ -39,13 +39,17 @@ export function createRedisStreamsSource(options: { url: string; prefix: string;
     counters,
     async start(publish) {
       await redis.connect();
-      for (const stream of CHAIN_STREAMS) {
-        try {
-          await redis.xgroup('CREATE', keyOf(stream), GROUP, '$', 'MKSTREAM');
-        } catch (error) {
-          if (!String((error as Error).message).includes('BUSYGROUP')) throw error;
+      /** Creates the consumer groups that do not exist, reading from `from` ('$': what comes next; '0': all there is). */
+      const createGroups = async (from: '$' | '0') => {
+        for (const stream of CHAIN_STREAMS) {
+          try {
+            await redis.xgroup('CREATE', keyOf(stream), GROUP, from, 'MKSTREAM');
+          } catch (error) {
+            if (!String((error as Error).message).includes('BUSYGROUP')) throw error;
+          }
         }
-      }
+      };
+      await createGroups('$');
       const handle = async (stream: StreamName, entries: Entries) => {
         for (const [id, fields] of entries) {
           const raw = fields[fields.indexOf('event') + 1];
@@ -111,6 +115,8 @@ export function createRedisStreamsSource(options: { url: string; prefix: string;
             // Re-read this consumer's pending entries (those not acknowledged) before new ones.
             position = '0';
             logger.warn({ source: 'redis-streams', err: (error as Error).message }, 'read failed; retrying');
+            // Redis lost the groups (restarted empty, flushed): everything in the streams now came after that loss.
+            if (String((error as Error).message).includes('NOGROUP')) await createGroups('0').catch(() => {});
             await new Promise((resolve) => setTimeout(resolve, Math.min(2000, 100 * failures)));
           }
         }

@@ -81,6 +81,13 @@ export interface StreamDescriptor<N extends string = string, E extends { timesta
   readonly filterDef: CompiledFilter<E>;
   /** Whether chain nodes may feed it (HTTP ingest, Redis Streams). */
   readonly ingestible: boolean;
+  /**
+   * Batched delivery (engine/batches.ts), for chain streams, whose rate is the chain's: the Subscription field and
+   * GraphQL type of a batch of its events, named after the contract's singular (its `<singular>Connections` stats
+   * field): `transactionBatches`, `TransactionBatch`. Undefined for instance streams (metrics: one snapshot per
+   * interval, conflated for slow readers — nothing to batch).
+   */
+  readonly batches: { field: string; typeName: string } | undefined;
   /** Checks untrusted input (ingest, tests) and reports every problem. */
   parse(input: unknown): ParseResult<E>;
   /** Type-level only (never set): the event type, for `EventOf<S>`. */
@@ -94,6 +101,7 @@ export function defineStream<const N extends string, const F extends FieldSpecs 
   type E = EventOfFields<F>;
   const shape = Object.fromEntries(Object.entries(definition.fields).map(([name, spec]) => [name, spec.zod]));
   const schema = z.strictObject(shape) as unknown as z.ZodType<E>;
+  const singular = definition.statsField.slice(0, -'Connections'.length);
   return {
     ...definition,
     naturalKey: definition.naturalKey,
@@ -102,6 +110,10 @@ export function defineStream<const N extends string, const F extends FieldSpecs 
     schema,
     filterDef: compileFilter<E>(definition.filter, definition.fields, definition.name),
     ingestible: definition.scope === 'chain',
+    batches:
+      definition.scope === 'chain'
+        ? { field: `${singular}Batches`, typeName: `${singular.charAt(0).toUpperCase()}${singular.slice(1)}Batch` }
+        : undefined,
     parse(input) {
       const result = schema.safeParse(input);
       if (result.success) return { ok: true, event: result.data };

@@ -31,6 +31,11 @@ export interface SharedHistory<S extends StreamName> {
   epoch: string;
   /** Oldest first. `receivedAt`: when the bus took the event (ms since epoch), which retention ages from. */
   items: { event: EventOf<S>; seq: number; receivedAt?: number }[];
+  /**
+   * Epochs of the histories this one replaced (the bus lost or rewound them), newest first: a cursor from one
+   * of them gets REPLAY_GAP and then everything this history retains, since all of it came after the reset.
+   */
+  supersedes?: readonly string[] | undefined;
 }
 
 export interface HubCounters {
@@ -58,8 +63,14 @@ export interface StreamHub<S extends StreamName> {
    * is dropped (returns undefined).
    */
   publish(event: EventOf<S>, seq?: number): StreamItem<S> | undefined;
-  /** Adopts a shared history (epoch and retained events): cursors then mean the same on every instance. */
+  /**
+   * Adopts a shared history (epoch and retained events): cursors then mean the same on every instance. When
+   * the epoch changes, every `onReset` listener gets the REPLAY_GAP notice for the subscribers already
+   * streaming: numbering starts again in the new history, which they must be told.
+   */
   adopt(history: SharedHistory<S>): void;
+  /** Called with the notice (a REPLAY_GAP whose `oldestCursor` is the new history's start) on every epoch change. */
+  onReset(listener: (notice: RealtimeError) => void): () => void;
   /**
    * What a subscriber starting at `position` gets before live events, judged
    * with `filter`. Take it and register for live events in the same
@@ -81,6 +92,9 @@ export interface HubOptions {
   now?: () => number;
 }
 
+/** Replaced epochs a stream remembers: enough for clients coming back after a few resets. */
+const MAX_REPLACED = 16;
+
 /**
  * What is true of one stream's order and history: sequence numbers, the
  * bounded replay ring, resume by cursor. The delivery engine listens to it;
@@ -92,6 +106,9 @@ export function createStreamHub<S extends StreamName>(name: S, options: HubOptio
   const ring = new Ring<Retained<S>>(options.bufferSize);
   let nextSeq = 1;
   const listeners = new Set<(item: StreamItem<S>) => void>();
+  const resetListeners = new Set<(notice: RealtimeError) => void>();
+  /** Epochs this history replaced, newest first (bounded): their cursors resume into this history. */
+  let replaced: string[] = [];
   const counters: HubCounters = { published: 0, redeliveries: 0 };
 
   const itemOf = (event: EventOf<S>, seq: number) => ({ ...event, seq, cursor: encodeCursor({ epoch, seq }) }) as StreamItem<S>;
@@ -104,8 +121,12 @@ export function createStreamHub<S extends StreamName>(name: S, options: HubOptio
     return out;
   };
 
-  const gap = (message: string, oldestSeq: number) =>
-    new RealtimeError('REPLAY_GAP', message, { stream: name, oldestCursor: encodeCursor({ epoch, seq: oldestSeq }) });
+  const gap = (message: string, oldestSeq: number, reason?: 'history-reset') =>
+    new RealtimeError('REPLAY_GAP', message, {
+      stream: name,
+      oldestCursor: encodeCursor({ epoch, seq: oldestSeq }),
+      ...(reason && { reason }),
+    });
 
   return {
     name,
@@ -117,7 +138,12 @@ export function createStreamHub<S extends StreamName>(name: S, options: HubOptio
     },
     counters,
     adopt(history) {
+      const previous = epoch;
+      const changed = history.epoch !== previous;
       epoch = history.epoch;
+      replaced = [...new Set([...(history.supersedes ?? []), ...(changed ? [previous] : []), ...replaced])]
+        .filter((old) => old !== epoch)
+        .slice(0, MAX_REPLACED);
       ring.clear();
       nextSeq = 1;
       const at = now();
@@ -126,6 +152,18 @@ export function createStreamHub<S extends StreamName>(name: S, options: HubOptio
         ring.push({ item: itemOf(event, seq), receivedAt: Math.min(at, receivedAt ?? at) });
         nextSeq = seq + 1;
       }
+      if (!changed || resetListeners.size === 0) return;
+      const notice = gap(
+        `the ${name} stream's history was reset: the event bus lost or rewound events it had taken (e.g. Redis came back ` +
+          'without them), so events may be missing; the stream goes on in a new history, numbered from 1 again',
+        (retained()[0]?.seq ?? nextSeq) - 1,
+        'history-reset',
+      );
+      for (const listener of resetListeners) listener(notice);
+    },
+    onReset(listener) {
+      resetListeners.add(listener);
+      return () => resetListeners.delete(listener);
     },
     publish(event, seq) {
       if (seq !== undefined) {
@@ -150,6 +188,18 @@ export function createStreamHub<S extends StreamName>(name: S, options: HubOptio
         const history = retained();
         const oldestSeq = (history[0]?.seq ?? nextSeq) - 1;
         const cursor = decodeCursor(position.after);
+        // From a history this one replaced: everything retained here came after that reset, none of it is known to the client.
+        if (cursor && replaced.includes(cursor.epoch)) {
+          return {
+            items: history.filter(matches),
+            gap: gap(
+              "the stream's history was reset since this cursor; events may be missing; replaying the new history",
+              oldestSeq,
+              'history-reset',
+            ),
+            through,
+          };
+        }
         if (!cursor || cursor.epoch !== epoch) {
           return { items: [], gap: gap(`cursor is not from this stream's history; resuming live`, oldestSeq), through };
         }

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Config } from '../config.ts';
+import { parseBatchSpec } from '../engine/batches.ts';
 import type { DeliveryCounters } from '../engine/counters.ts';
 import type { DeliveryEngine, DeliveryRequest } from '../engine/engine.ts';
 import { createContractRenderer } from '../engine/renderers.ts';
@@ -16,6 +17,8 @@ export const LEGACY_PREFIX = '/ws/';
 
 /** Query parameters every legacy path takes besides its stream's filter. */
 const COMMON_PARAMS = ['replay', 'since', 'meta', 'encoding', 'access_token'] as const;
+/** Batched delivery (chain streams): `batch=<maxEvents>` and `batchMs=<maxDelayMs>`; either one turns it on. */
+const BATCH_PARAMS = ['batch', 'batchMs'] as const;
 
 /** How a legacy socket's frames are encoded: the original JSON text, or MessagePack binary frames. */
 export type LegacyEncoding = 'json' | 'msgpack';
@@ -31,9 +34,11 @@ export interface LegacyRequest {
  * Parses `/ws/<stream>?…` into what to deliver: filters mirror the GraphQL
  * arguments (from the stream's descriptor), `replay=N` sends the last N first,
  * `since=<cursor>` resumes, `meta=1` adds `seq` and `cursor` to frames,
- * `encoding=msgpack` sends each event as a binary MessagePack frame.
- * Returns null for an unknown stream; throws BAD_REQUEST for a bad or unknown
- * parameter, naming the ones allowed.
+ * `encoding=msgpack` sends each event as a binary MessagePack frame;
+ * `batch=<maxEvents>` and/or `batchMs=<maxDelayMs>` (chain streams) send
+ * events in batches, one array of frames per message (the other option
+ * takes its default). Returns null for an unknown stream; throws BAD_REQUEST
+ * for a bad or unknown parameter, naming the ones allowed.
  */
 export function parseLegacyRequest(url: string, limits: { metricsIntervalMs: number; replayBufferSize: number }): LegacyRequest | null {
   const parsed = new URL(url, 'http://localhost');
@@ -41,7 +46,7 @@ export function parseLegacyRequest(url: string, limits: { metricsIntervalMs: num
   if (!parsed.pathname.startsWith(LEGACY_PREFIX) || !isStreamName(name)) return null;
   const stream = descriptorOf(name);
   const query = parsed.searchParams;
-  const allowed = [...stream.filterDef.queryParams, ...COMMON_PARAMS];
+  const allowed = [...stream.filterDef.queryParams, ...COMMON_PARAMS, ...(stream.batches ? BATCH_PARAMS : [])];
   for (const key of new Set(query.keys())) {
     if (!allowed.includes(key)) {
       throw new RealtimeError(
@@ -55,8 +60,8 @@ export function parseLegacyRequest(url: string, limits: { metricsIntervalMs: num
     }
   }
   const filter = stream.filterDef.parse(stream.filterDef.argsFromQuery(query), limits, '');
-  const replayText = query.get('replay');
-  const replay = replayText === null ? undefined : /^\d{1,9}$/.test(replayText) ? Number(replayText) : Number.NaN;
+  const integer = (text: string | null) => (text === null ? undefined : /^\d{1,9}$/.test(text) ? Number(text) : Number.NaN);
+  const replay = integer(query.get('replay'));
   const position = parseStartPosition({ after: query.get('since'), replay }, limits, { after: 'since', replay: 'replay' });
   const meta = query.get('meta');
   const encoding = query.get('encoding') ?? 'json';
@@ -65,13 +70,19 @@ export function parseLegacyRequest(url: string, limits: { metricsIntervalMs: num
       argument: 'encoding',
     });
   }
-  return { delivery: { stream: name, filter, position }, meta: meta === '1' || meta === 'true', encoding };
+  const maxEvents = integer(query.get('batch'));
+  const maxDelayMs = integer(query.get('batchMs'));
+  const batch =
+    maxEvents === undefined && maxDelayMs === undefined
+      ? undefined
+      : parseBatchSpec({ maxEvents, maxDelayMs }, { maxEvents: 'batch', maxDelayMs: 'batchMs' });
+  return { delivery: { stream: name, filter, position, batch }, meta: meta === '1' || meta === 'true', encoding };
 }
 
 /**
  * Raw JSON over plain WebSocket at `/ws/<stream>`, byte-compatible with the
  * original platform: one text frame per event with exactly the contract's
- * fields. A thin framing over the delivery engine: each event is rendered once
+ * fields (with `?batch=`: one array of such frames per message). A thin framing over the delivery engine: each event is rendered once
  * per stream, filter and framing variant, and every socket gets the same bytes.
  */
 export function createLegacyEndpoint(deps: {

@@ -37,7 +37,7 @@ export async function closeEndpoint(endpoint: WebSocketEndpoint): Promise<void> 
 
 /**
  * Routes WebSocket upgrades by path, so graphql-ws and the legacy endpoints
- * share one port. Admission (origin, rates, connection limits) runs first, then
+ * share one port. Admission (origin and host, rates, connection limits) runs first, then
  * the endpoint's own checks; anything unrouted gets 404 before the handshake.
  */
 export function routeUpgrades(

@@ -134,7 +134,7 @@ afterEach(async () => {
 });
 
 describe('createResumableClient against a scripted server', () => {
-  test('resubscribes after the last delivered cursor, drops repeats, and nulls `replay` on resume', async () => {
+  test('resubscribes after the last delivered cursor, drops exact repeats only, and nulls `replay` on resume', async () => {
     const server = await fakeServer([
       (send, socket) => {
         send(event(1));
@@ -142,7 +142,8 @@ describe('createResumableClient against a scripted server', () => {
         setTimeout(() => socket.close(1001, 'Going away'), 20);
       },
       (send) => {
-        // A misbehaving server repeats event 2 (by cursor) and an older seq; the kit must not pass them on.
+        // A misbehaving server repeats event 2 (same cursor, same result): dropped. Then an older seq under a cursor
+        // never seen: not a repeat of anything delivered, so it is delivered, after a gap (seq went back).
         send(event(2));
         send({ data: { transactions: { seq: 1 } }, extensions: { cursor: 'other-cursor-for-1' } });
         send(event(3));
@@ -158,9 +159,10 @@ describe('createResumableClient against a scripted server', () => {
       { query: 'subscription ($n: Int) { transactions(replay: $n) { seq } }', variables: { n: 10 } },
       { next: (r) => seqs.push(r.data?.transactions.seq ?? -1), error: () => {}, complete: () => {} },
     );
-    await waitFor(() => seqs.length === 3, { what: 'three events' });
-    expect(seqs).toEqual([1, 2, 3]);
-    expect(subscription.duplicatesDropped).toBe(2);
+    await waitFor(() => seqs.length === 5, { what: 'three events, the gap result, the re-numbered event' });
+    // -1: the REPLAY_GAP result (no onGap handler, so the sink gets it: never a silent gap).
+    expect(seqs).toEqual([1, 2, -1, 1, 3]);
+    expect(subscription.duplicatesDropped).toBe(1);
     expect(subscription.cursor).toBe('a3');
     expect(subscription.resubscriptions).toBe(1);
     expect(server.subscribes.map((s) => s.variables)).toEqual([
@@ -227,6 +229,46 @@ describe('createResumableClient against a scripted server', () => {
     await waitFor(() => results.length === 1, { what: 'the gap result' });
     expect(results[0]).toEqual(gapResult);
     expect(server.subscribes[0]?.variables).toEqual({ after: 'stale' });
+  });
+
+  test('a new history without a notice (seq restarts, another epoch): onGap once, and every event is delivered', async () => {
+    // Real cursor form: base64url of v1:<epoch>:<seq>.
+    const cursor = (epoch: string, seq: number) => Buffer.from(`v1:${epoch}:${seq}`).toString('base64url');
+    const at = (epoch: string, seq: number, txHash = `${epoch}-${seq}`) => ({
+      data: { transactions: { seq, txHash } },
+      extensions: { cursor: cursor(epoch, seq) },
+    });
+    const server = await fakeServer([
+      (send) => {
+        for (let seq = 1; seq <= 5; seq++) send(at('aaaa', seq));
+        // The server lost its history and says nothing (an older server): numbering restarts in epoch bbbb.
+        for (let seq = 1; seq <= 3; seq++) send(at('bbbb', seq));
+        // Then it rewinds without changing the epoch: seq 2 again, another event under a known cursor.
+        send(at('bbbb', 2, 'rewound-2'));
+        // And an exact repeat of what was just delivered: the only thing dropped.
+        send(at('bbbb', 2, 'rewound-2'));
+        send(at('bbbb', 3, 'rewound-3'));
+      },
+    ]);
+    const gaps: ReplayGap[] = [];
+    const kit = createResumableClient({ url: server.url, webSocketImpl: WebSocket, onGap: (g) => gaps.push(g) });
+    cleanup = async () => {
+      await kit.dispose();
+      await server.close();
+    };
+    const hashes: string[] = [];
+    const subscription = kit.resumable<{ transactions: { seq: number; txHash: string } }>(
+      { query: 'subscription { transactions { seq txHash } }' },
+      { next: (r) => hashes.push(r.data?.transactions.txHash ?? 'error'), error: () => {}, complete: () => {} },
+    );
+    await waitFor(() => hashes.length === 10, { what: 'ten events' });
+    expect(hashes).toEqual(['aaaa-1', 'aaaa-2', 'aaaa-3', 'aaaa-4', 'aaaa-5', 'bbbb-1', 'bbbb-2', 'bbbb-3', 'rewound-2', 'rewound-3']);
+    expect(subscription.duplicatesDropped).toBe(1);
+    expect(gaps.map((g) => [g.after, g.oldestCursor, g.error.extensions?.['code'], g.error.extensions?.['reason']])).toEqual([
+      [cursor('aaaa', 5), undefined, 'REPLAY_GAP', 'history-changed'],
+      [cursor('bbbb', 3), undefined, 'REPLAY_GAP', 'history-changed'],
+    ]);
+    expect(subscription.cursor).toBe(cursor('bbbb', 3));
   });
 
   test('unsubscribing completes the sink once and sends `complete`; iterate() works like graphql-ws', async () => {

@@ -35,14 +35,30 @@ export interface ChildServer extends ServerUrls {
   dispose(): Promise<void>;
 }
 
+/** How the server process is started: what `npm start` runs by default. */
+export interface ChildLaunch {
+  command: string;
+  args: string[];
+  cwd: string;
+}
+
+const NPM_START: ChildLaunch = { command: TSX, args: ['src/main.ts'], cwd: ROOT };
+
 /**
- * The real server as a child process, started the way `npm start` starts it,
+ * The real server as a child process, started the way `npm start` starts it
+ * (or as `launch` says, e.g. `node dist/main.js` in a production layout),
  * on an ephemeral port. The port comes from the `listening` log line, so
  * LOG_LEVEL must be `info` or lower. Killed when the test (or suite scope) ends.
  */
-export async function startChildServer(env: Record<string, string> = {}, startTimeoutMs = 30_000): Promise<ChildServer> {
-  const child = spawn(TSX, ['src/main.ts'], {
-    cwd: ROOT,
+export async function startChildServer(
+  env: Record<string, string> = {},
+  startTimeoutMs = 30_000,
+  launch: ChildLaunch = NPM_START,
+  /** `tracked: false`: not killed when the test ends; the caller disposes it (a fleet that outlives its tests). */
+  options: { tracked?: boolean } = {},
+): Promise<ChildServer> {
+  const child = spawn(launch.command, launch.args, {
+    cwd: launch.cwd,
     env: {
       ...process.env,
       NODE_ENV: 'test',
@@ -111,7 +127,7 @@ export async function startChildServer(env: Record<string, string> = {}, startTi
     throw new Error(`child server did not start: ${String(error)}\nstderr:\n${stderr}`, { cause: error });
   }
 
-  return track<ChildServer>({
+  const server: ChildServer = {
     child,
     port,
     logs,
@@ -127,5 +143,6 @@ export async function startChildServer(env: Record<string, string> = {}, startTi
       if (child.pid !== undefined && !exit) process.kill(child.pid, signal);
     },
     dispose,
-  });
+  };
+  return options.tracked === false ? server : track(server);
 }

@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { describe, test } from 'vitest';
+import { describeWithBinary, findSystemBinary, type SystemBinary } from './system-binaries.ts';
 import { track, useFixture } from './track.ts';
 import { waitFor } from './wait.ts';
 
@@ -14,14 +14,7 @@ import { waitFor } from './wait.ts';
  * Redis to go away and come back.
  */
 
-function executable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
+const REDIS_SERVER_DIRS = ['/usr/bin', '/usr/sbin', '/usr/local/bin'];
 
 /**
  * Where `redis-server` is: `REDIS_SERVER_BIN` when set (a path that does not
@@ -29,18 +22,16 @@ function executable(path: string): boolean {
  * first one on PATH or in the usual Debian locations.
  */
 export function findRedisServer(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const explicit = env['REDIS_SERVER_BIN'];
-  if (explicit !== undefined && explicit !== '') return executable(explicit) ? explicit : undefined;
-  const dirs = [...(env['PATH'] ?? '').split(delimiter).filter(Boolean), '/usr/bin', '/usr/sbin', '/usr/local/bin'];
-  return dirs.map((dir) => join(dir, 'redis-server')).find(executable);
+  return redisServer(env).path;
 }
 
-export const REDIS_SERVER_BIN = findRedisServer();
+function redisServer(env: NodeJS.ProcessEnv): SystemBinary {
+  return findSystemBinary({ name: 'redis-server', envName: 'REDIS_SERVER_BIN', packageName: 'redis-server', dirs: REDIS_SERVER_DIRS, env });
+}
 
-export const REDIS_MISSING_REASON =
-  process.env['REDIS_SERVER_BIN'] !== undefined && process.env['REDIS_SERVER_BIN'] !== ''
-    ? `REDIS_SERVER_BIN=${process.env['REDIS_SERVER_BIN']} is not an executable redis-server`
-    : 'redis-server was not found on PATH (install the Debian package redis-server)';
+const REDIS_SERVER = redisServer(process.env);
+export const REDIS_SERVER_BIN = REDIS_SERVER.path;
+export const REDIS_MISSING_REASON = REDIS_SERVER.missingReason;
 
 /**
  * A describe block that needs a real Redis. Without the binary it is skipped
@@ -48,16 +39,7 @@ export const REDIS_MISSING_REASON =
  * missing binary is a broken CI and the block fails instead.
  */
 export function describeWithRedis(name: string, body: () => void): void {
-  if (!REDIS_SERVER_BIN && process.env['CI']) {
-    describe(name, () => {
-      test('redis-server is installed (required in CI)', () => {
-        throw new Error(`${REDIS_MISSING_REASON}; CI is set, so the Redis tests must run, not be skipped`);
-      });
-    });
-    return;
-  }
-  if (!REDIS_SERVER_BIN) console.warn(`[redis tests skipped] "${name}": ${REDIS_MISSING_REASON}`);
-  describe.skipIf(!REDIS_SERVER_BIN)(name, body);
+  describeWithBinary(REDIS_SERVER, 'redis', name, body);
 }
 
 /** A port nobody listens on right now: bind port 0 on loopback, read it, release it. */
@@ -81,6 +63,8 @@ export interface RedisServerOptions {
    */
   persistent?: boolean;
   startTimeoutMs?: number;
+  /** More redis-server options, after the helper's own (so they win): e.g. `--include <file>`, `--tls-port <port>`. */
+  args?: readonly string[];
 }
 
 export interface RedisServer {
@@ -134,6 +118,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
       '--daemonize',
       'no',
       ...(options.persistent ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
+      ...(options.args ?? []),
     ];
     const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let exited = false;

@@ -3,7 +3,7 @@ import WebSocket from 'ws';
 import { parse } from 'graphql';
 import { apolloHttpClient, graphqlWsClient, transportWsClient } from './clients.ts';
 import type { StreamName } from './contract.ts';
-import type { TestServer } from './server.ts';
+import type { ServerUrls, TestServer } from './server.ts';
 import { duplicates, holes, outOfOrder } from './sequences.ts';
 import {
   attached,
@@ -149,11 +149,11 @@ export function expectGapThenContiguous(feed: Feed): { oldestCursor: string; eve
 export interface ResumeTransport {
   readonly name: 'graphql-ws' | 'subscriptions-transport-ws' | 'sse' | 'multipart' | 'legacy';
   /** A subscription with `filter` and `replay` arguments, as the transport spells them. */
-  open(server: TestServer, args: FeedArgs, label: string, stream?: StreamName): Promise<Feed>;
+  open(server: ServerUrls, args: FeedArgs, label: string, stream?: StreamName): Promise<Feed>;
   /** Drops the connection abruptly: no close frame, no `complete`, like a laptop lid closing. */
   drop(feed: Feed): void;
   /** Resumes after `cursor` as this transport's clients do (`after`, Last-Event-ID, `?since=`). */
-  resume(server: TestServer, cursor: string, args: FeedArgs, label: string, stream?: StreamName): Promise<Feed>;
+  resume(server: ServerUrls, cursor: string, args: FeedArgs, label: string, stream?: StreamName): Promise<Feed>;
 }
 
 const droppable = new WeakMap<Feed, () => void>();

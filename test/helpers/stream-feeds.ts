@@ -2,7 +2,7 @@ import type { Client as SseClient } from 'graphql-sse';
 import type { Client as WsClient } from 'graphql-ws';
 import type WebSocket from 'ws';
 import { filterInputType, fullSelection, STREAM_NAMES, type StreamName } from './contract.ts';
-import type { TestServer } from './server.ts';
+import type { ServerUrls, TestServer } from './server.ts';
 import { openSocket, type Frame } from './sockets.ts';
 import { sseProbe, type SseMessage } from './sse.ts';
 import { track } from './track.ts';
@@ -194,7 +194,7 @@ export interface RawSseFeed extends Feed {
  * `stop()` aborts the request (the connection drops without any goodbye).
  */
 export function rawSseFeed(
-  server: TestServer,
+  server: ServerUrls,
   stream: StreamName,
   args: FeedArgs = {},
   options: { lastEventId?: string; label?: string } = {},
@@ -242,7 +242,7 @@ export interface LegacyFeed extends Feed {
  * A legacy `/ws/<stream>?…` socket. Resolves once the handshake completes;
  * rejects with UpgradeRefused (`status`, `body`) when the server refuses the upgrade.
  */
-export async function legacyFeed(server: TestServer, path: string, label = path): Promise<LegacyFeed> {
+export async function legacyFeed(server: ServerUrls, path: string, label = path): Promise<LegacyFeed> {
   const recorder = new Recorder();
   const socket = await openSocket(server.ws(path));
   // Frames that came with the handshake are already recorded; the record is derived on every read.

@@ -1,10 +1,13 @@
+import { get as httpGet } from 'node:http';
 import { connect } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { expect, test } from 'vitest';
-import { startChildServer, type ChildExit, type ChildServer } from '../helpers/child-server.ts';
+import { startChildServer, type ChildExit, type ChildLaunch, type ChildServer } from '../helpers/child-server.ts';
 import { graphqlSseClient, graphqlWsClient } from '../helpers/clients.ts';
 import { collect } from '../helpers/collect.ts';
 import { probeStatus } from '../helpers/ops.ts';
-import { GRAPHQL_WS_PROTOCOL, httpErrorOf, openLegacy, refusedUpgrade } from '../helpers/sockets.ts';
+import { sseProbe } from '../helpers/sse.ts';
+import { GRAPHQL_WS_PROTOCOL, httpErrorOf, openLegacy, receivesMore, refusedUpgrade } from '../helpers/sockets.ts';
 import { track } from '../helpers/track.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { rawUpgrade } from '../helpers/ws-frames.ts';
@@ -161,4 +164,84 @@ test('/health and /ready answer 200 once the process has started', async () => {
   expect(await ready.json()).toEqual({ status: 'ready' });
   child.signal('SIGINT');
   expect((await exited(child)).code).toBe(0);
+}, 60_000);
+
+/** node itself, as production runs it: no tsx wrapper relaying the signal or adding its own exit to the timing. */
+const NODE_DIRECT: ChildLaunch = {
+  command: process.execPath,
+  args: ['--import', 'tsx', 'src/main.ts'],
+  cwd: fileURLToPath(new URL('../../', import.meta.url)),
+};
+
+/** GET on a connection of its own: proves the listener still accepts (a pooled connection would not). */
+const freshStatus = (url: string): Promise<number | 'unreachable'> =>
+  new Promise((resolve) => {
+    const request = httpGet(url, { agent: false, timeout: 5000 }, (response) => {
+      response.resume();
+      response.on('end', () => resolve(response.statusCode ?? -1));
+    });
+    request.on('timeout', () => request.destroy());
+    request.on('error', () => resolve('unreachable'));
+  });
+
+const logTime = (server: ChildServer, msg: string): number => Number(server.logs.find(isLog(msg))?.time);
+
+test('READY_GRACE_MS: /ready answers 503 while the listener stays open and streams go on; then the drain; exit 0 within SHUTDOWN_TIMEOUT_MS of the signal', async () => {
+  const readyGraceMs = 2000;
+  const shutdownTimeoutMs = 6000;
+  const server = await startChildServer(
+    { READY_GRACE_MS: String(readyGraceMs), SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs), METRICS_INTERVAL_MS: '100' },
+    undefined,
+    NODE_DIRECT,
+  );
+  const subscriber = await openLegacy(server, '/ws/metrics');
+  await receivesMore(subscriber, 1, 'the subscriber to receive metrics');
+  // A client that never answers the close handshake: it holds the drain until the bound.
+  const stuck = await rawUpgrade(server.port, '/ws/network');
+  expect(stuck.status).toBe(101);
+  stuck.socket.pause();
+
+  const signalledAt = Date.now();
+  server.signal('SIGTERM');
+  await server.waitForLog(isLog('draining'));
+  const framesAtSignal = subscriber.frames.length;
+
+  // During the grace: every /ready is a 503 on a connection the listener accepted; new subscriptions are refused
+  // with 503 SHUTTING_DOWN (a balancer retries them elsewhere), everything else is served.
+  const answers: (number | 'unreachable')[] = [];
+  let refusedDuringGrace: Awaited<ReturnType<typeof refusedUpgrade>> | undefined;
+  let sseStatusDuringGrace: number | undefined;
+  let healthDuringGrace: number | 'unreachable' | undefined;
+  const guardUntil = Date.now() + 30_000;
+  while (!server.logs.some(isLog('ready grace over; closing the listener')) && Date.now() < guardUntil) {
+    answers.push(await freshStatus(server.http('/ready')));
+    if (!refusedDuringGrace) refusedDuringGrace = await refusedUpgrade(server.ws('/graphql'), GRAPHQL_WS_PROTOCOL);
+    if (sseStatusDuringGrace === undefined) {
+      const sse = sseProbe(server.http('/graphql'), { query: 'subscription { metrics { seq } }' });
+      await sse.head;
+      sseStatusDuringGrace = sse.status;
+    }
+    healthDuringGrace ??= await freshStatus(server.http('/health'));
+  }
+  const framesDuringGrace = subscriber.frames.length - framesAtSignal;
+  // The last poll may have met the listener closing; every one before it met an open listener answering 503.
+  expect(answers.length).toBeGreaterThanOrEqual(3);
+  expect(answers.slice(0, -1).every((answer) => answer === 503)).toBe(true);
+  expect(refusedDuringGrace?.status).toBe(503);
+  expect(httpErrorOf(refusedDuringGrace?.body ?? '').code).toBe('SHUTTING_DOWN');
+  expect(refusedDuringGrace?.headers['retry-after']).toBeDefined();
+  expect(sseStatusDuringGrace).toBe(503);
+  expect(healthDuringGrace).toBe(200);
+  expect(framesDuringGrace, 'the subscriber kept receiving during the grace').toBeGreaterThan(0);
+
+  const exit = await exited(server, shutdownTimeoutMs + DRAIN_BOUND_SLACK_MS + 5_000);
+  expect(exit.code).toBe(0);
+  expect((await subscriber.closed).code).toBe(1001);
+  expect(timedOutLines(server).length, 'the stuck client held the drain until the bound').toBe(1);
+  // By the server's own clock (no scheduling of this process in it): the grace was kept in full, and everything from
+  // the signal to the last log line fit in SHUTDOWN_TIMEOUT_MS — the grace counts inside it.
+  const shuttingDown = logTime(server, 'shutting down');
+  expect(logTime(server, 'ready grace over; closing the listener') - shuttingDown).toBeGreaterThanOrEqual(readyGraceMs - 5);
+  expect(logTime(server, 'stopped') - shuttingDown).toBeLessThanOrEqual(shutdownTimeoutMs);
+  expect(exit.at - signalledAt).toBeLessThan(shutdownTimeoutMs + DRAIN_BOUND_SLACK_MS);
 }, 60_000);
