@@ -36,16 +36,29 @@ export function createLogger(config: Pick<Config, 'logLevel' | 'logFormat' | 'pr
  * Lets the log's last lines out, then exits: nothing said during a shutdown is
  * lost or reordered. Waits at most `maxWaitMs` for the destination (the
  * shutdown bound includes this wait).
+ *
+ * Not `logger.flush(cb)`: pino's stdout destination (sonic-boom, minLength 0)
+ * calls that back at once, while lines queued behind a write still in flight
+ * (a busy machine, a slow pipe) are unwritten — and process.exit drops them.
+ * Ending the stream writes everything queued, then emits 'close'.
  */
 export function exitAfterLogs(logger: Logger, code: number, maxWaitMs = 1000): void {
   const exit = () => process.exit(code);
+  // A destination that never finishes must not keep the process alive.
+  setTimeout(exit, Math.max(0, maxWaitMs)).unref();
+  const stream = (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as
+    { end?: () => void; once?: (event: string, listener: () => void) => void } | undefined;
   try {
-    logger.flush(exit);
+    if (typeof stream?.end === 'function' && typeof stream.once === 'function') {
+      stream.once('close', exit);
+      stream.once('error', exit);
+      stream.end();
+    } else {
+      logger.flush(exit);
+    }
   } catch {
     exit();
   }
-  // A destination that never calls back must not keep the process alive.
-  setTimeout(exit, Math.max(0, maxWaitMs)).unref();
 }
 
 /**
