@@ -5,6 +5,7 @@ import { expect, test } from 'vitest';
 import { startChildServer } from '../helpers/child-server.ts';
 import { freePort } from '../helpers/redis-server.ts';
 import { track } from '../helpers/track.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 /**
  * What a newcomer sees in the terminal, with the server started as `npm start`
@@ -100,3 +101,35 @@ test('LOG_FORMAT=pretty prints readable lines instead of JSON', async () => {
   expect(() => JSON.parse(listening as string)).toThrow();
   expect(stdout).toMatch(/INFO.*stopped/);
 });
+
+test(
+  'SIGTERM to `npm start` (as `npm start &` then `kill $!` sends it) reaches the server: no orphan keeps the port',
+  { timeout: 60_000 },
+  async () => {
+    const port = await freePort();
+    const npm = spawn('npm', ['start', '--silent'], {
+      cwd: ROOT,
+      env: { ...process.env, NODE_ENV: 'test', HOST: '127.0.0.1', LOG_LEVEL: 'info', PORT: String(port) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    track(npm, (c) => c.kill('SIGKILL'));
+    let stdout = '';
+    npm.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    await waitFor(() => stdout.includes('status page:'), { what: 'the server to start under npm', timeoutMs: 45_000 });
+    const exited = new Promise((resolve) => npm.once('close', resolve));
+    npm.kill('SIGTERM');
+    await exited;
+    // Without `exec` in the script, npm's shell died and the server under it went on listening, orphaned.
+    await waitFor(() => portIsFree(port), { what: `port ${port} to be released`, timeoutMs: 15_000 });
+    expect(await portIsFree(port)).toBe(true);
+  },
+);
+
+/** Whether nothing listens on `port` (127.0.0.1) any more. */
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+  });
+}

@@ -139,7 +139,8 @@ describe('deploy/systemd/aurigraph-realtime.service', () => {
     expect(setting('Service.ExecStart')).toBe(`/usr/bin/node /opt/aurigraph-realtime/${main}`);
     expect(setting('Service.WorkingDirectory')).toBe('/opt/aurigraph-realtime');
     const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts;
-    expect(scripts['start:prod']).toBe(`node ${main}`);
+    // `exec`: npm's shell is replaced by node, so a SIGTERM to npm reaches the server.
+    expect(scripts['start:prod']).toBe(`exec node ${main}`);
   });
 
   test('as a user of its own, with the env file, restarted on failure, stopped with SIGTERM', () => {
