@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
@@ -12,6 +12,7 @@ import { parsePrometheus, samplesOf, sampleValue, scrape, type Scrape } from '..
 import { metricSelectors, problemsAgainstScrape } from '../helpers/promql.ts';
 import { describeWithRedis, useRedisServer } from '../helpers/redis-server.ts';
 import { useTestServer, type ServerUrls } from '../helpers/server.ts';
+import { describeWithBinary, findSystemBinary } from '../helpers/system-binaries.ts';
 import { openLegacy, receivesMore, tryUpgrade } from '../helpers/sockets.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -404,30 +405,17 @@ describeWithRedis('against a real server (BUS=redis)', () => {
 // ---------------------------------------------------------------------------------------------------------------
 // promtool
 
-const executable = (path: string) => {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
-/** `PROMTOOL_BIN` when set (a path that is not executable means "missing": how the skip is tried), else PATH and /usr/bin. */
-function findPromtool(): string | undefined {
-  const explicit = process.env['PROMTOOL_BIN'];
-  if (explicit) return executable(explicit) ? explicit : undefined;
-  const dirs = [...(process.env['PATH'] ?? '').split(delimiter).filter(Boolean), '/usr/bin', '/usr/local/bin'];
-  return dirs.map((dir) => join(dir, 'promtool')).find(executable);
-}
-const PROMTOOL = findPromtool();
-const PROMTOOL_MISSING = process.env['PROMTOOL_BIN']
-  ? `PROMTOOL_BIN=${process.env['PROMTOOL_BIN']} is not an executable promtool`
-  : 'promtool was not found on PATH (install the Debian package prometheus; .ci/run does)';
+/** promtool (Debian package prometheus), found and skipped like redis-server and nginx; `PROMTOOL_BIN` overrides. */
+const PROMTOOL = findSystemBinary({
+  name: 'promtool',
+  envName: 'PROMTOOL_BIN',
+  packageName: 'prometheus',
+  dirs: ['/usr/bin', '/usr/local/bin'],
+});
 
 function promtool(...args: string[]): Promise<{ code: number; output: string }> {
   return new Promise((resolve) => {
-    execFile(PROMTOOL as string, args, { timeout: 60_000 }, (error, stdout, stderr) => {
+    execFile(PROMTOOL.path as string, args, { timeout: 60_000 }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
       resolve({ code, output: `${stdout}${stderr}` });
     });
@@ -440,26 +428,7 @@ function recordingRulesFor(queries: Query[]): string {
   return stringifyYaml({ groups: [{ name: 'dashboard-queries', rules }] });
 }
 
-function describeWithPromtool(name: string, body: () => void): void {
-  if (!PROMTOOL && process.env['CI']) {
-    describe(name, () => {
-      test('promtool is installed (required in CI)', () => {
-        throw new Error(`${PROMTOOL_MISSING}; CI is set, so the rules must be checked, not skipped`);
-      });
-    });
-    return;
-  }
-  if (!PROMTOOL) {
-    console.warn(`[promtool tests skipped] "${name}": ${PROMTOOL_MISSING}`);
-    describe(name, () => {
-      test.skip(`skipped: ${PROMTOOL_MISSING}`, () => {});
-    });
-    return;
-  }
-  describe(name, body);
-}
-
-describeWithPromtool('the rules, their unit tests, the scrape config and the panel queries with promtool', () => {
+describeWithBinary(PROMTOOL, 'promtool', 'the rules, their unit tests, the scrape config and the panel queries with promtool', () => {
   test('promtool check rules: the alert rules load', async () => {
     const { code, output } = await promtool('check', 'rules', ALERTS_FILE);
     expect(code, output).toBe(0);
