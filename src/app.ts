@@ -1,8 +1,10 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { EventBus } from './bus/bus.ts';
-import { createMemoryBus } from './bus/memory.ts';
-import { createRedisBus } from './bus/redis.ts';
+import { createBus } from './bus/create.ts';
+import { createWorkerDirectory } from './cluster/directory.ts';
+import { createWorkerBus } from './cluster/worker-bus.ts';
+import type { WorkerLink } from './cluster/worker.ts';
 import type { Config } from './config.ts';
 import { createDeliveryCounters, type DeliveryCounters } from './engine/counters.ts';
 import { createDeliveryEngine, type DeliveryEngine } from './engine/engine.ts';
@@ -11,16 +13,13 @@ import { RealtimeError } from './errors.ts';
 import { drain, trackSockets } from './lifecycle.ts';
 import { createHealthRoutes, type Lifecycle, type Readiness } from './ops/http-routes.ts';
 import { createLogger, throttledWarning, type Logger } from './ops/logger.ts';
-import { createPrometheusRoute } from './ops/prometheus.ts';
-import { createStatsRoute } from './ops/stats.ts';
+import { createPrometheusRegistry, createPrometheusRoute } from './ops/prometheus.ts';
+import { collectStats, createStatsRoute } from './ops/stats.ts';
 import { createAdmission } from './security/admission.ts';
 import { createAuthenticator, type Principal } from './security/auth.ts';
 import { createCors } from './security/cors.ts';
+import { createSources } from './sources/create.ts';
 import { createIngestRoute } from './sources/ingest.ts';
-import { createMetricsTicker } from './sources/metrics-ticker.ts';
-import { createRedisStreamsSource } from './sources/redis-streams.ts';
-import { createSimulatorSource } from './sources/simulator/index.ts';
-import type { EventSource } from './sources/source.ts';
 import { statusPageAssets } from './status-page/routes.ts';
 import { createStreams, type Streams } from './streams/index.ts';
 import { graphiqlAssets } from './transports/graphiql.ts';
@@ -52,47 +51,19 @@ export interface App {
   stop(): Promise<void>;
 }
 
-function createBus(config: Config, logger: Logger): EventBus {
-  if (config.bus === 'memory') return createMemoryBus({ dedupWindowMs: config.dedupWindowMs });
-  return createRedisBus({
-    url: config.redis.url,
-    prefix: config.redis.keyPrefix,
-    bufferSize: config.replay.bufferSize,
-    dedupWindowMs: config.dedupWindowMs,
-    publishTimeoutMs: config.ingest.timeoutMs,
-    logger,
-  });
-}
-
-function createSources(config: Config, deps: { engine: DeliveryEngine; streams: Streams; logger: Logger }): EventSource[] {
-  const sources: EventSource[] = [];
-  if (config.sources.includes('simulator')) sources.push(createSimulatorSource(config.simulator));
-  if (config.sources.includes('redis')) {
-    sources.push(createRedisStreamsSource({ url: config.redis.url, prefix: config.redis.streamPrefix, logger: deps.logger }));
-  }
-  const tickerFailed = throttledWarning(deps.logger, 'metrics ticker: a reading failed; the last one stands in');
-  sources.push(
-    createMetricsTicker({
-      intervalMs: config.metricsIntervalMs,
-      observeTransactions: (listener) => deps.streams.hubs.transactions.listen(listener),
-      connections: () => deps.engine.subscriberCount(),
-      onError: (error) => tickerFailed({ err: error }),
-    }),
-  );
-  return sources;
-}
-
 /**
  * Wires sources → bus → streams → delivery engine → transports. Nothing here
  * starts a timer or touches the network until start().
  */
-export function createApp(config: Config, options: { logger?: Logger } = {}): App {
+export function createApp(config: Config, options: { logger?: Logger; cluster?: WorkerLink } = {}): App {
   const logger = options.logger ?? createLogger(config);
+  // A worker (WORKERS > 1): the primary owns the bus, the sources and the numbering; this process serves.
+  const link = options.cluster;
   const { production } = config;
   let lifecycle: Lifecycle = 'starting';
   const readiness = (): Readiness => (lifecycle === 'ready' && !bus.healthy() ? 'degraded' : lifecycle);
 
-  const bus = createBus(config, logger);
+  const bus = link ? createWorkerBus(link.channel, { publishTimeoutMs: config.ingest.timeoutMs }) : createBus(config, logger);
   const streams = createStreams(bus, { bufferSize: config.replay.bufferSize, ttlMs: config.replay.ttlMs });
   const counters = createDeliveryCounters({ targetMs: config.delivery.latencyTargetMs, logger });
   const engine = createDeliveryEngine({
@@ -102,7 +73,7 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
     bufferLimitBytes: config.delivery.slowConsumerBufferBytes,
     lagLimitMs: config.delivery.slowConsumerLagMs,
   });
-  const sources = createSources(config, { engine, streams, logger });
+  const sources = link ? [] : createSources(config, { streams, logger, instance: { connections: () => engine.subscriberCount() } });
 
   const authenticator = createAuthenticator(config.auth);
   const admission = createAdmission(config);
@@ -164,11 +135,13 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
   const multipartStreams = createMultipartStreams(cors);
   const httpStreams = [sseStreams, multipartStreams];
   const sseDeps = { cors, runner, engine, streams: sseStreams, admission, authenticator, logger, production };
-  // With several instances on one Redis, single-connection SSE streams are found fleet-wide.
+  // With several instances on one Redis, single-connection SSE streams are found fleet-wide; with workers, instance-wide.
   const directory =
     config.bus === 'redis'
       ? createRedisDirectory({ url: config.redis.url, prefix: config.redis.keyPrefix, logger })
-      : createLocalDirectory();
+      : link
+        ? createWorkerDirectory(link.channel, link.instance)
+        : createLocalDirectory();
   const singleConnection = createSingleConnectionMode({
     ...sseDeps,
     directory,
@@ -214,34 +187,38 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
       : []),
   ];
 
+  const prometheus = createPrometheusRegistry({
+    engine,
+    counters,
+    transports: {
+      sockets: () => ({
+        'graphql-ws': monitor.count('graphql-ws'),
+        'subscriptions-transport-ws': monitor.count('subscriptions-transport-ws'),
+        legacy: monitor.count('legacy'),
+        sse: sseStreams.count(),
+        multipart: multipartStreams.count(),
+      }),
+      refused: () => admission.refused,
+      capacity: () => {
+        const sockets = admission.sockets();
+        return {
+          connections: admission.open(),
+          connectionsLimit: admission.limits.maxConnections,
+          sockets: sockets.open,
+          plainSockets: sockets.plain,
+          socketsLimit: admission.limits.maxSockets,
+        };
+      },
+    },
+    service: { readiness, bus, latencyTargetMs: config.delivery.latencyTargetMs },
+  });
+  const localStats = () => collectStats(engine, counters);
+  link?.serve({ stats: localStats, metrics: () => prometheus.getMetricsAsJSON(), subscribers: () => engine.subscriberCount() });
+
   const routes: Route[] = [
     ...createHealthRoutes(readiness),
-    createStatsRoute(engine, counters),
-    createPrometheusRoute({
-      engine,
-      counters,
-      transports: {
-        sockets: () => ({
-          'graphql-ws': monitor.count('graphql-ws'),
-          'subscriptions-transport-ws': monitor.count('subscriptions-transport-ws'),
-          legacy: monitor.count('legacy'),
-          sse: sseStreams.count(),
-          multipart: multipartStreams.count(),
-        }),
-        refused: () => admission.refused,
-        capacity: () => {
-          const sockets = admission.sockets();
-          return {
-            connections: admission.open(),
-            connectionsLimit: admission.limits.maxConnections,
-            sockets: sockets.open,
-            plainSockets: sockets.plain,
-            socketsLimit: admission.limits.maxSockets,
-          };
-        },
-      },
-      service: { readiness, bus, latencyTargetMs: config.delivery.latencyTargetMs },
-    }),
+    createStatsRoute(link ? link.instanceStats : localStats),
+    createPrometheusRoute(link ? link.instanceMetrics : () => prometheus.metrics()),
     // Before the GraphQL routes: a browser asking /graphql for HTML gets GraphiQL, the public page.
     ...createAssetRoutes(assets, { logger }),
     ...(config.sources.includes('ingest') && config.ingest.token
@@ -309,7 +286,8 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
       const address = server.address() as AddressInfo;
       logger.info(
         { port: address.port, host: address.address, sources: sources.map((s) => s.name), maxConnections: config.limits.maxConnections },
-        'listening',
+        // With workers the primary says `listening` once every worker does.
+        link ? 'worker listening' : 'listening',
       );
       return address;
     },

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { RealtimeError } from './errors.ts';
 import { connectionCapacity, openFileLimit } from './security/capacity.ts';
@@ -65,6 +66,7 @@ const envSchema = z.object({
 
   BROADCAST_LATENCY_TARGET_MS: int(1).default(100),
   SHUTDOWN_TIMEOUT_MS: int(0).default(10_000),
+  WORKERS: int(1, 256).optional(),
   READY_GRACE_MS: int(0).optional(),
   HTTP_HEADERS_TIMEOUT_MS: int(100).default(10_000),
   HTTP_REQUEST_TIMEOUT_MS: int(0).default(30_000),
@@ -143,6 +145,11 @@ const configSchema = envSchema.superRefine(checkCombinations).transform((e) => {
     production,
     port: e.PORT,
     host: e.HOST,
+    /**
+     * Processes serving the port (node:cluster): one per core in production, one in development. With more than one,
+     * a primary process owns the sources, the bus and the numbering; limits are split between the workers.
+     */
+    workers: e.WORKERS ?? (production ? availableParallelism() : 1),
     logLevel: e.LOG_LEVEL,
     /** `auto`: readable lines in a development terminal, JSON otherwise. */
     logFormat: e.LOG_FORMAT,
@@ -198,6 +205,8 @@ const configSchema = envSchema.superRefine(checkCombinations).transform((e) => {
     limits: {
       // MAX_CONNECTIONS, never more than the open-file limit holds (maxSockets bounds every TCP socket).
       ...connectionCapacity({ requested: e.MAX_CONNECTIONS, fallback: production ? 10_000 : 5_000, openFileLimit: openFileLimit() }),
+      /** MAX_CONNECTIONS as set (undefined: the default): with workers each takes its share of it. */
+      maxConnectionsSet: e.MAX_CONNECTIONS,
       maxConnectionsPerIp: e.MAX_CONNECTIONS_PER_IP,
       ratePerIp: e.RATE_LIMIT_PER_IP,
       rateBurst: e.RATE_LIMIT_BURST,

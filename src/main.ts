@@ -1,7 +1,11 @@
+import cluster from 'node:cluster';
+import type { AddressInfo } from 'node:net';
 import { createApp } from './app.ts';
+import { createPrimary } from './cluster/primary.ts';
+import { joinCluster, shareLimits } from './cluster/worker.ts';
 import { loadConfig, removedOptions } from './config.ts';
 import { RealtimeError } from './errors.ts';
-import { exitAfterLogs } from './ops/logger.ts';
+import { createLogger, exitAfterLogs } from './ops/logger.ts';
 
 let config;
 try {
@@ -11,10 +15,34 @@ try {
   process.exit(1);
 }
 
-const app = createApp(config);
+/**
+ * What this process runs: the whole server (WORKERS=1); with WORKERS > 1 the primary (sources, bus, numbering; see
+ * cluster/primary.ts) or one of its workers (a server whose bus is the primary's), all serving one port.
+ */
+function createProcess(config: ReturnType<typeof loadConfig>): {
+  logger: ReturnType<typeof createLogger>;
+  role: 'server' | 'primary' | 'worker';
+  start(): Promise<AddressInfo>;
+  stop(): Promise<void>;
+} {
+  if (cluster.isWorker) {
+    const logger = createLogger(config).child({ worker: cluster.worker?.id, pid: process.pid });
+    const app = createApp(shareLimits(config), { logger, cluster: joinCluster() });
+    return { logger, role: 'worker', start: () => app.start(), stop: () => app.stop() };
+  }
+  if (config.workers > 1) {
+    const logger = createLogger(config);
+    const primary = createPrimary(config, logger);
+    return { logger, role: 'primary', start: () => primary.start(), stop: () => primary.stop() };
+  }
+  const app = createApp(config);
+  return { logger: app.logger, role: 'server', start: () => app.start(), stop: () => app.stop() };
+}
+
+const app = createProcess(config);
 const { logger } = app;
 const { shutdownTimeoutMs } = config;
-for (const warning of removedOptions(process.env)) logger.warn(warning);
+if (app.role !== 'worker') for (const warning of removedOptions(process.env)) logger.warn(warning);
 
 /**
  * SHUTDOWN_TIMEOUT_MS bounds everything from the signal to the exit: the ready grace, the drain, the bus, the last log
@@ -63,11 +91,14 @@ const shutdown = (signal: NodeJS.Signals) => {
 };
 process.on('SIGTERM', () => shutdown('SIGTERM'));
 process.on('SIGINT', () => shutdown('SIGINT'));
+// A worker whose primary is gone (killed -9) serves no more events: it drains its clients (they resume elsewhere) and exits.
+if (app.role === 'worker') process.on('disconnect', () => shutdown('SIGTERM'));
 
 try {
   const { port } = await app.start();
   const base = `${config.tls ? 'https' : 'http'}://localhost:${port}`;
-  logger.info(`status page: ${base}/   GraphiQL: ${base}/graphql   metrics: ${base}/metrics`);
+  // With workers the primary says where to look, once.
+  if (app.role !== 'worker') logger.info(`status page: ${base}/   GraphiQL: ${base}/graphql   metrics: ${base}/metrics`);
 } catch (error) {
   const code = (error as { code?: string }).code;
   if (code === 'EADDRINUSE' || code === 'EACCES') {
@@ -78,6 +109,8 @@ try {
       { port: config.port, host: config.host },
       `port ${config.port} ${why}; start on another one, e.g. PORT=${config.port + 1} npm start`,
     );
+  } else if (code === 'WORKER_EXITED') {
+    logger.fatal({ err: (error as Error).message }, 'a worker could not start (its own line above says why); stopping');
   } else {
     logger.fatal({ err: error }, 'could not start');
   }

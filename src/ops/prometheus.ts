@@ -38,22 +38,27 @@ export interface ServiceGauges {
 const READINESS_STATES = Object.keys({ starting: 0, ready: 0, degraded: 0, draining: 0, stopped: 0 } satisfies Record<Readiness, 0>);
 
 /**
- * Prometheus text at `/metrics`. Values are read at scrape time from the
+ * The series `/metrics` serves. Values are read at scrape time from the
  * delivery engine's counters, so nothing here runs per message — except the
  * latency histogram, observed once per fan-out, and the bus lag histogram,
  * observed once per event read from Redis. Every per-stream series is
  * labelled from the stream registry.
+ *
+ * With WORKERS > 1 every worker keeps one and the primary adds them up (see
+ * cluster/primary.ts): counters, histograms and gauges of counts sum; the few
+ * that describe the instance as a whole say how they combine (`aggregator`).
  */
-export function createPrometheusRoute(deps: {
+export function createPrometheusRegistry(deps: {
   engine: DeliveryEngine;
   counters: DeliveryCounters;
   transports: TransportGauges;
   service: ServiceGauges;
-}): Route {
+}): Registry {
   const { engine, counters, transports, service } = deps;
   const stats = counters.stats;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
+  addBusSeries(registry, service.bus);
 
   new Gauge({
     name: 'aurigraph_websocket_connections_total',
@@ -210,24 +215,36 @@ export function createPrometheusRoute(deps: {
     name: 'aurigraph_broadcast_latency_target_ms',
     help: 'The live broadcast latency objective (BROADCAST_LATENCY_TARGET_MS); alerts compare the p99 with it.',
     registers: [registry],
+    aggregator: 'first',
   }).set(service.latencyTargetMs);
   new Gauge({
     name: 'aurigraph_readiness',
     help: 'What /ready reports, one series per state (starting, ready, degraded, draining, stopped): 1 for the current one. Only ready answers 200.',
     labelNames: ['state'],
     registers: [registry],
+    // With workers: a state is 1 while any worker is in it (ready while one serves; draining once one drains).
+    aggregator: 'max',
     collect() {
       const current = service.readiness();
       for (const state of READINESS_STATES) this.set({ state }, state === current ? 1 : 0);
     },
   });
+  return registry;
+}
+
+/**
+ * The bus's series: `aurigraph_bus_up` and `aurigraph_bus_lag_ms`. Kept by whoever owns the bus: the server, or with
+ * WORKERS > 1 the primary (workers mirror its health; `min` over processes: down when any side sees it down).
+ */
+export function addBusSeries(registry: Registry, bus: ServiceGauges['bus']): void {
   new Gauge({
     name: 'aurigraph_bus_up',
     help: '1 while the event bus can carry events (BUS=redis: both Redis connections ready), else 0.',
     labelNames: ['bus'],
     registers: [registry],
+    aggregator: 'min',
     collect() {
-      this.set({ bus: service.bus.name }, service.bus.healthy() ? 1 : 0);
+      this.set({ bus: bus.name }, bus.healthy() ? 1 : 0);
     },
   });
   const busLag = new Histogram({
@@ -236,15 +253,18 @@ export function createPrometheusRoute(deps: {
     buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000],
     registers: [registry],
   });
-  service.bus.onRead?.((_stream, waitedMs) => busLag.observe(Math.max(0, waitedMs)));
+  bus.onRead?.((_stream, waitedMs) => busLag.observe(Math.max(0, waitedMs)));
+}
 
+/** `/metrics`: the Prometheus text `render` produces (this process's registry, or with workers the instance's sum). */
+export function createPrometheusRoute(render: () => Promise<string>): Route {
   return {
     name: 'metrics',
     path: '/metrics',
     methods: ['GET'],
     async handle({ response }) {
-      const body = await registry.metrics();
-      response.writeHead(200, { 'content-type': registry.contentType });
+      const body = await render();
+      response.writeHead(200, { 'content-type': Registry.PROMETHEUS_CONTENT_TYPE });
       response.end(body);
     },
   };

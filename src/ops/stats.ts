@@ -29,11 +29,26 @@ export function collectStats(engine: DeliveryEngine, counters: DeliveryCounters)
   };
 }
 
-export function createStatsRoute(engine: DeliveryEngine, counters: DeliveryCounters): Route {
+/**
+ * The instance's stats from each worker's (WORKERS > 1): counts add up; `lastBroadcastLatency` is the latest
+ * fan-out's on any worker, so the largest of them (each worker finished its part of the same broadcast).
+ */
+export function sumStats(parts: readonly WebSocketStats[]): WebSocketStats {
+  const total: Record<string, number> = {};
+  for (const part of parts) {
+    for (const [key, value] of Object.entries(part)) {
+      total[key] = key === 'lastBroadcastLatency' ? Math.max(total[key] ?? 0, value) : (total[key] ?? 0) + value;
+    }
+  }
+  return total as WebSocketStats;
+}
+
+/** `/api/v11/websocket/stats`: what `collect` reports (this process's stats, or with workers the instance's sum). */
+export function createStatsRoute(collect: () => WebSocketStats | Promise<WebSocketStats>): Route {
   return {
     name: 'stats',
     path: '/api/v11/websocket/stats',
     methods: ['GET'],
-    handle: ({ response }) => sendJson(response, 200, collectStats(engine, counters)),
+    handle: async ({ response }) => sendJson(response, 200, await collect()),
   };
 }

@@ -11,6 +11,11 @@ export interface MetricsTickerOptions {
   connections(): number;
   /** Resident memory in bytes; process.memoryUsage.rss() by default (it reads /proc, which can fail with EMFILE). */
   readRssBytes?: () => number;
+  /**
+   * CPU time used so far, µs (user + system); this process's by default. With WORKERS > 1 the primary passes its own
+   * plus its workers', so `cpu` is the instance's share of the machine.
+   */
+  readCpuMicros?: () => number;
   /** Told when a tick could not be measured or published (the ticker goes on either way). */
   onError?: (error: unknown) => void;
 }
@@ -34,6 +39,12 @@ export function createMetricsTicker(options: MetricsTickerOptions): EventSource 
   let failed = 0;
   const cores = availableParallelism();
   const readRss = options.readRssBytes ?? (() => process.memoryUsage.rss());
+  const readCpu =
+    options.readCpuMicros ??
+    (() => {
+      const usage = process.cpuUsage();
+      return usage.user + usage.system;
+    });
   let lastRssBytes = 0;
   const rssBytes = () => {
     try {
@@ -53,12 +64,12 @@ export function createMetricsTicker(options: MetricsTickerOptions): EventSource 
         if (tx.status === 'FAILED') failed++;
       });
       let lastWall = performance.now();
-      let lastCpu = process.cpuUsage();
+      let lastCpu = readCpu();
       const tick = () => {
         const wall = performance.now();
-        const cpu = process.cpuUsage();
+        const cpu = readCpu();
         const elapsedMs = wall - lastWall;
-        const cpuMs = (cpu.user - lastCpu.user + cpu.system - lastCpu.system) / 1000;
+        const cpuMs = Math.max(0, cpu - lastCpu) / 1000;
         const seconds = elapsedMs / 1000;
         const snapshot = {
           timestamp: toTimestamp(Date.now()),

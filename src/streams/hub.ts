@@ -82,6 +82,11 @@ export interface StreamHub<S extends StreamName> {
   /** The last `limit` retained events, oldest first. */
   recent(limit: number): StreamItem<S>[];
   latest(): StreamItem<S> | undefined;
+  /**
+   * The history as another process adopts it (WORKERS > 1: the primary hands it to each worker): epoch, retained
+   * events with their seq and when they were taken, and the epochs this history replaced.
+   */
+  shared(): SharedHistory<S>;
 }
 
 export interface HubOptions {
@@ -240,6 +245,14 @@ export function createStreamHub<S extends StreamName>(name: S, options: HubOptio
     },
     latest() {
       return ring.newest()?.item;
+    },
+    shared() {
+      const items: SharedHistory<S>['items'] = [];
+      for (const { item, receivedAt } of ring) {
+        const { seq, cursor: _cursor, ...event } = item;
+        items.push({ event: event as unknown as EventOf<S>, seq, receivedAt });
+      }
+      return { epoch, items, supersedes: [...replaced] };
     },
   };
 }
