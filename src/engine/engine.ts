@@ -9,8 +9,9 @@ import { keepsUp, type BudgetLimits } from './budget.ts';
 import type { DeliveryCounters, Transport } from './counters.ts';
 import { GroupRegistry, type ConnectionState, type RenderGroup, type Subscriber } from './groups.ts';
 
-/** A frame as written: text the transport encodes, or bytes shared by every connection that gets them. */
-export type Frame = string | Buffer;
+/** A frame as written: text the transport encodes, bytes shared by every connection that gets them, or bytes in parts. */
+import type { Frame } from './frame.ts';
+export type { Frame };
 
 /**
  * How a group of identical subscriptions turns an event into bytes. Subscribers

@@ -27,6 +27,9 @@ export interface Envelope {
   wrap(resultJson: string, cursor: string | undefined): Frame;
 }
 
+/** Results as UTF-8 bytes, encoded once per group: WebSocket transports write them to every subscriber without a copy. */
+export const BYTES_ENVELOPE: Envelope = { name: 'bytes', wrap: (json) => Buffer.from(json) };
+
 /**
  * Executes a subscription's selection for one event and serializes the result
  * with the event's cursor in `extensions.cursor` — once per group per event.

@@ -3,7 +3,8 @@ import type { WebSocket } from 'ws';
 import type { DeliveryCounters, Transport } from '../engine/counters.ts';
 import type { DeliveryEngine, EngineConnection, Frame, Subscription } from '../engine/engine.ts';
 import { parseOperationParams, type OperationParams, type OperationRunner } from '../engine/operations.ts';
-import { createGraphQLRenderer } from '../engine/renderers.ts';
+import { SplicedFrame } from '../engine/frame.ts';
+import { BYTES_ENVELOPE, createGraphQLRenderer } from '../engine/renderers.ts';
 import { RealtimeError, toClientError, truncateReason } from '../errors.ts';
 import type { Logger } from '../ops/logger.ts';
 import { CLOSE_CODES } from '../protocol/close-codes.ts';
@@ -46,6 +47,9 @@ export type MessageKind = 'operation' | 'stop' | 'init' | 'other';
  * (graphql-ws, subscriptions-transport-ws) is a subclass that parses its
  * messages and frames its answers.
  */
+/** The end of every `next`/`data` message around a shared result. */
+const CLOSING_BRACE = Buffer.from('}');
+
 export abstract class OperationSocket {
   protected initReceived = false;
   protected acknowledged = false;
@@ -182,10 +186,12 @@ export abstract class OperationSocket {
       else this.sendResult(id, prepared.result);
       return;
     }
-    const prefix = this.dataPrefix(id);
+    // The group renders each result once, as bytes; this operation's frame is its own prefix around those bytes.
+    const prefix = Buffer.from(this.dataPrefix(id));
     try {
-      operation.subscription = this.delivery.subscribe(prepared.request, createGraphQLRenderer(prepared.operation, { production }), {
-        frame: (shared: Frame) => `${prefix}${shared as string}}`,
+      const renderer = createGraphQLRenderer(prepared.operation, { production, envelope: BYTES_ENVELOPE });
+      operation.subscription = this.delivery.subscribe(prepared.request, renderer, {
+        frame: (shared: Frame) => new SplicedFrame([prefix, shared as Buffer, CLOSING_BRACE]),
         onEnd: () => {
           if (this.operations.get(id) !== operation) return;
           this.operations.delete(id);

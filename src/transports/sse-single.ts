@@ -3,13 +3,17 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { TOKEN_HEADER_KEY, TOKEN_QUERY_KEY } from 'graphql-sse';
 import type { EngineConnection, Frame, Outlet, Subscription } from '../engine/engine.ts';
 import type { OperationParams } from '../engine/operations.ts';
-import { createGraphQLRenderer } from '../engine/renderers.ts';
+import { SplicedFrame } from '../engine/frame.ts';
+import { BYTES_ENVELOPE, createGraphQLRenderer } from '../engine/renderers.ts';
 import { RealtimeError, toClientError } from '../errors.ts';
 import { whenTokenExpires, type Principal } from '../security/auth.ts';
 import { accepts, authenticateRequest, readOperationParams } from './http/request.ts';
 import type { HttpExchange, Route } from './http/router.ts';
 import { fromForwarded, toForwarded, type ReservationDirectory } from './sse-directory.ts';
 import { sseMessage, type SseDeps } from './sse.ts';
+
+/** How a `next` block around a result ends (sse.ts sseMessage, split around the shared result). */
+const NEXT_END = Buffer.from('}\n\n');
 
 export interface SingleConnectionDeps extends SseDeps {
   path: string;
@@ -100,9 +104,11 @@ class Reservation implements Outlet {
     if (prepared.kind === 'rejected') return this.answer(id, { errors: prepared.errors });
     if (prepared.kind === 'result') return this.answer(id, prepared.result);
     try {
-      const idJson = JSON.stringify(id);
-      operation.subscription = this.connection.subscribe(prepared.request, createGraphQLRenderer(prepared.operation, { production }), {
-        frame: (payload) => sseMessage('next', `{"id":${idJson},"payload":${payload as string}}`),
+      // The same bytes graphql-ws subscribers of this operation share (one group), inside this stream's `next` block.
+      const prefix = Buffer.from(`event: next\ndata: {"id":${JSON.stringify(id)},"payload":`);
+      const renderer = createGraphQLRenderer(prepared.operation, { production, envelope: BYTES_ENVELOPE });
+      operation.subscription = this.connection.subscribe(prepared.request, renderer, {
+        frame: (payload) => new SplicedFrame([prefix, payload as Buffer, NEXT_END]),
         onEnd: () => this.complete(id),
       });
     } catch (error) {

@@ -2,6 +2,7 @@ import type { WebSocket } from 'ws';
 import type { Transport } from '../engine/counters.ts';
 import type { Frame, Outlet } from '../engine/engine.ts';
 import type { RealtimeError } from '../errors.ts';
+import { writeMessage } from './ws-frames.ts';
 
 /** Bytes written to a socket after which its next monitor tick sends a lag probe. */
 const PROBE_AFTER_BYTES = 64 * 1024;
@@ -34,7 +35,9 @@ class SocketOutlet implements Outlet {
   write(frame: Frame): boolean {
     if (this.socket.readyState !== this.socket.OPEN) return false;
     this.unprobed += frame.length;
-    this.socket.send(frame, this.binary ? BINARY : TEXT);
+    // Bytes (a group's shared rendering, or it spliced for this subscriber) go out without a per-socket copy.
+    if (typeof frame === 'string') this.socket.send(frame, this.binary ? BINARY : TEXT);
+    else writeMessage(this.socket, frame, this.binary);
     return true;
   }
 

@@ -1,5 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { shareLimits } from '../../src/cluster/worker.ts';
 import { ENV_NAMES, loadConfig, removedOptions } from '../../src/config.ts';
 import { RealtimeError } from '../../src/errors.ts';
 
@@ -109,6 +111,22 @@ describe('loadConfig', () => {
     expect(loadConfig({ MAX_SUBSCRIPTIONS_PER_CONNECTION: '1000' }).limits.wsMessageBurst).toBe(2010);
     expect(loadConfig({ MAX_SUBSCRIPTIONS_PER_CONNECTION: '5', WS_MESSAGE_BURST: '7' }).limits.wsMessageBurst).toBe(7);
     expect(loadConfig({ WS_MESSAGE_BURST: '3' }).limits).toMatchObject({ wsMessageBurst: 3, maxSubscriptionsPerConnection: 100 });
+  });
+
+  test('WORKERS: one per core in production, one in development; each worker takes its share of the instance limits', () => {
+    const production = { NODE_ENV: 'production', AUTH_ALLOW_ANONYMOUS: 'true', SOURCES: 'simulator' };
+    expect(loadConfig(production).workers).toBe(availableParallelism());
+    expect(loadConfig({}).workers).toBe(1);
+    expect(loadConfig({ ...production, WORKERS: '3' }).workers).toBe(3);
+    expect(configError({ WORKERS: '0' }).message).toMatch(/WORKERS/);
+    const single = loadConfig({ MAX_CONNECTIONS_PER_IP: '7' });
+    expect(shareLimits(single)).toBe(single);
+    const shared = shareLimits(
+      loadConfig({ WORKERS: '4', MAX_CONNECTIONS: '1000', MAX_CONNECTIONS_PER_IP: '7', RATE_LIMIT_PER_IP: '10', RATE_LIMIT_BURST: '20' }),
+    );
+    expect(shared.limits).toMatchObject({ maxConnections: 250, maxConnectionsPerIp: 2, ratePerIp: 2.5, rateBurst: 5 });
+    // Unset, MAX_CONNECTIONS is each process's default (bounded by its own open files), not split.
+    expect(shareLimits(loadConfig({ WORKERS: '4' })).limits.maxConnections).toBe(loadConfig({}).limits.maxConnections);
   });
 
   test('removed options (GRAPHQL_WS_ENGINE, SUBSCRIBER_QUEUE_LIMIT, WS_MAX_BUFFERED_BYTES) no longer change anything', () => {

@@ -1,7 +1,33 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Transport } from '../../engine/counters.ts';
 import type { Frame, Outlet } from '../../engine/engine.ts';
+import { wholeFrame } from '../../engine/frame.ts';
 import type { Cors } from '../../security/cors.ts';
+
+/**
+ * Event-loop ticks, numbered: one shared setImmediate per tick that wrote anything, not one per response (a
+ * fan-out to 2,000 SSE responses used to schedule 2,000).
+ */
+const ticks = (() => {
+  let number = 0;
+  let scheduled = false;
+  const advance = () => {
+    number++;
+    scheduled = false;
+  };
+  return {
+    /** The current tick's number; the next tick gets another. */
+    current(): number {
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(advance);
+      }
+      return number;
+    },
+    /** The current tick's number, scheduling nothing. */
+    peek: () => number,
+  };
+})();
 
 /** How one kind of long-lived HTTP response is framed around the events. */
 export interface StreamFormat {
@@ -58,10 +84,9 @@ export function createHttpStreams(format: StreamFormat, cors: Cors) {
      */
     outlet(response: ServerResponse): Outlet {
       let waitingSince: number | undefined;
+      // Bytes written in the current tick (numbered by `ticks`) and which tick that is.
       let thisTick = 0;
-      const endTick = () => {
-        thisTick = 0;
-      };
+      let tickOf = -1;
       response.on('drain', () => {
         waitingSince = undefined;
       });
@@ -69,12 +94,16 @@ export function createHttpStreams(format: StreamFormat, cors: Cors) {
         transport: format.transport,
         write(frame: Frame) {
           if (response.writableEnded || response.destroyed) return false;
-          if (thisTick === 0) setImmediate(endTick);
+          const tick = ticks.current();
+          if (tickOf !== tick) {
+            tickOf = tick;
+            thisTick = 0;
+          }
           thisTick += frame.length;
-          if (!response.write(frame) && waitingSince === undefined) waitingSince = Date.now();
+          if (!response.write(wholeFrame(frame)) && waitingSince === undefined) waitingSince = Date.now();
           return true;
         },
-        buffered: () => Math.max(0, response.writableLength - thisTick),
+        buffered: () => Math.max(0, response.writableLength - (tickOf === ticks.peek() ? thisTick : 0)),
         lagMs: (now) => (waitingSince === undefined ? 0 : now - waitingSince),
         abort: () => response.destroy(),
       };
