@@ -80,7 +80,6 @@ export function writeMessage(socket: WebSocket, frame: Buffer | SplicedFrame, bi
   raw.write(frameHeader(frame.length, binary));
   if (frame instanceof SplicedFrame) {
     for (const part of frame.parts) if (part.length > 0) raw.write(part);
-  }
-  else raw.write(frame);
+  } else raw.write(frame);
   raw.uncork();
 }
