@@ -27,8 +27,12 @@ export interface Envelope {
   wrap(resultJson: string, cursor: string | undefined): Frame;
 }
 
-/** Results as UTF-8 bytes, encoded once per group: WebSocket transports write them to every subscriber without a copy. */
-export const BYTES_ENVELOPE: Envelope = { name: 'bytes', wrap: (json) => Buffer.from(json) };
+/**
+ * Results as the UTF-8 end of an `{"id":…,"payload":<result>}` message — the result and the closing brace —
+ * encoded once per group: graphql-ws, subscriptions-transport-ws and single-connection SSE put only their own
+ * `{"id":…` prefix in front, per subscriber, and write these bytes to every subscriber without a copy.
+ */
+export const PAYLOAD_END_ENVELOPE: Envelope = { name: 'payload-end', wrap: (json) => Buffer.from(`${json}}`) };
 
 /**
  * Executes a subscription's selection for one event and serializes the result

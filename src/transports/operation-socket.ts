@@ -4,7 +4,7 @@ import type { DeliveryCounters, Transport } from '../engine/counters.ts';
 import type { DeliveryEngine, EngineConnection, Frame, Subscription } from '../engine/engine.ts';
 import { parseOperationParams, type OperationParams, type OperationRunner } from '../engine/operations.ts';
 import { SplicedFrame } from '../engine/frame.ts';
-import { BYTES_ENVELOPE, createGraphQLRenderer } from '../engine/renderers.ts';
+import { PAYLOAD_END_ENVELOPE, createGraphQLRenderer } from '../engine/renderers.ts';
 import { RealtimeError, toClientError, truncateReason } from '../errors.ts';
 import type { Logger } from '../ops/logger.ts';
 import { CLOSE_CODES } from '../protocol/close-codes.ts';
@@ -47,9 +47,6 @@ export type MessageKind = 'operation' | 'stop' | 'init' | 'other';
  * (graphql-ws, subscriptions-transport-ws) is a subclass that parses its
  * messages and frames its answers.
  */
-/** The end of every `next`/`data` message around a shared result. */
-const CLOSING_BRACE = Buffer.from('}');
-
 export abstract class OperationSocket {
   protected initReceived = false;
   protected acknowledged = false;
@@ -189,9 +186,9 @@ export abstract class OperationSocket {
     // The group renders each result once, as bytes; this operation's frame is its own prefix around those bytes.
     const prefix = Buffer.from(this.dataPrefix(id));
     try {
-      const renderer = createGraphQLRenderer(prepared.operation, { production, envelope: BYTES_ENVELOPE });
+      const renderer = createGraphQLRenderer(prepared.operation, { production, envelope: PAYLOAD_END_ENVELOPE });
       operation.subscription = this.delivery.subscribe(prepared.request, renderer, {
-        frame: (shared: Frame) => new SplicedFrame([prefix, shared as Buffer, CLOSING_BRACE]),
+        frame: (shared: Frame) => new SplicedFrame([prefix, shared as Buffer]),
         onEnd: () => {
           if (this.operations.get(id) !== operation) return;
           this.operations.delete(id);

@@ -4,7 +4,7 @@ import { TOKEN_HEADER_KEY, TOKEN_QUERY_KEY } from 'graphql-sse';
 import type { EngineConnection, Frame, Outlet, Subscription } from '../engine/engine.ts';
 import type { OperationParams } from '../engine/operations.ts';
 import { SplicedFrame } from '../engine/frame.ts';
-import { BYTES_ENVELOPE, createGraphQLRenderer } from '../engine/renderers.ts';
+import { PAYLOAD_END_ENVELOPE, createGraphQLRenderer } from '../engine/renderers.ts';
 import { RealtimeError, toClientError } from '../errors.ts';
 import { whenTokenExpires, type Principal } from '../security/auth.ts';
 import { accepts, authenticateRequest, readOperationParams } from './http/request.ts';
@@ -12,8 +12,8 @@ import type { HttpExchange, Route } from './http/router.ts';
 import { fromForwarded, toForwarded, type ReservationDirectory } from './sse-directory.ts';
 import { sseMessage, type SseDeps } from './sse.ts';
 
-/** How a `next` block around a result ends (sse.ts sseMessage, split around the shared result). */
-const NEXT_END = Buffer.from('}\n\n');
+/** How a `next` block ends after the shared result (sse.ts sseMessage, split around it). */
+const NEXT_END = Buffer.from('\n\n');
 
 export interface SingleConnectionDeps extends SseDeps {
   path: string;
@@ -106,7 +106,7 @@ class Reservation implements Outlet {
     try {
       // The same bytes graphql-ws subscribers of this operation share (one group), inside this stream's `next` block.
       const prefix = Buffer.from(`event: next\ndata: {"id":${JSON.stringify(id)},"payload":`);
-      const renderer = createGraphQLRenderer(prepared.operation, { production, envelope: BYTES_ENVELOPE });
+      const renderer = createGraphQLRenderer(prepared.operation, { production, envelope: PAYLOAD_END_ENVELOPE });
       operation.subscription = this.connection.subscribe(prepared.request, renderer, {
         frame: (payload) => new SplicedFrame([prefix, payload as Buffer, NEXT_END]),
         onEnd: () => this.complete(id),

@@ -36,28 +36,36 @@ const FIN = 0x80;
 /** The last header built, reused while lengths repeat (subscribers of one group get frames of one length). */
 let lastHeader: { length: number; opcode: number; bytes: Buffer } | undefined;
 
-/** An unmasked server frame header (RFC 6455 §5.2) for a final frame of `length` payload bytes. */
+/** Bytes of the header of a frame of `length` payload bytes. */
+const headerLength = (length: number) => (length < 126 ? 2 : length < 65_536 ? 4 : 10);
+
+/** Writes an unmasked server frame header (RFC 6455 §5.2) for a final frame of `length` payload bytes at the start of `target`. */
+function writeHeader(target: Buffer, length: number, binary: boolean): void {
+  target[0] = FIN | (binary ? OPCODE_BINARY : OPCODE_TEXT);
+  if (length < 126) {
+    target[1] = length;
+  } else if (length < 65_536) {
+    target[1] = 126;
+    target.writeUInt16BE(length, 2);
+  } else {
+    target[1] = 127;
+    target.writeUInt32BE(Math.floor(length / 2 ** 32), 2);
+    target.writeUInt32BE(length >>> 0, 6);
+  }
+}
+
+/** The header of a final frame of `length` payload bytes (text, or binary when `binary`). */
 export function frameHeader(length: number, binary: boolean): Buffer {
   const opcode = binary ? OPCODE_BINARY : OPCODE_TEXT;
   if (lastHeader && lastHeader.length === length && lastHeader.opcode === opcode) return lastHeader.bytes;
-  let bytes: Buffer;
-  if (length < 126) {
-    bytes = Buffer.from([FIN | opcode, length]);
-  } else if (length < 65_536) {
-    bytes = Buffer.allocUnsafe(4);
-    bytes[0] = FIN | opcode;
-    bytes[1] = 126;
-    bytes.writeUInt16BE(length, 2);
-  } else {
-    bytes = Buffer.allocUnsafe(10);
-    bytes[0] = FIN | opcode;
-    bytes[1] = 127;
-    bytes.writeUInt32BE(Math.floor(length / 2 ** 32), 2);
-    bytes.writeUInt32BE(length >>> 0, 6);
-  }
+  const bytes = Buffer.allocUnsafe(headerLength(length));
+  writeHeader(bytes, length, binary);
   lastHeader = { length, opcode, bytes };
   return bytes;
 }
+
+/** A per-socket first part this small is copied behind the header (one write instead of two). */
+const MERGE_FIRST_PART_BYTES = 256;
 
 /**
  * Writes one message (text, or binary when `binary`) made of `frame` to an
@@ -77,9 +85,23 @@ export function writeMessage(socket: WebSocket, frame: Buffer | SplicedFrame, bi
     return;
   }
   raw.cork();
-  raw.write(frameHeader(frame.length, binary));
   if (frame instanceof SplicedFrame) {
-    for (const part of frame.parts) if (part.length > 0) raw.write(part);
-  } else raw.write(frame);
+    const [first, ...rest] = frame.parts as [Buffer, ...Buffer[]];
+    if (first.length <= MERGE_FIRST_PART_BYTES) {
+      // The header and this socket's own bytes (a graphql-ws operation's prefix) in one small buffer.
+      const size = headerLength(frame.length);
+      const head = Buffer.allocUnsafe(size + first.length);
+      writeHeader(head, frame.length, binary);
+      first.copy(head, size);
+      raw.write(head);
+    } else {
+      raw.write(frameHeader(frame.length, binary));
+      raw.write(first);
+    }
+    for (const part of rest) if (part.length > 0) raw.write(part);
+  } else {
+    raw.write(frameHeader(frame.length, binary));
+    raw.write(frame);
+  }
   raw.uncork();
 }

@@ -58,6 +58,10 @@ describe('writing shared payloads to WebSockets', () => {
         writeMessage(socket, payload, true);
         expected.push({ data: payload.toString('latin1'), binary: true });
       }
+      // A first part too big to copy behind the header goes as its own write.
+      const big = Buffer.from(text(1000, 'first-part '));
+      writeMessage(socket, new SplicedFrame([big, Buffer.from('!')]), false);
+      expected.push({ data: `${big.toString()}!`, binary: false });
       // Multi-byte UTF-8, whole: the bytes go out as they are, never re-encoded.
       const unicode = Buffer.from('"é€😀"');
       writeMessage(socket, new SplicedFrame([Buffer.from('['), unicode, Buffer.from(']')]), false);
