@@ -87,6 +87,8 @@ async function runVariant(variant: Variant): Promise<RoundResult> {
       RATE_LIMIT_BURST: '100000',
       WS_PERMESSAGE_DEFLATE: String(variant.deflate),
       WS_DEFLATE_THRESHOLD_BYTES: '0',
+      // One process: CPU is read from the spawned pid (production would default to one worker per core).
+      WORKERS: '1',
     },
   });
   const client = spawnChild({

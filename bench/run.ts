@@ -2,10 +2,13 @@
  * `npm run bench [-- options]`: the benchmark orchestrator (issue 5).
  *
  * For every scenario and every server (ours, the yoga+graphql-ws recipe, the
- * raw-ws floor, and with --before our server from another checkout) it starts
- * the server pinned to core 0 and the load generator pinned to core 1, waits
- * for /ready, measures the server's idle CPU, lets the generator ramp and
- * measure, samples the server's memory/CPU/lag, kills both, and prints a table
+ * raw-ws floor, ours with WORKERS=1/2 as ours-1w/ours-2w, and with --before our
+ * server from another checkout) it starts the server pinned to core 0 (ours-2w:
+ * cores 0-1) and the load generator process(es) pinned to the other core(s),
+ * waits for /ready, measures the server's idle CPU, lets the generators ramp
+ * (a mix: one transport after the other) and measure one common window, samples
+ * the server's memory/CPU/lag (summed over its process tree: a primary and its
+ * workers), kills them all, merges the generators' results, and prints a table
  * per scenario. With --rounds N every scenario runs its servers interleaved
  * (floor, before, ours, recipe, then again) N times.
  * A full run writes BENCHMARKS.md; --quick and --scenario runs write
@@ -20,6 +23,9 @@
  *   --measure <s>           override the measurement window
  *   --rounds <n>            interleaved rounds per scenario (default 3, 1 with --quick); tables show medians
  *   --stalled <n>           override the stalled-connection count of scenarios that have stalled connections
+ *   --sim-tps <n>           override SIM_TPS of every scenario chosen (the workers-capacity steps collapse into one)
+ *   --workers <n>           override the scenarios' workers (WORKERS for ours, FLOOR_WORKERS for the floor)
+ *   --generators <n>        override the scenarios' load generator processes
  *   --max-gen-lag <ms>      generator event-loop lag p99 above this invalidates a run (default 50)
  *   --server-env K=V        extra env for every server (repeatable), e.g. to lift limits
  *   --rss-cap <MB>          kill a server whose RSS passes this (default 4096)
@@ -32,8 +38,10 @@ import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Inbox, killAllNow, spawnChild, stopChild, type Child } from './lib/children.ts';
-import type { FromGenerator, FromProbe, GeneratorConfig, ProbeSample, ToGenerator, ToProbe } from './lib/protocol.ts';
+import { killAllNow, PullQueue, spawnChild, stopChild, type Child } from './lib/children.ts';
+import { mergeParts, mergeTransports } from './lib/merge.ts';
+import { ProbeHub } from './lib/probe-hub.ts';
+import type { FromGenerator, GeneratorConfig, GeneratorResult, ToGenerator } from './lib/protocol.ts';
 import { derive, renderMarkdown, scenarioTable, type BeforeInfo, type MemoryPoint, type RunRecord, type RunResult } from './lib/report.ts';
 import { keepSections } from './lib/sections.ts';
 import {
@@ -46,21 +54,29 @@ import {
   machineInfo,
   openFilesLimit,
   coreBusyPct,
+  countSockets,
+  ProcessTree,
   readCoreTimes,
-  readCpuMs,
-  readRss,
+  treeCpuDelta,
   waitReady,
 } from './lib/system.ts';
 import {
   buildScenarios,
+  checkpointsFor,
+  coresFor,
   describe,
   driveFor,
+  entriesOf,
+  entryScenario,
   pickScenarios,
+  programOf,
   RUN_ORDER,
   schemaHasTransactionFilter,
   SERVER_KINDS,
+  workersOfKind,
   type Scenario,
   type ServerKind,
+  type Transport,
 } from './scenarios.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -80,6 +96,9 @@ const { values: args } = parseArgs({
     'max-gen-lag': { type: 'string', default: '50' },
     'server-env': { type: 'string', multiple: true, default: [] },
     'rss-cap': { type: 'string', default: '4096' },
+    'sim-tps': { type: 'string' },
+    workers: { type: 'string' },
+    generators: { type: 'string' },
     out: { type: 'string' },
     render: { type: 'string' },
     list: { type: 'boolean', default: false },
@@ -105,6 +124,9 @@ const measureOverride = num('measure', args.measure);
 const DEFAULT_ROUNDS = quick ? 1 : 3;
 const rounds = Math.max(1, Math.round(num('rounds', args.rounds) ?? DEFAULT_ROUNDS));
 const stalledOverride = num('stalled', args.stalled);
+const simTpsOverride = num('sim-tps', args['sim-tps']);
+const workersOverride = num('workers', args.workers);
+const generatorsOverride = num('generators', args.generators);
 
 // --before <dir>: another checkout of this repository (a previous commit) with its own node_modules.
 let before: BeforeInfo | undefined;
@@ -128,6 +150,9 @@ const serverFilter = (args.servers ?? AVAILABLE.join(','))
   .split(',')
   .map((s) => s.trim())
   .filter(Boolean) as ServerKind[];
+// `ours` also selects ours with a given WORKERS (ours-1w, ours-2w: the workers-capacity columns).
+if (serverFilter.includes('ours'))
+  for (const k of SERVER_KINDS) if (workersOfKind(k) !== undefined && !serverFilter.includes(k)) serverFilter.push(k);
 for (const s of serverFilter) {
   if (!SERVER_KINDS.includes(s)) {
     console.error(`--servers: unknown server ${s} (${AVAILABLE.join(', ')}${before ? '' : '; before with --before <dir>'})`);
@@ -186,7 +211,10 @@ const machine = machineInfo(repoRoot);
 const setupNotes: string[] = [];
 const pin = machine.nproc >= 2 && hasCommand('taskset', ['-c', '0', 'true']);
 if (!pin) setupNotes.push('**not pinned**: taskset unavailable or fewer than 2 cores; server and generator share cores');
-else setupNotes.push('server pinned to core 0, load generator to core 1 (taskset)');
+else
+  setupNotes.push(
+    `server pinned to core 0, load generator(s) to core${machine.nproc > 2 ? `s 1-${machine.nproc - 1}` : ' 1'} (taskset); ours-Nw: the server tree on cores 0…N−1 (see its table)`,
+  );
 
 const filtersAvailable = schemaHasTransactionFilter(repoRoot);
 let scenarios = buildScenarios({ quick, filtersAvailable, before: before !== undefined });
@@ -199,18 +227,59 @@ if (scenarios.length === 0) {
   console.error(`no scenario matches ${(args.scenario ?? []).join(', ')}; --list shows them`);
   process.exit(2);
 }
+// --sim-tps: one rate for every scenario chosen; the workers-capacity steps collapse into one scenario at that rate.
+if (simTpsOverride) {
+  let capacity = false;
+  scenarios = scenarios.filter((s) => {
+    if (!s.name.startsWith('workers-capacity-')) return true;
+    if (capacity) return false;
+    capacity = true;
+    s.name = `workers-capacity-${Math.round(simTpsOverride)}`;
+    return true;
+  });
+}
 for (const s of scenarios) {
   if (connectionsOverride) {
-    s.connections = Math.round(connectionsOverride);
-    s.checkpoints = [Math.round(s.connections / 2), s.connections];
+    const total = Math.round(connectionsOverride);
+    if (s.mix) {
+      // A mix keeps its proportions: e.g. --connections 2000 on 25,000 + 25,000 gives 1,000 + 1,000.
+      const before = s.mix.reduce((a, e) => a + e.connections, 0);
+      s.mix = s.mix.map((e) => {
+        const n = Math.max(1, Math.round((total * e.connections) / before));
+        return { ...e, connections: n, checkpoints: [Math.round(n / 2), n] };
+      });
+      s.connections = s.mix.reduce((a, e) => a + e.connections, 0);
+    } else {
+      s.connections = total;
+      s.checkpoints = [Math.round(s.connections / 2), s.connections];
+    }
   }
-  if (measureOverride) s.measureMs = measureOverride * 1000;
+  if (measureOverride) {
+    s.measureMs = measureOverride * 1000;
+    delete s.idleMs;
+  }
   if (stalledOverride && s.stalled) s.stalled = Math.round(stalledOverride);
+  if (simTpsOverride) s.simTps = Math.round(simTpsOverride);
+  if (workersOverride) s.workers = Math.round(workersOverride);
+  if (generatorsOverride) {
+    s.generators = Math.round(generatorsOverride);
+    if (s.mix) {
+      const each = Math.max(1, Math.round(generatorsOverride / s.mix.length));
+      s.mix = s.mix.map((e) => ({ ...e, generators: each }));
+    }
+  }
 }
 
-const maxConnections = Math.max(...scenarios.map((s) => s.connections));
+// Files per process: a server holds its connections over its workers, a generator its share.
+const perProcessFiles = (s: Scenario) => {
+  const server = Math.ceil((s.connections + (s.stalled ?? 0)) / Math.max(1, s.workers ?? 1));
+  const generator = Math.max(...generatorPlan(s, 'ours', s.stalled).map((g) => g.connections + (g.stalled ?? 0)));
+  // ours-Nw kinds: WORKERS=N spreads the server's sockets too, but never below one worker's share (WORKERS=1).
+  return Math.max(server, generator);
+};
+const maxConnections = Math.max(...scenarios.map((s) => s.connections + (s.stalled ?? 0)));
 const files = openFilesLimit();
-const needFiles = maxConnections + 1024;
+const needFiles = Math.max(...scenarios.map(perProcessFiles)) + 1024;
 let nofile: number | null = null;
 if (files.soft < needFiles) {
   if (files.hard >= needFiles && hasCommand('prlimit', [`--nofile=${files.hard}:${files.hard}`, 'true'])) {
@@ -267,7 +336,7 @@ setupNotes.push(
     .map(([k, v]) => `${k}=${v}`)
     .join(' ')} MAX_CONNECTIONS=max(20000, 2N), LOG_LEVEL=warn (all load comes from 127.0.0.x)`,
 );
-const ENTRY: Record<Exclude<ServerKind, 'before'>, string> = {
+const ENTRY: Record<'ours' | 'recipe' | 'floor', string> = {
   ours: 'src/main.ts',
   recipe: 'bench/baselines/recipe-server.ts',
   floor: 'bench/baselines/raw-ws-server.ts',
@@ -276,64 +345,136 @@ const ENTRY: Record<Exclude<ServerKind, 'before'>, string> = {
  * What to run and from where. `before` runs the other checkout's src/main.ts
  * with that checkout as cwd, so `--import tsx` and every package resolve from
  * its own node_modules; the probe is this checkout's file, by absolute URL.
+ * `ours-1w`, `ours-2w` run ours.
  */
 function program(server: ServerKind): { entry: string; cwd: string } {
-  if (server !== 'before') return { entry: ENTRY[server], cwd: repoRoot };
+  const kind = programOf(server);
+  if (kind !== 'before') return { entry: ENTRY[kind], cwd: repoRoot };
   if (!before) throw new Error('the before server needs --before <dir>');
   return { entry: join(before.dir, 'src/main.ts'), cwd: before.dir };
 }
 
-function probeClient(child: Child) {
-  let nextId = 1;
-  const waiting = new Map<number, (s: ProbeSample | null) => void>();
-  child.proc.on('message', (raw: unknown) => {
-    const message = raw as FromProbe;
-    if (message?.type !== 'probe:sample') return;
-    waiting.get(message.id)?.(message.sample);
-    waiting.delete(message.id);
-  });
-  const send = (message: ToProbe) => {
-    if (child.isAlive() && child.proc.connected) child.proc.send(message);
-  };
-  return {
-    resetLag: () => send({ type: 'probe:reset-lag' }),
-    sample(gc: boolean, timeoutMs = quick ? 3000 : 8000): Promise<ProbeSample | null> {
-      const id = nextId++;
-      return new Promise((resolve) => {
-        const timer = setTimeout(() => {
-          waiting.delete(id);
-          resolve(null);
-        }, timeoutMs);
-        timer.unref();
-        waiting.set(id, (s) => {
-          clearTimeout(timer);
-          resolve(s);
-        });
-        send({ type: 'probe:sample', id, gc });
+/**
+ * Worker processes for this server in this scenario, and the env that asks for them. Ours is always told
+ * (WORKERS=1 unless the scenario or the kind says more: in production its default is one per core).
+ */
+function workersEnv(scenario: Scenario, server: ServerKind): { workers: number; env: Record<string, string> } {
+  const kind = programOf(server);
+  const workers = workersOfKind(server) ?? scenario.workers ?? 1;
+  if (kind === 'ours' || kind === 'before') return { workers, env: { WORKERS: String(workers) } };
+  if (kind === 'floor') return { workers, env: workers > 1 ? { FLOOR_WORKERS: String(workers) } : {} };
+  return { workers: 1, env: {} };
+}
+
+/** One load generator process of a run. */
+interface GenSpec {
+  /** Its place in the run (0-based). */
+  index: number;
+  /** The mix entry it drives (0 without a mix): entries ramp one after another. */
+  phase: number;
+  transport: Transport;
+  /** The scenario as this generator's transport sees it (entryScenario). */
+  entry: Scenario;
+  connections: number;
+  /** First connection number in the run's source-address plan. */
+  indexOffset: number;
+  checkpoints: number[];
+  rampPerSec: number;
+  /** The entry's first generator carries its observer (filtered scenarios) and any stalled connections. */
+  first: boolean;
+  stalled?: number;
+  /** Several generators on one entry: each reports its groups' events so the merge is exact. */
+  shipKeys: boolean;
+}
+
+/**
+ * How a run's connections are spread over generator processes: per mix entry (or the one transport),
+ * `generators` processes with an even share each, numbered consecutively for the source addresses.
+ */
+function generatorPlan(scenario: Scenario, _server: ServerKind, stalled: number | undefined): GenSpec[] {
+  const entries = entriesOf(scenario);
+  const total = scenario.generators ?? 1;
+  const plan: GenSpec[] = [];
+  let offset = 0;
+  entries.forEach((e, phase) => {
+    const entry = entryScenario(scenario, e);
+    const wanted = e.generators ?? (scenario.mix ? Math.max(1, Math.round(total / entries.length)) : total);
+    const k = Math.max(1, Math.min(wanted, e.connections));
+    const checkpoints = scenario.mix ? (e.checkpoints ?? checkpointsFor(e.connections, quick)) : scenario.checkpoints;
+    for (let j = 0; j < k; j++) {
+      const n = Math.floor(e.connections / k) + (j < e.connections % k ? 1 : 0);
+      const first = j === 0;
+      const withStalled = first && phase === 0 && stalled !== undefined;
+      plan.push({
+        index: plan.length,
+        phase,
+        transport: e.transport,
+        entry,
+        connections: n,
+        indexOffset: offset,
+        checkpoints: checkpoints.map((c) => Math.min(n, Math.max(1, Math.round((c * n) / e.connections)))),
+        rampPerSec: Math.max(1, scenario.rampPerSec / k),
+        first,
+        ...(withStalled ? { stalled } : {}),
+        shipKeys: k > 1,
       });
-    },
-  };
+      offset += n + (withStalled ? (stalled ?? 0) + 1 : 0) + 1;
+    }
+  });
+  return plan;
+}
+
+/** A message from one of the run's generators. */
+interface GenMessage {
+  gen: number;
+  message: FromGenerator | null;
+}
+
+/** Every generator's IPC messages in one queue, tagged with the generator's index (a null message: that generator exited). */
+class Mailbox extends PullQueue<GenMessage> {
+  constructor(children: Child[]) {
+    super();
+    children.forEach((child, gen) => {
+      child.proc.on('message', (raw: unknown) => {
+        if (isGenMessage(raw)) this.push({ gen, message: raw });
+      });
+      void child.exited.then(() => this.push({ gen, message: null }));
+    });
+  }
 }
 
 const isGenMessage = (m: unknown): m is FromGenerator =>
   typeof m === 'object' && m !== null && typeof (m as { type?: unknown }).type === 'string';
 
+const emptyMemory = (): RunResult['memory'] => ({
+  baseRss: Number.NaN,
+  baseHeap: Number.NaN,
+  checkpoints: [],
+  idleRssPerConn: Number.NaN,
+  idleHeapPerConn: Number.NaN,
+  loadedRss: Number.NaN,
+  loadedRssPerConn: Number.NaN,
+});
+
+/** Bytes per connection: least-squares slope of `key` over the points (small runs: anchored at `base`, zero connections). */
+function memorySlope(points: { x: number; rss: number; heap: number }[], key: 'rss' | 'heap', base: { rss: number; heap: number }): number {
+  const usable = points.filter((p) => Number.isFinite(p[key]) && p.x > 0);
+  // Small runs: a few hundred connections move RSS less than its noise, so anchor the fit at zero connections.
+  if (usable.every((p) => p.x < 2000) && Number.isFinite(base[key])) usable.unshift({ x: 0, ...base });
+  const fitted = linearSlope(usable.map((p) => ({ x: p.x, y: p[key] })));
+  if (Number.isFinite(fitted)) return fitted;
+  const last = usable.at(-1);
+  return last && last.x > 0 ? (last[key] - base[key]) / last.x : Number.NaN;
+}
+
 /**
- * One server in one scenario: a fresh server process and generator.
+ * One server in one scenario: a fresh server process (tree) and its generators.
  * `stalled`: stalled connections for this run (scenarios with stalled
  * connections run once with them and once with 0); undefined elsewhere.
  */
 async function runOne(scenario: Scenario, server: ServerKind, round: number, stalled: number | undefined): Promise<RunResult> {
   const started = Date.now();
-  const memory: RunResult['memory'] = {
-    baseRss: Number.NaN,
-    baseHeap: Number.NaN,
-    checkpoints: [],
-    idleRssPerConn: Number.NaN,
-    idleHeapPerConn: Number.NaN,
-    loadedRss: Number.NaN,
-    loadedRssPerConn: Number.NaN,
-  };
+  const memory = emptyMemory();
   const result: RunResult = {
     scenario: scenario.name,
     server,
@@ -345,188 +486,335 @@ async function runOne(scenario: Scenario, server: ServerKind, round: number, sta
     round,
     ...(stalled !== undefined ? { stalled } : {}),
   };
-  const drive = driveFor(scenario, server);
-  if (drive.skip) return { ...result, status: 'skipped', reason: drive.skip };
+  const plan = generatorPlan(scenario, server, stalled);
+  const drives = plan.map((g) => driveFor(g.entry, server));
+  const skip = drives.find((d) => d.skip)?.skip;
+  if (skip) return { ...result, status: 'skipped', reason: skip };
+  const mixed = scenario.mix !== undefined;
 
   const port = await freePort();
-  const rampMs = ((scenario.connections + (stalled ?? 0)) / scenario.rampPerSec) * 1000;
+  const idleMs = scenario.idleMs ?? scenario.measureMs;
+  // Entries ramp one after another; the generators of one entry together.
+  const phaseList = entriesOf(scenario).map((_, phase) => plan.filter((g) => g.phase === phase));
+  const rampMs = phaseList.reduce(
+    (a, gs) => a + Math.max(0, ...gs.map((g) => ((g.connections + (g.stalled ?? 0)) / g.rampPerSec) * 1000)),
+    0,
+  );
   const stalledWatchMs = scenario.stalledWatchMs ?? 15_000;
+  const checkpointCount = phaseList.reduce((a, gs) => a + (gs[0]?.checkpoints.length ?? 0), 0);
   const genDeadlineMs =
     rampMs * 2 +
-    scenario.checkpoints.length * 15_000 +
+    checkpointCount * 15_000 +
     scenario.settleTimeoutMs * (stalled ? 2 : 1) +
     scenario.measureMs +
     scenario.graceMaxMs +
     (stalled ? stalledWatchMs : 0) +
-    30_000;
-  // The idle CPU window (as long as the measurement window) comes before the generator starts.
-  const runDeadline = Date.now() + 30_000 + scenario.measureMs + genDeadlineMs + 15_000;
+    30_000 +
+    (plan.length > 1 ? 15_000 : 0);
+  // The idle CPU window comes before the generators start.
+  const runDeadline = Date.now() + 30_000 + idleMs + genDeadlineMs + 15_000;
 
+  const cores = pin ? coresFor(server, machine.nproc) : null;
+  const { workers, env: workerEnv } = workersEnv(scenario, server);
+  const hub = await ProbeHub.open();
   const { entry, cwd } = program(server);
+  // A mix on the floor: each transport's sockets ask for their own projection (`?fields=`), one server env.
+  const floorEnv = drives[0]?.env ?? {};
   const serverChild = spawnChild({
     name: server,
-    cpu: pin ? 0 : null,
+    cpu: cores ? cores.server.join(',') : null,
     nofile,
     argv: [nodeBin, '--expose-gc', '--import', 'tsx', '--import', probeUrl, entry],
     env: {
       ...process.env,
       ...BENCH_SERVER_ENV,
-      MAX_CONNECTIONS: String(Math.max(20_000, 2 * scenario.connections)),
+      MAX_CONNECTIONS: String(Math.max(20_000, 2 * (scenario.connections + (stalled ?? 0)))),
       PORT: String(port),
       HOST: '127.0.0.1',
       LOG_LEVEL: 'warn',
       METRICS_INTERVAL_MS: String(scenario.intervalMs),
       SIM_TPS: String(scenario.simTps),
       SHUTDOWN_TIMEOUT_MS: '1000',
-      ...drive.env,
+      BENCH_PROBE_SOCKET: hub.path,
+      ...floorEnv,
+      ...workerEnv,
       ...serverEnv,
     },
     cwd,
   });
-  // Started together: the generator loads on its own core while the server boots.
-  const genChild = spawnChild({
-    name: 'generator',
-    cpu: pin ? 1 : null,
-    nofile,
-    argv: [nodeBin, '--max-semi-space-size=32', '--import', 'tsx', 'bench/load/generator.ts'],
-    env: { ...process.env, NODE_ENV: 'production' },
-    cwd: repoRoot,
-  });
-  const inbox = new Inbox<FromGenerator>(genChild, isGenMessage);
-  const probe = probeClient(serverChild);
-  const toGen = (message: ToGenerator) => {
-    if (genChild.isAlive() && genChild.proc.connected) genChild.proc.send(message);
+  const tree = new ProcessTree(serverChild.pid);
+  // Started together: the generators load on their core while the server boots.
+  const gens = plan.map((g) =>
+    spawnChild({
+      name: plan.length > 1 ? `generator ${g.index + 1}` : 'generator',
+      cpu: cores ? cores.generator.join(',') : null,
+      nofile,
+      argv: [nodeBin, '--max-semi-space-size=32', '--import', 'tsx', 'bench/load/generator.ts'],
+      env: { ...process.env, NODE_ENV: 'production' },
+      cwd: repoRoot,
+    }),
+  );
+  const mailbox = new Mailbox(gens);
+  const probeTimeout = quick ? 3000 : 8000;
+  const toGen = (gen: number, message: ToGenerator) => {
+    const child = gens[gen];
+    if (child && child.isAlive() && child.proc.connected) child.proc.send(message);
   };
+  const toAll = (message: ToGenerator) => gens.forEach((_, i) => toGen(i, message));
 
   let measuring = false;
   let serverTrouble: string | null = null;
   const watchdog = setInterval(() => {
     if (!serverChild.isAlive()) {
       serverTrouble ??= `server exited during the run:\n${serverChild.tail().slice(-1500)}`;
-      toGen({ type: 'abort', reason: 'server exited' });
+      toAll({ type: 'abort', reason: 'server exited' });
       return;
     }
-    const rss = readRss(serverChild.pid);
+    const rss = tree.rss();
     if (measuring && !(rss <= memory.loadedRss)) memory.loadedRss = rss;
     if (rss > rssCap) {
       serverTrouble ??= `server RSS ${(rss / 2 ** 20).toFixed(0)} MB passed the cap (${(rssCap / 2 ** 20).toFixed(0)} MB); killed`;
-      toGen({ type: 'abort', reason: 'server RSS cap' });
+      toAll({ type: 'abort', reason: 'server RSS cap' });
       void stopChild(serverChild, 0);
     }
   }, 500);
 
-  try {
-    const hello = inbox.next(30_000);
-    await waitReady(port, serverChild, 30_000);
-    const first = await hello;
-    if (first?.type !== 'hello') throw new Error(`load generator did not start:\n${genChild.tail()}`);
-    // Two GCs apart: the first one after start-up still returns pages, which would read as negative per-connection RSS.
-    await probe.sample(true);
-    await sleep(300);
-    const base = await probe.sample(true);
-    memory.baseRss = readRss(serverChild.pid);
-    memory.baseHeap = base?.heapUsed ?? Number.NaN;
+  const parts: (GeneratorResult | null)[] = plan.map(() => null);
+  const state = plan.map(() => ({ hello: false, ramped: -1, settled: false, done: false, checkpoint: null as number | null, opened: 0 }));
+  /** Memory points with the connections of each transport at that moment (a mix ramps one after the other). */
+  const points: (MemoryPoint & { byTransport: Record<string, number> })[] = [];
+  const openedBy = () => {
+    const by: Record<string, number> = {};
+    plan.forEach((g, i) => {
+      const s = state[i];
+      if (s) by[g.transport] = (by[g.transport] ?? 0) + s.opened;
+    });
+    return by;
+  };
 
-    // Idle CPU: as long as the measurement window, no connection yet (the server's ticker and simulator run, nobody listens).
-    const idleFrom = { ms: readCpuMs(serverChild.pid), at: performance.now() };
-    for (let waited = 0; waited < scenario.measureMs && serverChild.isAlive() && !serverTrouble; waited += 100) await sleep(100);
-    if (!serverChild.isAlive() || serverTrouble) throw new Error(serverTrouble ?? 'server exited during the idle CPU window');
-    result.cpu = {
-      idleMs: readCpuMs(serverChild.pid) - idleFrom.ms,
-      idleWallMs: performance.now() - idleFrom.at,
-      windowMs: Number.NaN,
-      windowWallMs: Number.NaN,
-    };
-    if (args.verbose)
-      log(
-        `    ${server}: idle CPU ${((result.cpu.idleMs / result.cpu.idleWallMs) * 100).toFixed(1)} % over ${(result.cpu.idleWallMs / 1000).toFixed(1)} s`,
-      );
-
-    const config: GeneratorConfig = {
-      kind: drive.kind,
-      host: '127.0.0.1',
-      port,
-      path: drive.path,
-      stream: scenario.stream,
-      ...(drive.query !== undefined ? { query: drive.query } : {}),
-      groups: drive.groups,
-      connections: scenario.connections,
-      rampPerSec: scenario.rampPerSec,
-      maxInflight: 200,
-      checkpoints: scenario.checkpoints,
-      settleTimeoutMs: scenario.settleTimeoutMs,
-      measureMs: scenario.measureMs,
-      quietMs: scenario.quietMs,
-      graceMaxMs: scenario.graceMaxMs,
-      localAddresses,
-      perAddress,
-      countSeqGaps: drive.countSeqGaps,
-      ...(drive.observer ? { observer: drive.observer } : {}),
-      ...(stalled !== undefined ? { stalled, stalledWatchMs, serverPid: serverChild.pid } : {}),
-      deadlineMs: genDeadlineMs,
-    };
-    toGen({ type: 'start', config });
-
-    let cpuStart: { ms: number; at: number } | null = null;
-    let coresStart: ReturnType<typeof readCoreTimes> | null = null;
-    for (let i = 0; i < 100_000; i++) {
-      const remaining = runDeadline - Date.now();
-      if (remaining <= 0) throw new Error('run timed out');
-      const message = await inbox.next(Math.min(remaining, 60_000));
-      if (!message) {
-        if (!genChild.isAlive()) throw new Error(`load generator exited without a result:\n${genChild.tail().slice(-1500)}`);
-        continue;
-      }
-      if (message.type === 'progress') {
-        if (args.verbose) log(`    ${server}: ${message.text}`);
-      } else if (message.type === 'checkpoint') {
+  /** Handles one message; returns false when the run must stop (a fatal error is thrown). */
+  const handle = async (m: GenMessage, phase: number): Promise<void> => {
+    const s = state[m.gen];
+    const g = plan[m.gen];
+    if (!s || !g) return;
+    const message = m.message;
+    if (message === null) {
+      if (!s.done) throw new Error(`load generator ${m.gen + 1} exited without a result:\n${gens[m.gen]?.tail().slice(-1500) ?? ''}`);
+      return;
+    }
+    switch (message.type) {
+      case 'hello':
+        s.hello = true;
+        return;
+      case 'progress':
+        if (args.verbose) log(`    ${server}${plan.length > 1 ? ` gen ${m.gen + 1}` : ''}: ${message.text}`);
+        return;
+      case 'checkpoint': {
+        s.checkpoint = message.connections;
+        s.opened = message.connections;
+        // Every generator of this phase at its checkpoint: one memory sample for them all.
+        const phaseGens = plan.map((p, i) => ({ p, s: state[i] })).filter((x) => x.p.phase === phase && !x.s?.done);
+        if (phaseGens.some((x) => x.s?.checkpoint === null)) return;
         await sleep(250);
-        const s = await probe.sample(true);
-        const point: MemoryPoint = { connections: message.connections, rss: readRss(serverChild.pid), heap: s?.heapUsed ?? Number.NaN };
+        const sample = await hub.sample(true, probeTimeout);
+        const byTransport = openedBy();
+        const point = {
+          connections: Object.values(byTransport).reduce((a, n) => a + n, 0),
+          rss: tree.rss(true),
+          heap: sample?.heapUsed ?? Number.NaN,
+          byTransport,
+        };
+        points.push(point);
         memory.checkpoints.push(point);
         if (args.verbose)
           log(
-            `    ${server}: checkpoint ${point.connections} conns, RSS ${(point.rss / 2 ** 20).toFixed(1)} MB, heap ${(point.heap / 2 ** 20).toFixed(1)} MB`,
+            `    ${server}: checkpoint ${point.connections} conns${
+              mixed
+                ? ` (${Object.entries(byTransport)
+                    .map(([t, n]) => `${t} ${n}`)
+                    .join(', ')})`
+                : ''
+            }, RSS ${(point.rss / 2 ** 20).toFixed(1)} MB, heap ${(point.heap / 2 ** 20).toFixed(1)} MB${sample && sample.processes.length > 1 ? ` (${sample.processes.length} processes)` : ''}`,
           );
-        toGen({ type: 'continue' });
-      } else if (message.type === 'measure-start') {
-        probe.resetLag();
-        coresStart = readCoreTimes();
-        cpuStart = { ms: readCpuMs(serverChild.pid), at: performance.now() };
-        memory.loadedRss = readRss(serverChild.pid);
-        measuring = true;
-      } else if (message.type === 'measure-end') {
-        measuring = false;
-        if (coresStart && pin) {
-          const now = readCoreTimes();
-          result.cores = { server: coreBusyPct(coresStart, now, 0), generator: coreBusyPct(coresStart, now, 1) };
+        for (const x of phaseGens) {
+          if (x.s) x.s.checkpoint = null;
+          toGen(x.p.index, { type: 'continue' });
         }
-        const cpuMs = readCpuMs(serverChild.pid);
-        const wallMs = cpuStart ? performance.now() - cpuStart.at : Number.NaN;
-        if (result.cpu && cpuStart) {
-          result.cpu.windowMs = cpuMs - cpuStart.ms;
-          result.cpu.windowWallMs = wallMs;
-        }
-        const s = await probe.sample(false);
-        if (s && cpuStart) {
-          const sampled = s.lag.samples > 0;
-          result.serverStats = {
-            cpuPct: ((cpuMs - cpuStart.ms) / wallMs) * 100,
-            lagP99Ms: sampled ? s.lag.p99Ms : Number.NaN,
-            lagMaxMs: sampled ? s.lag.maxMs : Number.NaN,
-          };
-        }
-      } else if (message.type === 'result') {
-        result.gen = message.result;
-        break;
-      } else if (message.type === 'fatal') {
-        throw new Error(`load generator failed: ${message.error}`);
+        return;
       }
+      case 'ramped':
+        s.ramped = message.connections;
+        s.opened = message.connections;
+        return;
+      case 'settled':
+        s.settled = true;
+        return;
+      case 'measure-start':
+      case 'measure-end':
+        return;
+      case 'result':
+        parts[m.gen] = message.result;
+        s.done = true;
+        if (message.result.aborted) {
+          // One generator gave up: the others have nothing left to measure.
+          toAll({ type: 'abort', reason: `generator ${m.gen + 1}: ${message.result.aborted}` });
+        }
+        return;
+      case 'fatal':
+        throw new Error(`load generator ${m.gen + 1} failed: ${message.error}`);
     }
+  };
+  /** Processes messages until `until()` holds (or every generator is done). */
+  const pump = async (until: () => boolean, phase: number) => {
+    for (let i = 0; i < 1_000_000 && !until(); i++) {
+      const remaining = runDeadline - Date.now();
+      if (remaining <= 0) throw new Error('run timed out');
+      if (serverTrouble) throw new Error(serverTrouble);
+      const m = await mailbox.next(Math.min(remaining, 1000));
+      if (m) await handle(m, phase);
+      if (state.every((s) => s.done)) return;
+    }
+  };
+
+  try {
+    await waitReady(port, serverChild, 30_000);
+    await pump(() => state.every((s) => s.hello), 0);
+    if (!state.every((s) => s.hello)) throw new Error(`load generator did not start:\n${gens[0]?.tail() ?? ''}`);
+    // Workers answer /ready before the primary has seen them all listen: give a tree a moment to settle.
+    if (workers > 1) {
+      for (let i = 0; i < 50 && tree.pids(true).length < workers + 1; i++) await sleep(100);
+      for (let i = 0; i < 50 && hub.processes < tree.pids(true).length; i++) await sleep(100);
+    }
+    // Two GCs apart: the first one after start-up still returns pages, which would read as negative per-connection RSS.
+    await hub.sample(true, probeTimeout);
+    await sleep(300);
+    const base = await hub.sample(true, probeTimeout);
+    memory.baseRss = tree.rss(true);
+    memory.baseHeap = base?.heapUsed ?? Number.NaN;
+
+    // Idle CPU: no connection yet (the server's ticker and simulator run, nobody listens); the whole tree.
+    const idleFrom = { cpu: tree.cpu(), at: performance.now() };
+    for (let waited = 0; waited < idleMs && serverChild.isAlive() && !serverTrouble; waited += 100) await sleep(100);
+    if (!serverChild.isAlive() || serverTrouble) throw new Error(serverTrouble ?? 'server exited during the idle CPU window');
+    const idle = treeCpuDelta(serverChild.pid, idleFrom.cpu, tree.cpu());
+    result.cpu = {
+      idleMs: idle.total,
+      idleWallMs: performance.now() - idleFrom.at,
+      windowMs: Number.NaN,
+      windowWallMs: Number.NaN,
+      rootIdleMs: idle.root,
+      processes: idle.processes,
+    };
+    if (args.verbose)
+      log(
+        `    ${server}: idle CPU ${((result.cpu.idleMs / result.cpu.idleWallMs) * 100).toFixed(1)} % over ${(result.cpu.idleWallMs / 1000).toFixed(1)} s (${idle.processes} process${idle.processes === 1 ? '' : 'es'})`,
+      );
+
+    const configFor = (g: GenSpec): GeneratorConfig => {
+      const drive = drives[g.index] as (typeof drives)[number];
+      // A mix on the floor: this transport's projection travels in the path (?fields=), not in the server's env.
+      const fields = mixed && programOf(server) === 'floor' ? drive.env['FLOOR_FIELDS'] : undefined;
+      const path = fields ? `${drive.path}${drive.path.includes('?') ? '&' : '?'}fields=${fields}` : drive.path;
+      return {
+        kind: drive.kind,
+        host: '127.0.0.1',
+        port,
+        path,
+        stream: scenario.stream,
+        ...(drive.query !== undefined ? { query: drive.query } : {}),
+        groups: drive.groups,
+        connections: g.connections,
+        rampPerSec: g.rampPerSec,
+        maxInflight: plan.length > 1 ? Math.max(50, Math.round(200 / plan.filter((p) => p.phase === g.phase).length)) : 200,
+        checkpoints: g.checkpoints,
+        settleTimeoutMs: scenario.settleTimeoutMs,
+        measureMs: scenario.measureMs,
+        quietMs: scenario.quietMs,
+        graceMaxMs: scenario.graceMaxMs,
+        localAddresses,
+        perAddress,
+        countSeqGaps: drive.countSeqGaps,
+        ...(drive.observer && g.first ? { observer: drive.observer } : {}),
+        ...(g.stalled !== undefined ? { stalled: g.stalled, stalledWatchMs, serverPid: serverChild.pid } : {}),
+        deadlineMs: genDeadlineMs,
+        indexOffset: g.indexOffset,
+        sync: true,
+        shipKeys: g.shipKeys,
+        ...(scenario.distinctOperations ? { distinctOperations: true } : {}),
+      };
+    };
+
+    // Ramp: one mix entry after another (all generators of an entry together).
+    const phases = entriesOf(scenario).length;
+    for (let phase = 0; phase < phases; phase++) {
+      const mine = plan.filter((g) => g.phase === phase);
+      for (const g of mine) toGen(g.index, { type: 'start', config: configFor(g) });
+      await pump(() => mine.every((g) => (state[g.index]?.ramped ?? -1) >= 0 || state[g.index]?.done), phase);
+    }
+    await pump(() => state.every((s) => s.settled || s.done), phases - 1);
+    if (state.some((s) => s.done && !s.settled)) throw new Error('a load generator stopped before measuring');
+
+    // One window for every generator, from a moment they all know.
+    const startAt = Date.now() + (quick ? 100 : 300);
+    toAll({ type: 'measure', startAt });
+    await sleep(Math.max(0, startAt - Date.now()));
+    hub.resetLag();
+    const coresStart = readCoreTimes();
+    const cpuStart = { cpu: tree.cpu(), at: performance.now() };
+    memory.loadedRss = tree.rss(true);
+    measuring = true;
+    for (let i = 0; i < 100_000 && Date.now() < startAt + scenario.measureMs; i++) {
+      if (serverTrouble) throw new Error(serverTrouble);
+      await sleep(Math.min(100, Math.max(1, startAt + scenario.measureMs - Date.now())));
+    }
+    measuring = false;
+    const wallMs = performance.now() - cpuStart.at;
+    const cpuEnd = tree.cpu();
+    const window = treeCpuDelta(serverChild.pid, cpuStart.cpu, cpuEnd);
+    if (result.cpu) {
+      result.cpu.windowMs = window.total;
+      result.cpu.windowWallMs = wallMs;
+      result.cpu.rootWindowMs = window.root;
+      result.cpu.processes = window.processes;
+    }
+    const coresEnd = readCoreTimes();
+    const s = await hub.sample(false, probeTimeout);
+    const sampled = s !== null && s.lag.samples > 0;
+    result.serverStats = {
+      cpuPct: (window.total / wallMs) * 100,
+      lagP99Ms: sampled ? s.lag.p99Ms : Number.NaN,
+      lagMaxMs: sampled ? s.lag.maxMs : Number.NaN,
+      processes: window.processes,
+      probes: s?.processes.length ?? 0,
+      ...(s && s.processes.length > 1
+        ? {
+            byProcess: s.processes.map((p) => ({
+              pid: p.pid ?? 0,
+              worker: p.worker ?? false,
+              cpuPct: (((cpuEnd.get(p.pid ?? 0) ?? Number.NaN) - (cpuStart.cpu.get(p.pid ?? 0) ?? 0)) / wallMs) * 100,
+              lagP99Ms: p.lag.p99Ms,
+              lagMaxMs: p.lag.maxMs,
+              // How the connections spread over the workers (each process has its own open-file limit).
+              sockets: countSockets(p.pid ?? 0),
+            })),
+          }
+        : {}),
+    };
+    if (cores) {
+      const busy = (list: number[]) => list.reduce((a, c) => a + coreBusyPct(coresStart, coresEnd, c), 0);
+      result.cores = {
+        server: busy(cores.server),
+        generator: busy(cores.generator),
+        serverCores: cores.server.join(','),
+        generatorCores: cores.generator.join(','),
+        shared: cores.shared,
+      };
+    }
+    await pump(() => state.every((x) => x.done), phases - 1);
   } catch (error) {
     result.reason = error instanceof Error ? error.message : String(error);
   } finally {
-    // A server that crashed explains everything the generator saw: report its output.
+    // A server that crashed explains everything the generators saw: report its output.
     if (!serverChild.isAlive() && !serverTrouble) {
       await serverChild.drained();
       serverTrouble = result.reason?.includes('exited before it was ready')
@@ -535,32 +823,66 @@ async function runOne(scenario: Scenario, server: ServerKind, round: number, sta
     }
     clearInterval(watchdog);
     // Nothing is left to measure: no graceful drain needed (it would only cost time).
-    await Promise.all([stopChild(genChild, 500), stopChild(serverChild, 0)]);
+    await Promise.all([...gens.map((g) => stopChild(g, 500)), stopChild(serverChild, 0)]);
+    hub.close();
   }
 
-  // Memory per connection.
-  const points = memory.checkpoints.filter((p) => Number.isFinite(p.rss));
+  // Merge the generators: per transport, then the total.
+  const byTransport: Record<string, GeneratorResult> = {};
+  const got = plan.map((g, i) => ({ g, r: parts[i] })).filter((x): x is { g: GenSpec; r: GeneratorResult } => x.r !== null);
+  if (got.length === plan.length && got.length > 0) {
+    for (const t of [...new Set(plan.map((g) => g.transport))]) {
+      const mine = got.filter((x) => x.g.transport === t);
+      byTransport[t] = mergeParts(
+        mine.map((x) => ({ transport: t, result: x.r })),
+        drives[mine[0]?.g.index ?? 0]?.countSeqGaps ?? false,
+      );
+    }
+    result.gen = mergeTransports(byTransport);
+    if (mixed) result.parts = byTransport;
+  } else if (got.length > 0) {
+    // Some generator never reported: what the others saw, marked.
+    result.gen = mergeTransports(
+      Object.fromEntries(got.map((x) => [`${x.g.transport} ${x.g.index}`, mergeParts([{ transport: x.g.transport, result: x.r }], false)])),
+    );
+    result.reason ??= `${plan.length - got.length} of ${plan.length} load generators reported nothing`;
+  }
+
+  // Memory per connection: the whole ramp, and (a mix) each transport's part of it.
   const opened = result.gen?.connections.opened ?? 0;
-  const slope = (key: 'rss' | 'heap', base: number) => {
-    const usable = points.filter((p) => Number.isFinite(p[key]) && p.connections > 0);
-    // Small runs: a few hundred connections move RSS less than its noise, so anchor the fit at zero connections.
-    if (usable.every((p) => p.connections < 2000) && Number.isFinite(base)) usable.unshift({ connections: 0, rss: base, heap: base });
-    const fitted = linearSlope(usable.map((p) => ({ x: p.connections, y: p[key] })));
-    if (Number.isFinite(fitted)) return fitted;
-    const last = usable.at(-1);
-    return last ? (last[key] - base) / last.connections : Number.NaN;
-  };
-  memory.idleRssPerConn = slope('rss', memory.baseRss);
-  memory.idleHeapPerConn = slope('heap', memory.baseHeap);
+  const baseMem = { rss: memory.baseRss, heap: memory.baseHeap };
+  const all = points.map((p) => ({ x: p.connections, rss: p.rss, heap: p.heap }));
+  memory.idleRssPerConn = memorySlope(all, 'rss', baseMem);
+  memory.idleHeapPerConn = memorySlope(all, 'heap', baseMem);
+  if (mixed) {
+    memory.byTransport = {};
+    let anchor = baseMem;
+    const entries = entriesOf(scenario);
+    entries.forEach((e, phase) => {
+      // Points taken while this entry ramped (entries ramp in order: the later ones had not started).
+      const phasePoints = points.filter(
+        (p) => (p.byTransport[e.transport] ?? 0) > 0 && entries.slice(phase + 1).every((x) => (p.byTransport[x.transport] ?? 0) === 0),
+      );
+      const xy = phasePoints.map((p) => ({ x: p.byTransport[e.transport] ?? 0, rss: p.rss, heap: p.heap }));
+      (memory.byTransport as NonNullable<typeof memory.byTransport>)[e.transport] = {
+        idleRssPerConn: memorySlope(xy, 'rss', anchor),
+        idleHeapPerConn: memorySlope(xy, 'heap', anchor),
+        connections: e.connections,
+      };
+      const last = phasePoints.at(-1);
+      if (last) anchor = { rss: last.rss, heap: last.heap };
+    });
+  }
   memory.loadedRssPerConn = opened > 0 ? (memory.loadedRss - memory.baseRss) / opened : Number.NaN;
   result.durationMs = Date.now() - started;
 
   // Verdict.
   const g = result.gen;
+  const genLimit = GEN_CPU_LIMIT * (cores ? cores.generator.length : 1);
   if (serverTrouble) {
     result.status = 'failed';
     result.reason = serverTrouble;
-  } else if (!g) {
+  } else if (!g || got.length < plan.length) {
     result.status = 'failed';
     result.reason ??= 'no result';
   } else if (g.aborted) {
@@ -569,11 +891,14 @@ async function runOne(scenario: Scenario, server: ServerKind, round: number, sta
   } else if (g.connections.opened === 0) {
     result.status = 'failed';
     result.reason = 'no connection opened';
-  } else if (g.generator.cpuPct >= GEN_CPU_LIMIT || g.generator.lagP99Ms > maxGenLagMs) {
+  } else if (g.generator.cpuPct >= genLimit || g.generator.lagP99Ms > maxGenLagMs) {
     result.status = 'invalid';
     const cause =
-      g.generator.cpuPct >= GEN_CPU_LIMIT ? 'saturated generator' : 'generator core contended (low CPU, high lag: other processes?)';
-    result.reason = `${cause}: CPU ${g.generator.cpuPct.toFixed(0)} %, event-loop lag p99 ${g.generator.lagP99Ms.toFixed(1)} ms > ${maxGenLagMs} ms`;
+      g.generator.cpuPct >= genLimit
+        ? `saturated generator${plan.length > 1 ? 's' : ''}`
+        : 'generator core contended (low CPU, high lag: other processes?)';
+    const procs = plan.length > 1 ? ` (${plan.length} processes, CPU summed, worst lag)` : '';
+    result.reason = `${cause}: CPU ${g.generator.cpuPct.toFixed(0)} %, event-loop lag p99 ${g.generator.lagP99Ms.toFixed(1)} ms > ${maxGenLagMs} ms${procs}`;
   } else {
     result.status = 'ok';
   }
@@ -584,7 +909,7 @@ function oneLine(run: RunResult): string {
   const variant = [rounds > 1 ? `r${run.round ?? 1}` : '', run.stalled !== undefined ? `stalled ${run.stalled}` : '']
     .filter(Boolean)
     .join(' ');
-  const head = `  ${run.server.padEnd(6)} ${variant ? `${variant} ` : ''}${run.status.padEnd(7)}`;
+  const head = `  ${run.server.padEnd(7)} ${variant ? `${variant} ` : ''}${run.status.padEnd(7)}`;
   const d = derive(run);
   const secs = `(${(run.durationMs / 1000).toFixed(1)} s)`;
   const detail = (reason: string) => {
@@ -612,7 +937,28 @@ function oneLine(run: RunResult): string {
     `${head} ${d.open}/${d.target} p50 ${f(d.p50)} p99 ${f(d.p99)} p99.9 ${f(d.p999)} max ${f(d.max)} ms, makespan p99 ${f(d.makespanP99)} ms, ` +
     `${f(d.msgsPerSec, 0)} msg/s, loss ${d.lossCount}${ended}${stalledText}, RSS/conn ${f(d.idleRssKb)} KB idle, ` +
     `srv cpu ${f(d.serverCpu, 0)}% (idle ${f(d.idleCpuPct)}%) ${f(d.cpuPerMsgUs, 2)} µs/msg lag p99 ${f(d.serverLagP99)} ms, ` +
-    `gen cpu ${f(d.genCpu, 0)}% ${f(d.genCpuPerMsgUs, 2)} µs/msg lag p99 ${f(d.genLagP99)} ms ${secs}` +
+    `gen cpu ${f(d.genCpu, 0)}% ${f(d.genCpuPerMsgUs, 2)} µs/msg lag p99 ${f(d.genLagP99)} ms` +
+    (d.generators > 1 ? ` (${d.generators} generators, max ${f(d.genCpuMax, 0)}% each)` : '') +
+    (d.serverProcesses > 1
+      ? `, server ${d.serverProcesses} processes (primary ${f(d.primaryCpu, 0)}%, probes ${d.serverProbes}; workers cpu%/sockets ${(
+          run.serverStats?.byProcess ?? []
+        )
+          .filter((p) => p.worker)
+          .map((p) => `${f(p.cpuPct, 0)}/${f(p.sockets ?? Number.NaN, 0)}`)
+          .join(' ')})`
+      : '') +
+    ` ${secs}` +
+    (run.parts
+      ? Object.entries(run.parts)
+          .map(([t, gen]) => {
+            const p = derive({ ...run, gen });
+            const rss = run.memory.byTransport?.[t]?.idleRssPerConn;
+            return p
+              ? `\n           ${t.padEnd(10)} ${p.open}/${p.target} p50 ${f(p.p50)} p99 ${f(p.p99)} ms, ${f(p.msgsPerSec, 0)} msg/s, loss ${p.lossCount}, RSS/conn ${f((rss ?? Number.NaN) / 1024)} KB idle`
+              : '';
+          })
+          .join('')
+      : '') +
     (run.status !== 'ok' && run.reason ? `\n         ${run.reason.split('\n')[0]}` : '')
   );
 }
@@ -681,6 +1027,9 @@ const full =
   !connectionsOverride &&
   !measureOverride &&
   !stalledOverride &&
+  !simTpsOverride &&
+  !workersOverride &&
+  !generatorsOverride &&
   rounds >= DEFAULT_ROUNDS;
 const resultsDir = join(repoRoot, 'bench/results');
 mkdirSync(resultsDir, { recursive: true });

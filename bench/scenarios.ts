@@ -13,17 +13,60 @@ import type { ClientKind, ConnectionGroup } from './lib/protocol.ts';
  * `before`: our server as built from another checkout of this repository (a
  * previous commit, `--before <dir>`), driven exactly like `ours`. It exists
  * only in runs given `--before`.
+ * `ours-1w`, `ours-2w`: ours with WORKERS=1 / WORKERS=2 as columns of their own
+ * (the workers-capacity scenarios), pinned to cores 0 / 0-1 (see serverCores).
  */
-export type ServerKind = 'ours' | 'before' | 'recipe' | 'floor';
-export const SERVER_KINDS: readonly ServerKind[] = ['ours', 'before', 'recipe', 'floor'];
+export type ServerKind = 'ours' | 'before' | 'recipe' | 'floor' | 'ours-1w' | 'ours-2w';
+export const SERVER_KINDS: readonly ServerKind[] = ['ours', 'before', 'recipe', 'floor', 'ours-1w', 'ours-2w'];
 /** Table columns and report order: ours, then before, then the baselines. */
-export const REPORT_ORDER: readonly ServerKind[] = ['ours', 'before', 'recipe', 'floor'];
+export const REPORT_ORDER: readonly ServerKind[] = ['ours', 'ours-1w', 'ours-2w', 'before', 'recipe', 'floor'];
 /** Run order within a round (`--rounds`: floor, before, ours, recipe, then again). */
-export const RUN_ORDER: readonly ServerKind[] = ['floor', 'before', 'ours', 'recipe'];
+export const RUN_ORDER: readonly ServerKind[] = ['floor', 'before', 'ours', 'ours-1w', 'ours-2w', 'recipe'];
+
+/** WORKERS of an `ours-Nw` server kind (undefined for the others). */
+export function workersOfKind(kind: ServerKind): number | undefined {
+  const m = /^ours-(\d+)w$/.exec(kind);
+  return m ? Number(m[1]) : undefined;
+}
+/** Which server program a kind runs: every `ours-Nw` is ours. */
+export const programOf = (kind: ServerKind): 'ours' | 'before' | 'recipe' | 'floor' =>
+  workersOfKind(kind) !== undefined ? 'ours' : (kind as 'ours');
+
+/**
+ * Cores for the server (a list for taskset -c) and for the load generators. Default: server on core 0,
+ * generators on every other core (on a 2-core machine: core 1, as always). `ours-Nw`: the server tree on
+ * cores 0…N−1; the generators on the cores left, or on the last core, shared with a server worker, when N
+ * reaches the core count (the report says so).
+ */
+export function coresFor(kind: ServerKind, nproc: number): { server: number[]; generator: number[]; shared: boolean } {
+  const last = Math.max(0, nproc - 1);
+  const workers = workersOfKind(kind) ?? 1;
+  const server = Array.from({ length: Math.max(1, Math.min(workers, nproc)) }, (_, i) => i);
+  // Every core the server does not use (on 2 cores: core 1); none free: the last core, shared.
+  const free = Array.from({ length: nproc }, (_, i) => i).filter((c) => !server.includes(c));
+  const generator = free.length > 0 ? free : [last];
+  return { server, generator, shared: free.length === 0 };
+}
 /** `before` takes part wherever `ours` does (right after it in a scenario's list). */
 const withBefore = (servers: ServerKind[]): ServerKind[] =>
   servers.includes('ours') && !servers.includes('before') ? servers.flatMap((s) => (s === 'ours' ? ['ours', 'before'] : [s])) : servers;
 export type Transport = 'graphql-ws' | 'sse' | 'legacy';
+
+/**
+ * One transport of a `mix` scenario: its own connections (and selection), spread over its own
+ * generator processes. A mix ramps its entries one after another, in order (memory per connection
+ * per transport comes from each entry's part of the ramp).
+ */
+export interface MixEntry {
+  transport: Transport;
+  connections: number;
+  /** GraphQL selection for this entry (default: the scenario's). */
+  selection?: string;
+  /** Generator processes for this entry (default: the scenario's `generators`, spread over the entries). */
+  generators?: number;
+  /** Memory checkpoints, in this entry's own connections (default: as for a scenario of its size). */
+  checkpoints?: number[];
+}
 
 export interface Scenario {
   name: string;
@@ -62,7 +105,40 @@ export interface Scenario {
    * the floor: its batching mode). Latency and loss are per event inside.
    */
   batch?: { maxEvents: number; maxDelayMs: number };
+  /**
+   * Load generator processes (default 1). The connections are split evenly over them; each has its own
+   * open-file budget; all run pinned to the generator core(s) and measure the same window; their
+   * results merge into one (bench/lib/merge.ts). The report shows their CPU (sum, max per process)
+   * and worst event-loop lag.
+   */
+  generators?: number;
+  /**
+   * Several transports against one server (e.g. graphql-ws + legacy): `transport`/`connections`/`selection`
+   * then describe the first entry only as a fallback; `connections` is the total. Results per transport and in total.
+   */
+  mix?: MixEntry[];
+  /** Worker processes: WORKERS=N for ours (and before), FLOOR_WORKERS=N for the floor (default 1: one process). */
+  workers?: number;
+  /** Idle CPU window (default: as long as the measurement window). */
+  idleMs?: number;
+  /**
+   * GraphQL transports: every subscriber's document is its own (an alias `op<n>: __typename` added to the
+   * innermost selection), so the server renders every event once per subscriber instead of once per group.
+   */
+  distinctOperations?: boolean;
   notes: string[];
+}
+
+/** The entries of a scenario: its mix, or its one transport. */
+export function entriesOf(scenario: Scenario): MixEntry[] {
+  return scenario.mix ?? [{ transport: scenario.transport, connections: scenario.connections, selection: scenario.selection }];
+}
+
+/** A mix entry as a scenario of its own (one transport): what driveFor and the generators need. */
+export function entryScenario(scenario: Scenario, entry: MixEntry): Scenario {
+  if (!scenario.mix) return scenario;
+  const { mix: _, ...rest } = scenario;
+  return { ...rest, transport: entry.transport, connections: entry.connections, selection: entry.selection ?? scenario.selection };
 }
 
 export const SELECTIONS = {
@@ -76,6 +152,11 @@ export const TX_SELECTION = 'timestamp seq txHash from to value status gasUsed';
  * ≈400 events/s for each of 1,000 subscribers stays within what one generator core can read.
  */
 export const BATCH_SELECTION = 'timestamp seq from to';
+/** workers-capacity: the fields loss and latency need, for unfiltered transactions. */
+export const CAPACITY_SELECTION = 'timestamp seq from to';
+/** workers-capacity: subscribers, and the SIM_TPS steps (each a scenario `workers-capacity-<tps>`). */
+export const CAPACITY_SUBSCRIBERS = 50;
+export const CAPACITY_STEPS: readonly number[] = [150, 250, 350, 450];
 
 const SIM_DEFAULTS = { seed: 1, validators: 21, peers: 24 };
 const FILTER_GROUPS = 10;
@@ -98,7 +179,7 @@ export function schemaHasTransactionFilter(repoRoot: string): boolean {
   }
 }
 
-const checkpointsFor = (n: number, quick: boolean): number[] =>
+export const checkpointsFor = (n: number, quick: boolean): number[] =>
   quick
     ? [n]
     : n >= 5000
@@ -117,6 +198,8 @@ function scenarioList(options: { quick: boolean; filtersAvailable: boolean }): S
   const { quick, filtersAvailable } = options;
   const base = {
     rampPerSec: 500,
+    // Quick: a 0.5 s idle CPU window (CPU per message is rough in a quick run anyway), so the run stays under 2 minutes.
+    ...(quick ? { idleMs: 500 } : {}),
     settleTimeoutMs: quick ? 3000 : 10_000,
     // Quick: 2 s windows (each run also spends as long measuring the server's idle CPU).
     measureMs: quick ? 2000 : 30_000,
@@ -191,6 +274,114 @@ function scenarioList(options: { quick: boolean; filtersAvailable: boolean }): S
     };
   };
 
+  /**
+   * A high-rate chain: SIM_TPS=20000 (≈40,000 events/s), 1,000 subscribers in the ten account filters
+   * (≈1 % of events each, ≈400 events/s per subscriber), every one batching at 100 ms. Unfiltered, each
+   * subscriber would need the whole stream (≈8 MB/s), 8 GB/s for 1,000: no server or generator here has it.
+   * ≈400,000 events/s inside the batches, delivered in bursts (a block's outcomes commit at once): one load
+   * generator process lagged 186–423 ms. 2 generator processes: with more than one generator core they spread
+   * over them; on a 2-core machine both share core 1, where more processes only add overhead (measured with 4:
+   * 2.66 µs of generator CPU per event against 2.07 with one, the core saturated): see bench/README.md.
+   */
+  const batchedScenario = (transport: 'graphql-ws' | 'legacy', extra: Partial<Scenario> & Pick<Scenario, 'name'>): Scenario => {
+    const connections = extra.connections ?? 1000;
+    const simTps = extra.simTps ?? 20_000;
+    return {
+      ...base,
+      transport,
+      stream: 'transactions',
+      connections,
+      intervalMs: 1000,
+      simTps,
+      selection: BATCH_SELECTION,
+      filtered: true,
+      servers: ['ours', 'floor'],
+      checkpoints: checkpointsFor(connections, quick),
+      batch: { maxEvents: 1000, maxDelayMs: 100 },
+      generators: 2,
+      notes: [
+        `${FILTER_GROUPS} groups of subscribers, each filtered to one simulator account (≈1 % of ≈${(2 * simTps).toLocaleString('en-US')} events/s), every subscriber batching: ` +
+          'at most 1,000 events per message, sent at the latest 100 ms after its first event (ours: ' +
+          (transport === 'legacy'
+            ? '`/ws/transactions?meta=1&batch=1000&batchMs=100`'
+            : '`transactionBatches(batch: { maxEvents: 1000, maxDelayMs: 100 })`') +
+          "; the floor: one pre-built JSON array frame per filter group and batch, the same rule). Latency is per event: receive time − the event's timestamp, so it includes up to 100 ms of batching by design; " +
+          'delivered msgs/s and CPU per message count events, not messages. The recipe has no batches.',
+      ],
+      ...extra,
+    };
+  };
+
+  /**
+   * 50,000 subscribers on one instance (issue 14): 25,000 graphql-ws (minimal selection, a UUID operation id
+   * each) + 25,000 legacy `/ws/metrics`, metrics at 1 Hz. No process may hold more than 20,000 files: ours runs
+   * WORKERS=4 and the floor FLOOR_WORKERS=4 (≈12,500 sockets each), the load comes from 4 generator processes
+   * (2 per transport). graphql-ws ramps first, then legacy, so each transport's idle RSS slope is its own.
+   */
+  const density50k = (): Scenario => ({
+    ...base,
+    name: 'density-50k',
+    transport: 'graphql-ws',
+    stream: 'metrics',
+    connections: 50_000,
+    intervalMs: 1000,
+    selection: SELECTIONS.minimal,
+    servers: ['ours', 'floor'],
+    rampPerSec: 1000,
+    checkpoints: [],
+    settleTimeoutMs: 20_000,
+    graceMaxMs: 30_000,
+    workers: 4,
+    generators: 4,
+    mix: [
+      { transport: 'graphql-ws', connections: 25_000, selection: SELECTIONS.minimal, generators: 2 },
+      { transport: 'legacy', connections: 25_000, generators: 2 },
+    ],
+    notes: [
+      'One server, two transports: 25,000 graphql-ws subscribers (`{ timestamp seq }`, a fresh UUID operation id each) and 25,000 legacy `/ws/metrics` connections, ' +
+        "ramped in that order (graphql-ws first, then legacy: the RSS slope of each part of the ramp is that transport's idle memory per connection). " +
+        'Ours runs WORKERS=4, the floor FLOOR_WORKERS=4 (its primary makes the events and relays them to 4 workers); 4 load generator processes (2 per transport) ' +
+        'share the generator core; no process holds more than ≈12,500 sockets (the machine allows 20,000 files per process). ' +
+        "Memory and CPU are summed over the server's process tree; event-loop lag is the worst of its processes.",
+    ],
+  });
+
+  /**
+   * Where one worker falls behind and two do not (issue 14): unfiltered graphql-ws `transactions` subscribers
+   * (unbatched), the same workload at rising SIM_TPS, ours with WORKERS=1 (core 0) and WORKERS=2 (cores 0-1, the
+   * generator shares core 1). One scenario per step; the report's capacity section finds the highest step each
+   * sustains and derives the per-core capacity. `--sim-tps` replaces the steps with one.
+   *
+   * Every subscriber sends its own operation (distinctOperations): with one shared operation the load generator
+   * spends about as much CPU per delivery as the server does (measured: 7.4 vs 8.7 µs), so on a 2-core machine,
+   * where WORKERS=2 already shares core 1 with the generator, server + generator would need more than the two
+   * cores before one worker even fell behind. With a document per subscriber the server renders every event
+   * once per subscriber (≈30 µs per delivery) while the generator's cost stays ≈7 µs: one worker saturates a
+   * core with the generator far from the limit, and a second worker has room on the second core.
+   */
+  const workersCapacity = (): Scenario[] =>
+    CAPACITY_STEPS.map((tps) => ({
+      ...base,
+      name: `workers-capacity-${tps}`,
+      transport: 'graphql-ws',
+      stream: 'transactions',
+      connections: CAPACITY_SUBSCRIBERS,
+      intervalMs: 1000,
+      simTps: tps,
+      selection: CAPACITY_SELECTION,
+      servers: ['ours-1w', 'ours-2w'],
+      distinctOperations: true,
+      checkpoints: checkpointsFor(CAPACITY_SUBSCRIBERS, quick),
+      measureMs: 20_000,
+      graceMaxMs: 15_000,
+      notes: [
+        `${CAPACITY_SUBSCRIBERS} unfiltered graphql-ws subscribers to \`transactions\` (every event, unbatched), SIM_TPS=${tps} (≈${(2 * tps * CAPACITY_SUBSCRIBERS).toLocaleString('en-US')} deliveries/s wanted). ` +
+          '`ours-1w`: WORKERS=1 pinned to core 0; `ours-2w`: WORKERS=2, the server tree (primary + 2 workers) pinned to cores 0-1, and the load generator, on core 1, shares a core with it. ' +
+          "Every subscriber sends its own operation (an alias `opN: __typename` of its own), so the server renders each event once per subscriber: server work per delivery well above the generator's. " +
+          "A step is sustained when the run is ok, nothing is lost, the server closes no subscriber (slow consumer), and the window drains: p99 and the last window event within 2 s (the simulator commits a block's outcomes in one burst).",
+      ],
+    }));
+
   if (quick) {
     const q = (extra: Partial<Scenario> & Pick<Scenario, 'name' | 'transport' | 'connections'>): Scenario => ({
       ...base,
@@ -206,6 +397,9 @@ function scenarioList(options: { quick: boolean; filtersAvailable: boolean }): S
       q({ name: 'legacy', transport: 'legacy', connections: 500 }),
       q({ name: 'sse', transport: 'sse', connections: 200 }),
       tx(200, 200, { name: 'transactions' }),
+      ...(filtersAvailable
+        ? [batchedScenario('graphql-ws', { name: 'transactions-batched', connections: 100, simTps: 2000, generators: 1 })]
+        : []),
       stalledScenario({ name: 'stalled', transport: 'graphql-ws', connections: 50, stalled: 5, servers: ['ours'], stalledWatchMs: 9000 }),
     ];
   }
@@ -276,38 +470,13 @@ function scenarioList(options: { quick: boolean; filtersAvailable: boolean }): S
         '"closed by server" shows whether the server ended the stream; the floor is its raw SSE path (`GET /sse`).',
     ],
   });
-  /**
-   * A high-rate chain: SIM_TPS=20000 (≈40,000 events/s), 1,000 subscribers in the ten account filters
-   * (≈1 % of events each, ≈400 events/s per subscriber), every one batching at 100 ms. Unfiltered, each
-   * subscriber would need the whole stream (≈8 MB/s), 8 GB/s for 1,000: no server or generator here has it.
-   */
   if (filtersAvailable) {
     for (const transport of ['graphql-ws', 'legacy'] as const) {
-      out.push({
-        ...base,
-        name: transport === 'legacy' ? 'transactions-batched-1k-legacy' : 'transactions-batched-1k',
-        transport,
-        stream: 'transactions',
-        connections: 1000,
-        intervalMs: 1000,
-        simTps: 20_000,
-        selection: BATCH_SELECTION,
-        filtered: true,
-        servers: ['ours', 'floor'],
-        checkpoints: checkpointsFor(1000, false),
-        batch: { maxEvents: 1000, maxDelayMs: 100 },
-        notes: [
-          `${FILTER_GROUPS} groups of subscribers, each filtered to one simulator account (≈1 % of ≈40,000 events/s), every subscriber batching: ` +
-            'at most 1,000 events per message, sent at the latest 100 ms after its first event (ours: ' +
-            (transport === 'legacy'
-              ? '`/ws/transactions?meta=1&batch=1000&batchMs=100`'
-              : '`transactionBatches(batch: { maxEvents: 1000, maxDelayMs: 100 })`') +
-            "; the floor: one pre-built JSON array frame per filter group and batch, the same rule). Latency is per event: receive time − the event's timestamp, so it includes up to 100 ms of batching by design; " +
-            'delivered msgs/s and CPU per message count events, not messages. The recipe has no batches.',
-        ],
-      });
+      out.push(batchedScenario(transport, { name: transport === 'legacy' ? 'transactions-batched-1k-legacy' : 'transactions-batched-1k' }));
     }
   }
+  out.push(density50k());
+  out.push(...workersCapacity());
   for (const transport of ['graphql-ws', 'legacy'] as const) {
     out.push(
       stalledScenario({
@@ -424,11 +593,26 @@ export function describe(scenario: Scenario): string {
     scenario.transport === 'legacy'
       ? `legacy frames (contract fields${scenario.stream === 'transactions' ? ' + seq, cursor' : ''})`
       : `selection \`{ ${scenario.selection} }\``;
+  const distinct = scenario.distinctOperations ? ', every subscriber its own operation' : '';
   const batching = scenario.batch
     ? `, batches of ≤ ${scenario.batch.maxEvents.toLocaleString('en-US')} events or ${scenario.batch.maxDelayMs} ms`
     : '';
   const who = scenario.stalled
     ? `${scenario.connections.toLocaleString('en-US')} reading + ${scenario.stalled.toLocaleString('en-US')} stalled subscribers`
     : `${scenario.connections.toLocaleString('en-US')} subscriber${scenario.connections === 1 ? '' : 's'}`;
-  return `${scenario.transport}, ${who}, ${rate}, ${selection}${batching}`;
+  const processes = [
+    scenario.workers && scenario.workers > 1 ? `WORKERS=${scenario.workers} (floor: FLOOR_WORKERS=${scenario.workers})` : '',
+    (scenario.generators ?? 1) > 1 ? `${scenario.generators} generator processes` : '',
+  ]
+    .filter(Boolean)
+    .join(', ');
+  const tail = processes ? `; ${processes}` : '';
+  if (scenario.mix) {
+    const parts = scenario.mix.map((e) => {
+      const sel = e.transport === 'legacy' ? 'legacy frames' : `selection \`{ ${e.selection ?? scenario.selection} }\``;
+      return `${e.connections.toLocaleString('en-US')} ${e.transport} (${sel})`;
+    });
+    return `mix of ${parts.join(' + ')}, ramped in that order, ${rate}${batching}${tail}`;
+  }
+  return `${scenario.transport}, ${who}, ${rate}, ${selection}${distinct}${batching}${tail}`;
 }

@@ -22,8 +22,8 @@ const TAIL_BYTES = 6000;
 
 export interface SpawnOptions {
   name: string;
-  /** Core to pin to with taskset, or null for no pinning. */
-  cpu: number | null;
+  /** Core(s) to pin to with taskset (`0`, or a list such as `0,1`; the children a process forks inherit it), or null for no pinning. */
+  cpu: number | string | null;
   /** Raise the soft open-files limit with prlimit to this (null: leave as is). */
   nofile: number | null;
   argv: string[];
@@ -112,30 +112,25 @@ export function liveChildren(): number {
   return live.size;
 }
 
-/**
- * Messages from a child's IPC channel as a pull queue: `next()` resolves with
- * the next message, or null on timeout or when the child has exited.
- */
-export class Inbox<T> {
+/** A pull queue: `next()` resolves with the next value pushed, or null on timeout or once closed and empty. */
+export class PullQueue<T> {
   private readonly queue: T[] = [];
   private waiter: ((value: T | null) => void) | null = null;
   private closed = false;
 
-  constructor(child: Child, accept: (message: unknown) => message is T) {
-    child.proc.on('message', (message: unknown) => {
-      if (!accept(message)) return;
-      if (this.waiter) {
-        const w = this.waiter;
-        this.waiter = null;
-        w(message);
-      } else this.queue.push(message);
-    });
-    void child.exited.then(() => {
-      this.closed = true;
+  push(value: T): void {
+    if (this.waiter) {
       const w = this.waiter;
       this.waiter = null;
-      w?.(null);
-    });
+      w(value);
+    } else this.queue.push(value);
+  }
+
+  close(): void {
+    this.closed = true;
+    const w = this.waiter;
+    this.waiter = null;
+    w?.(null);
   }
 
   next(timeoutMs: number): Promise<T | null> {
@@ -153,5 +148,19 @@ export class Inbox<T> {
         resolve(value);
       };
     });
+  }
+}
+
+/**
+ * Messages from a child's IPC channel as a pull queue: `next()` resolves with
+ * the next message, or null on timeout or when the child has exited.
+ */
+export class Inbox<T> extends PullQueue<T> {
+  constructor(child: Child, accept: (message: unknown) => message is T) {
+    super();
+    child.proc.on('message', (message: unknown) => {
+      if (accept(message)) this.push(message);
+    });
+    void child.exited.then(() => this.close());
   }
 }

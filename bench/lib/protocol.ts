@@ -68,6 +68,52 @@ export interface GeneratorConfig {
   stalledWatchMs?: number;
   /** The whole generator run must end by then (ms since it received its config). */
   deadlineMs: number;
+  /**
+   * Several generator processes (bench/run.ts): this one's connections are numbered from `indexOffset`
+   * in the shared source-address plan (ephemeral ports are per source address, across processes).
+   */
+  indexOffset?: number;
+  /**
+   * Driven with others: after its ramp it sends `ramped`, after settling `settled`, then waits for the
+   * orchestrator's `measure` (one window start for every generator). Checkpoints wait longer for `continue`.
+   */
+  sync?: boolean;
+  /** Report every group's window events (GroupDetail), so the orchestrator can merge generators exactly. */
+  shipKeys?: boolean;
+  /**
+   * Every subscriber sends a document of its own (an alias `op<n>: __typename` in the innermost selection):
+   * nothing can be rendered once for several subscribers (the workers-capacity scenarios).
+   */
+  distinctOperations?: boolean;
+}
+
+/**
+ * One connection group's window, as one generator saw it (`shipKeys`): the
+ * events its members received (key: seq, or the timestamp without one) with
+ * the latest delivery's latency, what its observer saw for the group, its seq
+ * range, and how many members it had. Merging generators: the group's events
+ * are the union of every generator's keys and observed events.
+ */
+export interface GroupDetail {
+  members: number;
+  keys: number[];
+  maxLatMs: number[];
+  observed: number[];
+  /** [min, max] seq received in the window ([Infinity, -1] for none). */
+  range: [number, number];
+}
+
+/** One generator process of a run (several with `generators` or `mix`). */
+export interface GeneratorProcess {
+  /** The transport its connections use (scenario `mix`), else the scenario's. */
+  transport: string;
+  connections: number;
+  cpuPct: number;
+  cpuMs: number;
+  wallMs: number;
+  lagP99Ms: number;
+  lagMaxMs: number;
+  rssMb: number;
 }
 
 export interface GeneratorResult {
@@ -101,6 +147,10 @@ export interface GeneratorResult {
   seqGaps: number;
   /** Filtered runs: what the unfiltered observer saw of the window (events, and seq gaps it had itself). */
   observer?: { events: number; gaps: number; state: string };
+  /** Per group, with `shipKeys` (several generators): what the merge needs. Dropped from merged results. */
+  groupDetail?: GroupDetail[];
+  /** A merged result (several generators): each process's own CPU, lag and memory. */
+  generators?: GeneratorProcess[];
   duplicates: number;
   badPayloads: number;
   badSample?: string;
@@ -108,6 +158,7 @@ export interface GeneratorResult {
   receivedTotal: number;
   /** Present when the config asked for stalled connections. */
   stalled?: StalledResult;
+  /** Merged results: CPU summed over the processes, lag the worst of them, wall the longest, RSS summed. */
   generator: {
     cpuPct: number;
     /** CPU time (user + system) and wall time over the measurement window alone, ms (cpuPct also covers the grace period). */
@@ -141,19 +192,32 @@ export interface StalledResult {
   note?: string;
 }
 
-export type ToGenerator = { type: 'start'; config: GeneratorConfig } | { type: 'continue' } | { type: 'abort'; reason: string };
+export type ToGenerator =
+  | { type: 'start'; config: GeneratorConfig }
+  | { type: 'continue' }
+  | { type: 'abort'; reason: string }
+  /** Sync mode: the common window starts at this epoch ms. */
+  | { type: 'measure'; startAt: number };
 
 export type FromGenerator =
   | { type: 'hello' }
   | { type: 'progress'; text: string }
   | { type: 'checkpoint'; connections: number }
+  /** Sync mode: ramp done (readers, stalled connections, observer), `connections` open. */
+  | { type: 'ramped'; connections: number }
+  /** Sync mode: settled; waiting for `measure`. */
+  | { type: 'settled' }
   | { type: 'measure-start' }
   | { type: 'measure-end' }
   | { type: 'result'; result: GeneratorResult }
   | { type: 'fatal'; error: string };
 
-/** What the server-side probe (bench/probe/server-probe.ts) answers. */
+/** What the server-side probe (bench/probe/server-probe.ts) answers, per process. */
 export interface ProbeSample {
+  /** The process that answered (a multi-process server: one sample per process, see ProbeTreeSample). */
+  pid?: number;
+  /** A node:cluster worker (false: the spawned process, e.g. a primary). */
+  worker?: boolean;
   heapUsed: number;
   heapTotal: number;
   external: number;
@@ -165,5 +229,17 @@ export interface ProbeSample {
   lag: { p50Ms: number; p99Ms: number; maxMs: number; meanMs: number; samples: number };
 }
 
+/**
+ * A server's whole process tree at once (bench/lib/probe-hub.ts): heaps added
+ * up, the worst event-loop lag of any process (p99 and max), and each
+ * process's own sample. A single-process server: exactly its one sample.
+ */
+export interface ProbeTreeSample extends ProbeSample {
+  processes: ProbeSample[];
+}
+
 export type ToProbe = { type: 'probe:sample'; id: number; gc: boolean } | { type: 'probe:reset-lag' };
-export type FromProbe = { type: 'probe:sample'; id: number; sample: ProbeSample };
+export type FromProbe =
+  | { type: 'probe:sample'; id: number; sample: ProbeSample }
+  /** First message on the probe socket: who this process is. */
+  | { type: 'probe:hello'; pid: number; ppid: number; worker: boolean };

@@ -28,9 +28,16 @@ export function serverLabel(server: ServerKind, context: ReportContext = {}): st
   return server === 'before' ? `before (${context.before?.commit ?? '?'})` : server;
 }
 
-/** Table columns: ours, before (only in runs that had `--before`), recipe, floor. */
-function reportServers(context: ReportContext, runs: RunResult[] = []): ServerKind[] {
-  return REPORT_ORDER.filter((s) => s !== 'before' || context.before !== undefined || runs.some((r) => r.server === 'before'));
+/**
+ * Table columns: ours, before (only in runs that had `--before`), recipe, floor; `ours-1w`/`ours-2w` only
+ * where they ran. With a scenario: only the servers it lists (and before, where it ran).
+ */
+function reportServers(context: ReportContext, runs: RunResult[] = [], scenario?: Scenario): ServerKind[] {
+  return REPORT_ORDER.filter((s) => {
+    if (s === 'before') return context.before !== undefined || runs.some((r) => r.server === 'before');
+    if (scenario) return scenario.servers.includes(s) || runs.some((r) => r.server === s);
+    return !s.startsWith('ours-') || runs.some((r) => r.server === s);
+  });
 }
 
 export interface RunResult {
@@ -49,16 +56,45 @@ export interface RunResult {
     /** Highest RSS seen during the measurement window. */
     loadedRss: number;
     loadedRssPerConn: number;
+    /** A mix: each transport's idle slope, from its own part of the ramp (transports ramp one after another). */
+    byTransport?: Record<string, { idleRssPerConn: number; idleHeapPerConn: number; connections: number }>;
   };
-  serverStats: { cpuPct: number; lagP99Ms: number; lagMaxMs: number } | null;
   /**
-   * Server CPU time (user + system, ms, /proc/<pid>/stat) and wall time (ms):
-   * `idle*` over a window as long as the measurement window, right after /ready
-   * with no connection; `window*` over the measurement window.
+   * Over the measurement window, the server's whole process tree (a multi-process server: primary + workers):
+   * CPU summed (% of one core), event-loop lag the worst of any process's probe; `byProcess` each one's.
    */
-  cpu?: { idleMs: number; idleWallMs: number; windowMs: number; windowWallMs: number };
-  /** Busy % of the server's and the generator's cores over the window, everything included (noise check). */
-  cores: { server: number; generator: number } | null;
+  serverStats: {
+    cpuPct: number;
+    lagP99Ms: number;
+    lagMaxMs: number;
+    /** Node processes in the server's tree at the window's end (1: a single process). */
+    processes?: number;
+    /** Processes whose probe answered. */
+    probes?: number;
+    /** Each process of a multi-process server: CPU over the window, its own lag, its open sockets at the window's end. */
+    byProcess?: { pid: number; worker: boolean; cpuPct: number; lagP99Ms: number; lagMaxMs: number; sockets?: number }[];
+  } | null;
+  /**
+   * Server CPU time (user + system, ms, /proc/<pid>/stat, summed over the server's process tree) and wall
+   * time (ms): `idle*` over the idle window right after /ready with no connection; `window*` over the
+   * measurement window. `root*`: the spawned process alone (the primary of a multi-process server).
+   */
+  cpu?: {
+    idleMs: number;
+    idleWallMs: number;
+    windowMs: number;
+    windowWallMs: number;
+    rootIdleMs?: number;
+    rootWindowMs?: number;
+    processes?: number;
+  };
+  /**
+   * Busy % of the server's and the generators' cores over the window, everything included (noise check),
+   * summed over each set's cores; `shared`: the generators run on one of the server's cores (ours-2w).
+   */
+  cores: { server: number; generator: number; serverCores?: string; generatorCores?: string; shared?: boolean } | null;
+  /** A mix: each transport's generators merged (the `gen` field is their total). */
+  parts?: Record<string, GeneratorResult>;
   durationMs: number;
   /** 1-based round of this run (`--rounds`: servers interleaved, round after round). */
   round?: number;
@@ -103,6 +139,16 @@ export interface Derived {
   genCpuPerMsgUs: number;
   /** Distinct events per subscriber (per filter group) per second in the window. */
   eventRate: number;
+  /** Load generator processes in the run, and the highest CPU (% of a core) of any one of them. */
+  generators: number;
+  genCpuMax: number;
+  /** Node processes in the server's tree (1: one process) and how many of their probes answered. */
+  serverProcesses: number;
+  serverProbes: number;
+  /** A multi-process server: its primary's (the spawned process's) CPU over the window, % of one core; NaN for one process. */
+  primaryCpu: number;
+  /** The server's CPU minus its primary's over the window (% of one core): what its workers used; one process: all of it. */
+  workersCpu: number;
   /** Reader connections the server ended (closed, completed, errored) after they opened. */
   endedByServer: number;
   endReasons: Record<string, number>;
@@ -123,6 +169,25 @@ export interface Aggregate extends Derived {
     closedAfterMax: number;
     reasons: Record<string, number>;
   };
+  /** A mix: the same, per transport (its generators' results, its own idle RSS slope). */
+  parts?: Record<string, Aggregate>;
+}
+
+/** One transport of a mix run, as a run of its own (its generators' merged result, its RSS slope). */
+export function partRun(run: RunResult, transport: string): RunResult | null {
+  const gen = run.parts?.[transport];
+  if (!gen) return null;
+  const own = run.memory.byTransport?.[transport];
+  const { parts: _, ...rest } = run;
+  return {
+    ...rest,
+    gen,
+    memory: {
+      ...run.memory,
+      idleRssPerConn: own?.idleRssPerConn ?? Number.NaN,
+      idleHeapPerConn: own?.idleHeapPerConn ?? Number.NaN,
+    },
+  };
 }
 
 export function derive(run: RunResult, groups = 1): Derived | null {
@@ -134,6 +199,13 @@ export function derive(run: RunResult, groups = 1): Derived | null {
   const loss = Math.max(0, g.expected - g.delivered);
   const c = run.cpu;
   const netCpuMs = c && c.idleWallMs > 0 ? c.windowMs - c.idleMs * (c.windowWallMs / c.idleWallMs) : Number.NaN;
+  const multi = (run.serverStats?.processes ?? 1) > 1;
+  // The generators run on one of the server's cores (ours-2w): what neither used of those cores is "other".
+  const shared = run.cores?.shared === true;
+  const otherServer = shared
+    ? (run.cores?.server ?? Number.NaN) - (run.serverStats?.cpuPct ?? Number.NaN) - g.generator.cpuPct
+    : (run.cores?.server ?? Number.NaN) - (run.serverStats?.cpuPct ?? Number.NaN);
+  const otherGen = shared ? otherServer : (run.cores?.generator ?? Number.NaN) - g.generator.cpuPct;
   return {
     open: g.connections.opened,
     target: g.connections.target,
@@ -158,8 +230,8 @@ export function derive(run: RunResult, groups = 1): Derived | null {
     genLagP99: g.generator.lagP99Ms,
     drainMs: g.drainMs,
     backlogged: g.backlogged,
-    otherLoadServerCore: Math.max(0, (run.cores?.server ?? Number.NaN) - (run.serverStats?.cpuPct ?? Number.NaN)),
-    otherLoadGenCore: Math.max(0, (run.cores?.generator ?? Number.NaN) - g.generator.cpuPct),
+    otherLoadServerCore: Math.max(0, otherServer),
+    otherLoadGenCore: Math.max(0, otherGen),
     expected: g.expected,
     delivered: g.delivered,
     cpuPerMsgUs: g.delivered > 0 ? (netCpuMs * 1000) / g.delivered : Number.NaN,
@@ -168,6 +240,15 @@ export function derive(run: RunResult, groups = 1): Derived | null {
     eventRate: g.measureMs > 0 ? g.events / groups / (g.measureMs / 1000) : Number.NaN,
     endedByServer: g.connections.ended,
     endReasons: g.connections.endReasons,
+    generators: g.generators?.length ?? 1,
+    genCpuMax: g.generators ? Math.max(...g.generators.map((p) => p.cpuPct)) : g.generator.cpuPct,
+    serverProcesses: run.serverStats?.processes ?? 1,
+    serverProbes: run.serverStats?.probes ?? Number.NaN,
+    primaryCpu: multi && c?.rootWindowMs !== undefined ? (c.rootWindowMs / c.windowWallMs) * 100 : Number.NaN,
+    workersCpu:
+      multi && c?.rootWindowMs !== undefined
+        ? ((c.windowMs - c.rootWindowMs) / c.windowWallMs) * 100
+        : (run.serverStats?.cpuPct ?? Number.NaN),
   };
 }
 
@@ -234,6 +315,17 @@ export function aggregate(runs: RunResult[], groups = 1): Aggregate | null {
       closedAfterMax: after.length ? (after[after.length - 1] as number) : Number.NaN,
       reasons,
     };
+  }
+  const transports = [...new Set(usable.flatMap((r) => Object.keys(r.parts ?? {})))];
+  if (transports.length > 0) {
+    out.parts = {};
+    for (const t of transports) {
+      const a = aggregate(
+        usable.map((r) => partRun(r, t)).filter((r): r is RunResult => r !== null),
+        groups,
+      );
+      if (a) out.parts[t] = a;
+    }
   }
   return out;
 }
@@ -358,7 +450,7 @@ export function splitVariants(scenario: Scenario, runs: RunResult[]): { main: Ru
 }
 
 export function scenarioTable(scenario: Scenario, runs: RunResult[], context: ReportContext = {}): string {
-  const servers = reportServers(context, runs);
+  const servers = reportServers(context, runs, scenario);
   const hasBefore = servers.includes('before');
   const label = (s: ServerKind) => serverLabel(s, context);
   const { main, base } = splitVariants(scenario, runs);
@@ -379,10 +471,20 @@ export function scenarioTable(scenario: Scenario, runs: RunResult[], context: Re
     );
   }
   lines.push('');
-  // Ratio columns: ours/floor, ours/before (runs with --before), recipe/ours.
-  const ratioHeads = ['ours/floor', ...(hasBefore ? ['ours/before'] : []), 'recipe/ours'];
+  // Ratio columns: ours/floor, ours/before (runs with --before), recipe/ours; ours-2w/ours-1w where both ran.
+  const ratioDefs: { head: string; num: ServerKind; den: ServerKind }[] = [
+    ...(servers.includes('ours') && servers.includes('floor') ? [{ head: 'ours/floor', num: 'ours' as const, den: 'floor' as const }] : []),
+    ...(hasBefore ? [{ head: 'ours/before', num: 'ours' as const, den: 'before' as const }] : []),
+    ...(servers.includes('recipe') && servers.includes('ours')
+      ? [{ head: 'recipe/ours', num: 'recipe' as const, den: 'ours' as const }]
+      : []),
+    ...(servers.includes('ours-1w') && servers.includes('ours-2w')
+      ? [{ head: 'ours-2w/ours-1w', num: 'ours-2w' as const, den: 'ours-1w' as const }]
+      : []),
+  ];
+  const ratioHeads = ratioDefs.map((r) => r.head);
   const noRatios = ratioHeads.map(() => ' |').join('');
-  lines.push(`| | ${servers.map(label).join(' | ')} | ${ratioHeads.join(' | ')} |`);
+  lines.push(`| | ${servers.map(label).join(' | ')} |${ratioHeads.map((h) => ` ${h} |`).join('')}`);
   lines.push(`|---|${[...servers, ...ratioHeads].map(() => '---:').join('|')}|`);
   lines.push(`| status | ${servers.map((s) => statusText(runsOf(main, s))).join(' | ')} |${noRatios}`);
   // The `stalled: 0` comparison rows, when that variant ran (a quick run skips it).
@@ -406,14 +508,12 @@ export function scenarioTable(scenario: Scenario, runs: RunResult[], context: Re
       if (!d) return '–';
       return text ? text(d) : fmt(value(d));
     });
-    const o = from.get('ours');
-    const b = from.get('before');
-    const r = from.get('recipe');
-    const f = from.get('floor');
-    const of = withRatio && o && f ? ratio(value(o), value(f)) : '';
-    const ob = withRatio && o && b ? ratio(value(o), value(b)) : '';
-    const ro = withRatio && o && r ? ratio(value(r), value(o)) : '';
-    lines.push(`| ${rowLabel} | ${cells.join(' | ')} | ${[of, ...(hasBefore ? [ob] : []), ro].join(' | ')} |`);
+    const ratios = ratioDefs.map((def) => {
+      const n = from.get(def.num);
+      const d = from.get(def.den);
+      return withRatio && n && d ? ratio(value(n), value(d)) : '';
+    });
+    lines.push(`| ${rowLabel} | ${cells.join(' | ')} |${ratios.map((x) => ` ${x} |`).join('')}`);
   };
   for (const r of ROWS) {
     row(r.label, r.value, r.text, r.ratio);
@@ -458,6 +558,72 @@ export function scenarioTable(scenario: Scenario, runs: RunResult[], context: Re
       );
     }
   }
+  // Multi-process servers (WORKERS, FLOOR_WORKERS): the tree, its primary, its workers.
+  const present = [...derived.values()].filter((d): d is Aggregate => d !== null);
+  if (present.some((d) => d.serverProcesses > 1)) {
+    row(
+      'server processes (probes answered)',
+      (d) => d.serverProcesses,
+      (d) => `${fmt(d.serverProcesses, 0)} (${fmt(d.serverProbes, 0)})`,
+      false,
+    );
+    row(
+      'server primary CPU (% of one core)',
+      (d) => d.primaryCpu,
+      (d) => fmt(d.primaryCpu, 0),
+      true,
+    );
+    row(
+      'server workers CPU (% of one core)',
+      (d) => d.workersCpu,
+      (d) => fmt(d.workersCpu, 0),
+      true,
+    );
+  }
+  // Several generator processes: the busiest one (the sum is in "generator CPU %").
+  if (present.some((d) => d.generators > 1)) {
+    row(
+      'generator processes; CPU max per process (%)',
+      (d) => d.genCpuMax,
+      (d) => `${fmt(d.generators, 0)}; ${fmt(d.genCpuMax, 0)}`,
+      false,
+    );
+  }
+  // A mix: each transport on its own (its generators merged; idle RSS from its part of the ramp).
+  const transports = [...new Set(present.flatMap((d) => Object.keys(d.parts ?? {})))];
+  for (const t of transports) {
+    const partOf = new Map(servers.map((s) => [s, derived.get(s)?.parts?.[t] ?? null] as const));
+    row(
+      `${t}: connections open / target`,
+      (d) => d.open,
+      (d) => `${d.open}/${d.target}`,
+      false,
+      partOf,
+    );
+    row(`${t}: latency p50 (ms)`, (d) => d.p50, latencyText('p50'), true, partOf);
+    row(`${t}: latency p99 (ms)`, (d) => d.p99, latencyText('p99'), true, partOf);
+    row(
+      `${t}: delivered msgs/s`,
+      (d) => d.msgsPerSec,
+      (d) => fmt(d.msgsPerSec, 0),
+      true,
+      partOf,
+    );
+    row(
+      `${t}: loss; closed by the server`,
+      (d) => d.lossCount,
+      (d) => `${d.lossCount} (${fmt(d.lossPct, 3)} %); ${d.endedByServer}`,
+      false,
+      partOf,
+    );
+    row(
+      `${t}: RSS per conn, idle (KB)`,
+      (d) => d.idleRssKb,
+      (d) => kb(d.idleRssKb),
+      true,
+      partOf,
+    );
+  }
   if (compare) {
     row(
       'loss, stalled: 0',
@@ -468,6 +634,12 @@ export function scenarioTable(scenario: Scenario, runs: RunResult[], context: Re
     );
   }
   const extra: string[] = [];
+  const sharedCores = runs.find((r) => r.cores?.shared);
+  if (sharedCores?.cores) {
+    extra.push(
+      `- ${[...new Set(runs.filter((r) => r.cores?.shared).map((r) => label(r.server)))].join(', ')}: the server tree ran on cores ${sharedCores.cores.serverCores} and the load generator on core ${sharedCores.cores.generatorCores}, which it **shared with a server worker** (this machine has ${sharedCores.cores.serverCores?.split(',').length ?? '?'} cores): "other processes" there is what neither used.`,
+    );
+  }
   for (const s of servers) {
     const serverRuns = [...runsOf(main, s), ...runsOf(base, s)];
     const bits: string[] = [];
@@ -507,6 +679,17 @@ export function scenarioTable(scenario: Scenario, runs: RunResult[], context: Re
             st.closedByServer > 0 ? `closed ${st.closedByServer}/${st.stalled} (${list(st.closeReasons)})` : `closed none of ${st.stalled}`;
           bits.push(
             `${prefix}stalled connections: ${closes}, watched ${fmt(st.watchedMs / 1000)} s after the last stall${problems.length ? `; ${problems.join('; ')}` : ''}`,
+          );
+        }
+        const procs = run.serverStats?.byProcess;
+        if (procs && procs.length > 1) {
+          bits.push(
+            `${prefix}server processes (CPU % of one core, sockets, lag p99 ms): ` +
+              procs
+                .map(
+                  (p) => `${p.worker ? 'worker' : 'primary'} ${fmt(p.cpuPct, 0)} %, ${fmt(p.sockets ?? Number.NaN, 0)}, ${fmt(p.lagP99Ms)}`,
+                )
+                .join('; '),
           );
         }
         const d = derive(run, groups);
@@ -633,6 +816,77 @@ const TARGETS: Target[] = [
   },
 ];
 
+const CPU_PER_MSG = { name: 'CPU/msg', value: (d: Aggregate) => d.cpuPerMsgUs, unit: 'µs', ratio: true };
+
+/** CPU per delivered message against the floor's (issue 14): ours ≤ `limit` × floor. */
+const cpuTarget = (scenario: string, what: string, limit: number): Target => ({
+  scenario,
+  text: `${what}: server CPU per delivered message ≤ ${limit.toFixed(1)} × the floor's (${scenario})`,
+  check: (d) => {
+    const o = d.get('ours');
+    const f = d.get('floor');
+    if (!o || !f || !Number.isFinite(o.cpuPerMsgUs) || !Number.isFinite(f.cpuPerMsgUs) || f.cpuPerMsgUs <= 0) return null;
+    return {
+      pass: o.cpuPerMsgUs <= limit * f.cpuPerMsgUs,
+      detail: `ours ${us(o.cpuPerMsgUs)} µs, floor ${us(f.cpuPerMsgUs)} µs (${ratio(o.cpuPerMsgUs, f.cpuPerMsgUs)})`,
+    };
+  },
+  versus: [CPU_PER_MSG],
+});
+
+/** Batched delivery at a high rate (issue 14): p99 ≤ 100 ms + the floor's p99, zero loss, sustained. */
+const batchedTarget = (scenario: string, what: string): Target => ({
+  scenario,
+  text: `${what}: batched at 100 ms, p99 ≤ 100 ms + the floor's p99; zero loss; sustained (${scenario})`,
+  check: (d) => {
+    const o = d.get('ours');
+    const f = d.get('floor');
+    if (!o || !f) return null;
+    const sustained = !o.backlogged && o.endedByServer === 0;
+    return {
+      pass: o.p99 <= 100 + f.p99 && o.lossCount === 0 && sustained,
+      detail:
+        `ours p99 ${fmt(o.p99)} ms vs ${fmt(100 + f.p99)} ms (100 + floor ${fmt(f.p99)}), loss ${o.lossCount}, ${fmt(o.msgsPerSec, 0)} events/s delivered` +
+        (sustained
+          ? ''
+          : `, **not sustained** (${o.backlogged ? 'still delivering after the grace period' : `${o.endedByServer} closed by the server`})`),
+    };
+  },
+  versus: [P99, LOSS],
+});
+
+/** Issue 14's targets (those judged on one scenario; the workers one is in the capacity section). */
+const TARGETS_14: Target[] = [
+  cpuTarget('graphql-ws-10k-minimal', 'graphql-ws', 1.0),
+  cpuTarget('legacy-10k', 'legacy', 1.0),
+  cpuTarget('sse-2k', 'SSE', 1.2),
+  {
+    scenario: 'density-50k',
+    text: '50,000 subscribers (25,000 graphql-ws + 25,000 legacy, 1 event/s): no errors, no loss, p99 ≤ 1.3 × floor; idle ≤ 8 KB per graphql-ws subscriber, ≤ 5 KB per legacy connection; generators not the bottleneck',
+    check: (d) => {
+      const o = d.get('ours');
+      const f = d.get('floor');
+      if (!o || !f) return null;
+      const gw = o.parts?.['graphql-ws'];
+      const lg = o.parts?.['legacy'];
+      const errors = o.target - o.open + o.endedByServer;
+      const pass =
+        errors === 0 && o.lossCount === 0 && o.p99 <= 1.3 * f.p99 && (gw?.idleRssKb ?? Infinity) <= 8 && (lg?.idleRssKb ?? Infinity) <= 5;
+      return {
+        pass,
+        detail:
+          `${o.open}/${o.target} open, ${o.endedByServer} closed, loss ${o.lossCount}; p99 ${fmt(o.p99)} vs floor ${fmt(f.p99)} ms (${ratio(o.p99, f.p99)}); ` +
+          `idle ${gw ? kb(gw.idleRssKb) : '–'} KB graphql-ws, ${lg ? kb(lg.idleRssKb) : '–'} KB legacy; ` +
+          `generators ${fmt(o.generators, 0)}: CPU ${fmt(o.genCpu, 0)} % summed (max ${fmt(o.genCpuMax, 0)} % per process), lag p99 ≤ ${fmt(o.genLagP99)} ms`,
+      };
+    },
+    versus: [P99, LOSS, IDLE_RSS],
+  },
+  batchedTarget('transactions-batched-1k', 'transactions, 1,000 graphql-ws subscribers at SIM_TPS=20000'),
+  batchedTarget('transactions-batched-1k-legacy', 'transactions, 1,000 legacy subscribers at SIM_TPS=20000'),
+  batchedTarget('transactions-batched', 'quick: transactions, 100 graphql-ws subscribers at SIM_TPS=2000'),
+];
+
 const VERSUS_NOTE =
   'The verdicts judge ours alone; the last column is the same numbers for ours against the before checkout (ok rounds, medians; ratio = ours ÷ before).';
 
@@ -642,12 +896,18 @@ function okAggregates(runs: RunResult[], servers: readonly ServerKind[], groups 
   return new Map(servers.map((s) => [s, aggregate(ok(s), groups)]));
 }
 
-export function targetsSection(results: Map<string, RunResult[]>, context: ReportContext = {}): string {
+export function targetsSection(
+  results: Map<string, RunResult[]>,
+  context: ReportContext = {},
+  targets: Target[] = TARGETS,
+  title = 'Targets (issue 5)',
+  extraRows: string[] = [],
+): string {
   const lines: string[] = [];
   const allRuns = [...results.values()].flat();
   const servers = reportServers(context, allRuns);
   const hasBefore = servers.includes('before');
-  for (const target of TARGETS) {
+  for (const target of targets) {
     const runs = results.get(target.scenario);
     if (!runs) continue;
     // Medians over the ok rounds only (an invalid round never meets a target).
@@ -662,12 +922,13 @@ export function targetsSection(results: Map<string, RunResult[]>, context: Repor
       `| ${target.text} | ${verdict}${outcome && noisy ? ' (noisy run: cores shared with other processes)' : ''} | ${outcome?.detail ?? ''} |${versus}`,
     );
   }
+  lines.push(...extraRows.map((r) => (hasBefore ? `${r} – |` : r)));
   if (lines.length === 0) return '';
   const head = hasBefore
     ? [`| target | result | measured | ours vs ${serverLabel('before', context)} |`, '|---|---|---|---|']
     : ['| target | result | measured |', '|---|---|---|'];
   const note = hasBefore ? [VERSUS_NOTE, ''] : [];
-  return ['## Targets (issue 5)', '', ...note, ...head, ...lines, ''].join('\n');
+  return [`## ${title}`, '', ...note, ...head, ...lines, ''].join('\n');
 }
 
 /**
@@ -746,7 +1007,10 @@ const METHOD = `## How it is measured
 - CPU per delivered message: right after the server is ready, before any connection, the orchestrator reads the server's utime+stime (/proc/<pid>/stat, 10 ms ticks) over an idle window as long as the measurement window (its ticker and simulator run, nobody listens); then over the measurement window. Per message = (window CPU − idle CPU × window length ÷ idle length) ÷ deliveries of window events (readers only). It is the cost of delivering, not of producing, events; deliveries after the window (a backlogged server) are not in the CPU window, so a backlogged server's number is too low. The generator's CPU over the window and grace is shown beside it (% and per message), to show the generator was not the limit.
 - Rounds (\`--rounds\`, default 3 for a full run): each scenario runs {{ORDER}}, then again, N times, each round a fresh server process; the table shows medians over the ok rounds, latency percentiles with the rounds' min–max, and ratios of the medians.
 - Stalled connections (stalled-clients*): after the readers are open, extra connections subscribe, receive their first event and pause their TCP socket for good (nothing they receive counts). Once all have stalled, the generator finds the server's socket for each (/proc/net/tcp, by port, read once) and the server's file descriptor holding it (/proc/<pid>/fd); every 250 ms it re-reads those links. A stalled connection counts as closed by the server when the server no longer holds its socket (or the client itself sees a close, which a paused client usually cannot); the time is from its stall, ±250 ms. A server that sends a close frame first and cuts the socket later is counted at the cut. The same scenario without the stalled connections (\`stalled: 0\`) runs interleaved with it, for the readers' "p99 with ÷ without".
-- A run is INVALID when the generator was the bottleneck: its CPU over the window ≥ 90 % of its core or its event-loop lag p99 above the limit (default 50 ms). Its numbers are shown but are not the server's. The generator's own queueing is part of every latency, equally for every server; compare ratios, not absolutes.
+- A run is INVALID when the generator was the bottleneck: its CPU over the window ≥ 90 % of its core(s) or its event-loop lag p99 above the limit (default 50 ms). Its numbers are shown but are not the server's. The generator's own queueing is part of every latency, equally for every server; compare ratios, not absolutes.
+- Multi-process servers (ours with \`WORKERS=N\`, the floor with \`FLOOR_WORKERS=N\`: a node:cluster primary and N workers): CPU, idle CPU and RSS are summed over the server's process tree (the spawned pid and every node process below it, found through the parent pids in /proc); "server primary CPU" is the spawned process alone, "workers CPU" the rest. The probe is loaded into every process (workers inherit the primary's execArgv) and reports to the orchestrator over a unix socket of its own; heaps are summed, the event-loop lag shown is the worst of any process. Summed RSS counts pages the processes share (the node binary) once per process: compare slopes, not bases. Ours always runs with an explicit \`WORKERS\` (1 unless the scenario or the server kind says otherwise; its production default would be one per core). The floor with workers: its primary runs the simulator and ticker and relays each turn's events to every worker over IPC; each worker writes them to its own sockets (the same bytes everywhere, so timestamps and seq agree across workers).
+- Several generator processes (\`generators\`, \`mix\`): the connections are split evenly over them (each process has its own open-file limit), all pinned to the generator core(s); they ramp together (a mix: one transport after the other, graphql-ws first), pause together at memory checkpoints, and measure one common window chosen by the orchestrator. Their results merge exactly: latency histograms add up; every generator reports each group's window events, so loss (the union of every generator's and the observer's events × the group's members − deliveries) and makespan are as for one generator. The table shows the generators' CPU summed (the invalidation rule uses the sum) and per process (max), and the worst event-loop lag of any of them. A mix is reported in total and per transport; each transport's idle RSS per connection is the slope over its own part of the ramp.
+- workers-capacity: ours as \`ours-1w\` (WORKERS=1, core 0) and \`ours-2w\` (WORKERS=2, primary + 2 workers on cores 0-1, the generator sharing core 1) at rising SIM_TPS; see the capacity section for the criteria and the formula.
 `;
 
 export interface RunRecord {
@@ -764,10 +1028,140 @@ export interface RunRecord {
   results: Record<string, RunResult[]>;
 }
 
+/**
+ * A workers-capacity step is sustained: every round ok, nothing lost, nobody closed, the window drained:
+ * p99 and the last window event within 2 s (a block's outcomes arrive in one burst; a server that falls
+ * behind builds a backlog that grows through the 20 s window).
+ */
+function sustained(runs: RunResult[], a: Aggregate | null): { ok: boolean; why: string } {
+  if (runs.length === 0 || !a) return { ok: false, why: 'no result' };
+  const bad = runs.find((r) => r.status !== 'ok');
+  if (bad) return { ok: false, why: `${bad.status}: ${(bad.reason ?? '').split('\n')[0]?.slice(0, 100) ?? ''}` };
+  const why = [
+    a.lossCount > 0 ? `loss ${a.lossCount} (${fmt(a.lossPct, 2)} %)` : '',
+    a.endedByServer > 0 ? `${a.endedByServer} closed by the server (${reasonsText(a.endReasons, 1)})` : '',
+    a.backlogged ? 'still delivering after the grace period' : '',
+    a.p99 > 2000 ? `p99 ${fmt(a.p99)} ms` : '',
+    a.drainMs > 2000 ? `last window event ${fmt(a.drainMs, 0)} ms late` : '',
+  ].filter(Boolean);
+  return { ok: why.length === 0, why: why.join(', ') };
+}
+
+const CAPACITY_VARIANTS: ServerKind[] = ['ours-1w', 'ours-2w'];
+
+/**
+ * The workers-capacity steps (issue 14): per SIM_TPS step, what WORKERS=1 and WORKERS=2 delivered; the
+ * highest step each sustained; per-core capacity and the projection to 8 and 16 cores. Also the target
+ * row "two workers deliver what one cannot" for the targets table.
+ */
+export function capacitySection(scenarios: Scenario[], results: Map<string, RunResult[]>): { section: string; targetRow: string | null } {
+  const steps = scenarios.filter((s) => s.name.startsWith('workers-capacity-') && results.has(s.name)).sort((a, b) => a.simTps - b.simTps);
+  if (steps.length === 0) return { section: '', targetRow: null };
+  type Cell = { a: Aggregate | null; runs: RunResult[]; sustained: { ok: boolean; why: string } };
+  const table = steps.map((scenario) => {
+    const runs = results.get(scenario.name) ?? [];
+    const cells = new Map<ServerKind, Cell>();
+    for (const v of CAPACITY_VARIANTS) {
+      const mine = runs.filter((r) => r.server === v && r.status !== 'skipped');
+      const a = aggregate(mine);
+      cells.set(v, { a, runs: mine, sustained: sustained(mine, a) });
+    }
+    return { scenario, cells };
+  });
+  const cellText = (c: Cell | undefined, primary: boolean) => {
+    if (!c?.a) return ['not run', '', '', '', ''];
+    const a = c.a;
+    return [
+      c.sustained.ok ? 'yes' : `**no** (${c.sustained.why})`,
+      fmt(a.msgsPerSec, 0),
+      fmt(a.p99),
+      `${fmt(a.serverCpu, 0)}${primary && Number.isFinite(a.primaryCpu) ? ` (primary ${fmt(a.primaryCpu, 0)})` : ''}`,
+      us(a.cpuPerMsgUs),
+    ];
+  };
+  const lines = [
+    '## Workers capacity (issue 14)',
+    '',
+    `Unfiltered graphql-ws \`transactions\` subscribers at rising SIM_TPS (scenarios \`workers-capacity-<SIM_TPS>\`, ${steps[0]?.connections ?? '?'} subscribers each). ` +
+      '`ours-1w`: WORKERS=1 on core 0; `ours-2w`: WORKERS=2, the tree (primary + 2 workers) on cores 0-1 — the load generator runs on core 1 too, so the two workers had less than two whole cores. ' +
+      'Every subscriber sends its own operation (the server renders every event once per subscriber). ' +
+      'Sustained: every round ok (generator not the bottleneck), no loss, no subscriber closed by the server, p99 and the last window event within 2 s. ' +
+      'Server CPU is summed over the process tree (% of one core).',
+    '',
+    '| SIM_TPS | deliveries/s wanted | 1w sustained | 1w delivered/s | 1w p99 (ms) | 1w CPU % | 1w µs/msg | 2w sustained | 2w delivered/s | 2w p99 (ms) | 2w CPU % | 2w µs/msg |',
+    '|---:|---:|---|---:|---:|---:|---:|---|---:|---:|---:|---:|',
+  ];
+  for (const row of table) {
+    const wanted = 2 * row.scenario.simTps * row.scenario.connections;
+    lines.push(
+      `| ${row.scenario.simTps} | ≈${fmt(wanted, 0)} | ${cellText(row.cells.get('ours-1w'), false).join(' | ')} | ${cellText(row.cells.get('ours-2w'), true).join(' | ')} |`,
+    );
+  }
+  const highest = (v: ServerKind) => [...table].reverse().find((r) => r.cells.get(v)?.sustained.ok);
+  const h1 = highest('ours-1w');
+  const h2 = highest('ours-2w');
+  lines.push('');
+  lines.push(
+    `Highest step sustained: WORKERS=1 ${h1 ? `SIM_TPS=${h1.scenario.simTps} (${fmt(h1.cells.get('ours-1w')?.a?.msgsPerSec ?? NaN, 0)} msgs/s)` : 'none'}; ` +
+      `WORKERS=2 ${h2 ? `SIM_TPS=${h2.scenario.simTps} (${fmt(h2.cells.get('ours-2w')?.a?.msgsPerSec ?? NaN, 0)} msgs/s)` : 'none'}.`,
+  );
+  // Per-core capacity: deliveries per second per fully used core of workers, at the highest sustained step.
+  const perCore = (a: Aggregate | null | undefined) => (a && a.workersCpu > 0 ? a.msgsPerSec / (a.workersCpu / 100) : Number.NaN);
+  const a1 = h1?.cells.get('ours-1w')?.a;
+  const a2 = h2?.cells.get('ours-2w')?.a;
+  const c1 = perCore(a1);
+  const c2 = perCore(a2);
+  const p = a2 && Number.isFinite(a2.primaryCpu) ? a2.primaryCpu / 100 : Number.NaN;
+  const c = Number.isFinite(c2) ? c2 : c1;
+  lines.push('');
+  lines.push(
+    `Per-core capacity C = delivered msgs/s ÷ the workers' CPU (in cores) at the highest sustained step: WORKERS=1 ${fmt(c1, 0)} msgs/s per core; ` +
+      `WORKERS=2 ${fmt(c2, 0)} msgs/s per core of workers, its primary using P = ${fmt(p, 2)} cores (sources, sequence numbers, one IPC message per worker per turn).`,
+  );
+  // The same per-core figure for one shared operation (every subscriber the same document): 1 s of CPU ÷ CPU per message.
+  const shared = aggregate((results.get('graphql-ws-10k-minimal') ?? []).filter((r) => r.server === 'ours'));
+  if (shared && shared.cpuPerMsgUs > 0) {
+    lines.push('');
+    lines.push(
+      `For comparison, with one shared operation (graphql-ws-10k-minimal, 1 event/s to 10,000 subscribers) ours spends ${us(shared.cpuPerMsgUs)} µs of CPU per delivered message, idle subtracted: ≈${fmt(1e6 / shared.cpuPerMsgUs, 0)} msgs/s per fully used core, to be used in the same formula.`,
+    );
+  }
+  if (Number.isFinite(c)) {
+    const project = (n: number, pn: number) => (n - pn) * c;
+    const cells = [8, 16].map((n) => {
+      if (!Number.isFinite(p)) return `${n} cores: ${fmt(n * c, 0)} msgs/s (no primary share measured)`;
+      return `${n} cores: ${fmt(project(n, p * (n / 2)), 0)}–${fmt(project(n, p), 0)} msgs/s`;
+    });
+    lines.push('');
+    lines.push(
+      `Projection (N cores, one worker per core): capacity(N) = (N − P(N)) × C, with P(N) between P (the primary's cost does not grow with workers) and P × N ÷ 2 ` +
+        `(it grows in proportion to the workers, as its per-worker IPC does): ${cells.join('; ')}. ` +
+        "It assumes a worker's cost per delivery stays as measured (no cross-core contention, the same workload per subscriber), and every subscriber's events are spread evenly over the workers.",
+    );
+  }
+  lines.push('');
+  // The target: a step WORKERS=2 sustains and WORKERS=1 does not.
+  const proof = table.find(
+    (r) => r.cells.get('ours-2w')?.sustained.ok && r.cells.get('ours-1w')?.a && !r.cells.get('ours-1w')?.sustained.ok,
+  );
+  const anyData = table.some((r) => r.cells.get('ours-2w')?.a && r.cells.get('ours-1w')?.a);
+  const verdict = proof ? 'met' : anyData ? '**not met**' : 'no valid data';
+  const detail = proof
+    ? `SIM_TPS=${proof.scenario.simTps}: WORKERS=1 ${proof.cells.get('ours-1w')?.sustained.why ?? ''} at ${fmt(proof.cells.get('ours-1w')?.a?.msgsPerSec ?? NaN, 0)} msgs/s; WORKERS=2 sustained ${fmt(proof.cells.get('ours-2w')?.a?.msgsPerSec ?? NaN, 0)} msgs/s`
+    : anyData
+      ? `highest sustained: WORKERS=1 ${h1?.scenario.simTps ?? 'none'}, WORKERS=2 ${h2?.scenario.simTps ?? 'none'} (SIM_TPS)`
+      : '';
+  return {
+    section: lines.join('\n'),
+    targetRow: `| every core: WORKERS=2 sustains a rate WORKERS=1 cannot (workers-capacity-*) | ${verdict} | ${detail} |`,
+  };
+}
+
 export function renderMarkdown(record: RunRecord): string {
   const results = new Map(Object.entries(record.results));
   const context: ReportContext = record.before ? { before: record.before } : {};
   const tables = record.scenarios.filter((s) => results.has(s.name)).map((s) => scenarioTable(s, results.get(s.name) ?? [], context));
+  const capacity = capacitySection(record.scenarios, results);
   return [
     record.full ? '# Benchmarks' : `# Benchmarks (${record.quick ? 'quick' : 'partial'} run — not the reference numbers)`,
     '',
@@ -775,7 +1169,8 @@ export function renderMarkdown(record: RunRecord): string {
     '',
     machineSection(record.machine, record.command, record.setupNotes),
     targetsSection(results, context),
-    ...[beforeAfterSection(record.scenarios, results, context)].filter(Boolean),
+    targetsSection(results, context, TARGETS_14, 'Targets (issue 14)', capacity.targetRow ? [capacity.targetRow] : []),
+    ...[capacity.section, beforeAfterSection(record.scenarios, results, context)].filter(Boolean),
     '## Scenarios',
     '',
     ...tables,

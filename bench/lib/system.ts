@@ -1,6 +1,6 @@
 /** What the benchmark needs to know about this machine and its processes. */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
@@ -215,4 +215,146 @@ export function checkoutInfo(dir: string): { commit: string; dirty: boolean } | 
   } catch {
     return null;
   }
+}
+
+// ── Process trees (a server with workers: node:cluster primary + workers) ──
+
+let nodeExe: string | undefined;
+/** The real path of the node binary (cluster workers run the same one). */
+function nodeBinary(): string {
+  if (nodeExe === undefined) {
+    try {
+      nodeExe = realpathSync(process.execPath);
+    } catch {
+      nodeExe = process.execPath;
+    }
+  }
+  return nodeExe;
+}
+
+/** The parent pid of every process in /proc (this machine has no /proc/<pid>/task/<tid>/children). */
+function parentsByPid(): Map<number, number[]> {
+  const children = new Map<number, number[]>();
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return children;
+  }
+  for (const name of entries) {
+    const c = name.charCodeAt(0);
+    if (c < 48 || c > 57) continue;
+    const stat = read(`/proc/${name}/stat`);
+    const close = stat.lastIndexOf(')');
+    if (close < 0) continue;
+    // "pid (comm) state ppid …"
+    const ppid = Number(stat.slice(close + 2).split(' ', 2)[1]);
+    if (!Number.isFinite(ppid)) continue;
+    const list = children.get(ppid);
+    if (list) list.push(Number(name));
+    else children.set(ppid, [Number(name)]);
+  }
+  return children;
+}
+
+/**
+ * The process `root` and every descendant that runs node (so tsx's esbuild
+ * service, a helper, does not count), root first. A single-process server is
+ * just [root]. Found by scanning /proc/<pid>/stat for parent pids.
+ */
+export function processTree(root: number): number[] {
+  const byParent = parentsByPid();
+  const out = [root];
+  const exe = nodeBinary();
+  for (let i = 0; i < out.length && i < 10_000; i++) {
+    for (const child of byParent.get(out[i] as number) ?? []) {
+      let link: string;
+      try {
+        link = readlinkSync(`/proc/${child}/exe`);
+      } catch {
+        continue; // gone, or not ours to read
+      }
+      if (link === exe || link === process.execPath) out.push(child);
+    }
+  }
+  return out;
+}
+
+/**
+ * A server's process tree, re-read at most every `maxAgeMs` (workers start
+ * after /ready is first answered, and a primary may restart one).
+ */
+export class ProcessTree {
+  private cached: number[] = [];
+  private at = 0;
+  constructor(
+    readonly root: number,
+    private readonly maxAgeMs = 2000,
+  ) {}
+  pids(fresh = false): number[] {
+    if (fresh || performance.now() - this.at > this.maxAgeMs) {
+      this.cached = processTree(this.root);
+      this.at = performance.now();
+    }
+    return this.cached;
+  }
+  /** RSS summed over the tree, bytes (NaN when the root is unreadable). */
+  rss(fresh = false): number {
+    const pids = this.pids(fresh);
+    let sum = 0;
+    for (const pid of pids) {
+      const v = readRss(pid);
+      if (Number.isFinite(v)) sum += v;
+      else if (pid === this.root) return Number.NaN;
+    }
+    return sum;
+  }
+  /** CPU time (ms) of every process in the tree, by pid. */
+  cpu(fresh = true): Map<number, number> {
+    const out = new Map<number, number>();
+    for (const pid of this.pids(fresh)) {
+      const v = readCpuMs(pid);
+      if (Number.isFinite(v)) out.set(pid, v);
+    }
+    return out;
+  }
+}
+
+/**
+ * CPU used between two readings of a tree, ms: in total and by the root (the
+ * spawned pid: the primary of a multi-process server). A process that started
+ * in between counts from 0; one that exited in between is left out.
+ */
+export function treeCpuDelta(
+  root: number,
+  from: Map<number, number>,
+  to: Map<number, number>,
+): { total: number; root: number; processes: number } {
+  let total = 0;
+  let rootMs = Number.NaN;
+  for (const [pid, ms] of to) {
+    const d = ms - (from.get(pid) ?? 0);
+    total += d;
+    if (pid === root) rootMs = d;
+  }
+  return { total: to.has(root) ? total : Number.NaN, root: rootMs, processes: to.size };
+}
+
+/** Open sockets of a process (its /proc/<pid>/fd links to `socket:[…]`); NaN when unreadable. */
+export function countSockets(pid: number): number {
+  let fds: string[];
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return Number.NaN;
+  }
+  let n = 0;
+  for (const fd of fds) {
+    try {
+      if (readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:')) n++;
+    } catch {
+      /* closed meanwhile */
+    }
+  }
+  return n;
 }

@@ -19,7 +19,7 @@ import type { Socket } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { Histogram } from '../lib/histogram.ts';
-import type { FromGenerator, GeneratorConfig, GeneratorResult, StalledResult, ToGenerator } from '../lib/protocol.ts';
+import type { FromGenerator, GeneratorConfig, GeneratorResult, GroupDetail, StalledResult, ToGenerator } from '../lib/protocol.ts';
 import { extractEachFromBuffer, extractEachFromString, extractFromBuffer, extractFromString } from './extract.ts';
 
 const SAMPLE_EVERY = 1009; // fully JSON.parse roughly one frame in a thousand, to catch wrong payloads
@@ -97,11 +97,6 @@ function serverSockets(serverAddress: string): Map<string, { state: string; inod
   return out;
 }
 
-interface EventStat {
-  count: number;
-  maxLatMs: number;
-}
-
 function send(message: FromGenerator): Promise<void> {
   return new Promise((resolve) => {
     if (!process.send) return resolve();
@@ -112,6 +107,8 @@ function send(message: FromGenerator): Promise<void> {
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 let continueWaiter: (() => void) | null = null;
+/** Sync mode: the orchestrator's common window start (epoch ms), once it sent it. */
+let measureAt: number | null = null;
 let abortReason: string | null = null;
 
 /** The batch field a GraphQL subscription selects (`transactionBatches`), if it selects one. */
@@ -137,7 +134,8 @@ async function run(config: GeneratorConfig): Promise<GeneratorResult> {
   let windowStart = Number.POSITIVE_INFINITY;
   let windowEnd = Number.POSITIVE_INFINITY;
   const latency = new Histogram();
-  const groupEvents: Map<number, EventStat>[] = config.groups.map(() => new Map());
+  /** Per group: window event (seq, or timestamp without one) → its latest delivery's latency (ms). No object per event. */
+  const groupEvents: Map<number, number>[] = config.groups.map(() => new Map());
   const groupSeqRange = config.groups.map(() => ({ min: Number.POSITIVE_INFINITY, max: -1 }));
   let delivered = 0;
   let seqGaps = 0;
@@ -331,13 +329,10 @@ async function run(config: GeneratorConfig): Promise<GeneratorResult> {
     latency.record(latMs * 1000);
     delivered++;
     if (config.countSeqGaps && seq >= 0 && previous >= 0 && seq > previous + 1) seqGaps += seq - previous - 1;
-    const events = groupEvents[conn.group] as Map<number, EventStat>;
+    const events = groupEvents[conn.group] as Map<number, number>;
     const key = seq >= 0 ? seq : tsMs;
-    const stat = events.get(key);
-    if (stat) {
-      stat.count++;
-      if (latMs > stat.maxLatMs) stat.maxLatMs = latMs;
-    } else events.set(key, { count: 1, maxLatMs: latMs });
+    const seen = events.get(key);
+    if (seen === undefined || latMs > seen) events.set(key, latMs);
     if (seq >= 0) {
       const range = groupSeqRange[conn.group] as { min: number; max: number };
       if (seq < range.min) range.min = seq;
@@ -395,8 +390,18 @@ async function run(config: GeneratorConfig): Promise<GeneratorResult> {
     }
   };
 
+  /**
+   * `distinctOperations`: every subscriber's document differs (a `__typename` under an alias of its own in
+   * the innermost selection), so a server can share no rendering between two subscribers.
+   */
+  const innermost = config.query ? config.query.lastIndexOf('{') : -1;
+  const queryFor = (index: number): string | undefined =>
+    config.distinctOperations && config.query && innermost >= 0
+      ? `${config.query.slice(0, innermost + 1)} op${index + (config.indexOffset ?? 0)}: __typename${config.query.slice(innermost + 1)}`
+      : config.query;
+  /** Several generators share the source addresses: each numbers its connections from its own offset. */
   const localAddressFor = (index: number) =>
-    config.localAddresses[Math.min(config.localAddresses.length - 1, Math.floor(index / config.perAddress))];
+    config.localAddresses[Math.min(config.localAddresses.length - 1, Math.floor((index + (config.indexOffset ?? 0)) / config.perAddress))];
 
   const openWebSocket = (conn: Conn, graphql: boolean) => {
     const group = config.groups[conn.group];
@@ -433,7 +438,7 @@ async function run(config: GeneratorConfig): Promise<GeneratorResult> {
           const subscribe = {
             id: operationId,
             type: 'subscribe',
-            payload: { query: config.query, ...(group?.variables ? { variables: group.variables } : {}) },
+            payload: { query: queryFor(conn.index), ...(group?.variables ? { variables: group.variables } : {}) },
           };
           ws.send(JSON.stringify(subscribe));
           becameLive(conn);
@@ -484,7 +489,9 @@ async function run(config: GeneratorConfig): Promise<GeneratorResult> {
   const openSse = (conn: Conn, graphql: boolean) => {
     const group = config.groups[conn.group];
     const localAddress = localAddressFor(conn.index);
-    const body = graphql ? JSON.stringify({ query: config.query, ...(group?.variables ? { variables: group.variables } : {}) }) : undefined;
+    const body = graphql
+      ? JSON.stringify({ query: queryFor(conn.index), ...(group?.variables ? { variables: group.variables } : {}) })
+      : undefined;
     const request = http.request({
       host: config.host,
       port: config.port,
@@ -598,10 +605,11 @@ async function run(config: GeneratorConfig): Promise<GeneratorResult> {
     const makespan = new Histogram();
     let expected = 0;
     let events = 0;
+    const detail: GroupDetail[] = [];
     config.groups.forEach((_, g) => {
       const members = conns.filter((c) => !c.stalled && c.group === g && (c.state === 'live' || c.state === 'ended')).length;
-      const stats = groupEvents[g] as Map<number, EventStat>;
-      for (const stat of stats.values()) makespan.record(stat.maxLatMs * 1000);
+      const stats = groupEvents[g] as Map<number, number>;
+      for (const maxLatMs of stats.values()) makespan.record(maxLatMs * 1000);
       let count = stats.size;
       // Filtered: the events the observer saw for this group, plus any a member got that the observer missed.
       if (config.observer) {
@@ -614,6 +622,15 @@ async function run(config: GeneratorConfig): Promise<GeneratorResult> {
       if (config.countSeqGaps && range.max >= range.min) count = Math.max(count, range.max - range.min + 1);
       events += count;
       expected += count * members;
+      if (config.shipKeys) {
+        detail.push({
+          members,
+          keys: [...stats.keys()],
+          maxLatMs: [...stats.values()],
+          observed: config.observer ? [...(expectedByGroup[g] ?? [])] : [],
+          range: [range.min, range.max],
+        });
+      }
     });
     const silentAtStart = conns.filter((c) => !c.stalled && c.state !== 'failed' && c.received === 0).length;
     return {
@@ -630,6 +647,7 @@ async function run(config: GeneratorConfig): Promise<GeneratorResult> {
       delivered,
       seqGaps,
       ...(config.observer ? { observer: { events: observerStats.events, gaps: observerStats.gaps, state: observerStats.state } } : {}),
+      ...(config.shipKeys ? { groupDetail: detail } : {}),
       duplicates,
       badPayloads,
       ...(badSample !== undefined ? { badSample } : {}),
@@ -670,7 +688,8 @@ async function run(config: GeneratorConfig): Promise<GeneratorResult> {
         continueWaiter = resolve;
       });
       await send({ type: 'checkpoint', connections: opened });
-      await Promise.race([waiting, sleep(30_000)]);
+      // Sync: the orchestrator waits for every generator of this phase to reach the checkpoint (they ramp together).
+      await Promise.race([waiting, sleep(config.sync ? 90_000 : 30_000)]);
       continueWaiter = null;
     }
     if (Date.now() - lastProgress > 1000) {
@@ -709,11 +728,28 @@ async function run(config: GeneratorConfig): Promise<GeneratorResult> {
     await waitFor(() => inflight === 0, 15_000);
   }
 
+  // Several generators (sync): the orchestrator starts the next ones (a mix ramps one transport after another).
+  if (config.sync) await send({ type: 'ramped', connections: opened });
+
   // ── Settle: every live connection has delivered at least one event ────────
   const settleStart = Date.now();
   await waitFor(() => conns.every((c) => c.state !== 'live' || c.received > 0), config.settleTimeoutMs, 50);
   const settleMs = Date.now() - settleStart;
   if (abortReason) return result(abortReason);
+
+  // Sync: every generator measures the same window, from the time the orchestrator picks once all have settled.
+  if (config.sync) {
+    await send({ type: 'settled' });
+    await waitFor(() => measureAt !== null, Math.max(0, deadline - Date.now()), 10);
+    if (abortReason) return result(abortReason);
+    if (measureAt === null) return result('no common measurement window before the deadline');
+    // Count from now: an event stamped at or after the window start that arrives before this process wakes at
+    // the start (a late timer) still counts; earlier ones are outside the window by their timestamp.
+    windowStart = measureAt;
+    windowEnd = windowStart + config.measureMs;
+    measuring = true;
+    if (measureAt > Date.now()) await sleep(measureAt - Date.now());
+  }
 
   // ── Measure ───────────────────────────────────────────────────────────────
   const lag = monitorEventLoopDelay({ resolution: 10 });
@@ -721,10 +757,12 @@ async function run(config: GeneratorConfig): Promise<GeneratorResult> {
   const cpuStart = process.cpuUsage();
   const wallStart = performance.now();
   lag.enable();
-  windowStart = Date.now();
-  windowEnd = windowStart + config.measureMs;
-  measuring = true;
-  await waitFor(() => false, config.measureMs, 100);
+  if (!config.sync) {
+    windowStart = Date.now();
+    windowEnd = windowStart + config.measureMs;
+    measuring = true;
+  }
+  await waitFor(() => Date.now() >= windowEnd, config.measureMs + 1000, 50);
   void send({ type: 'measure-end' });
   const windowCpu = process.cpuUsage(cpuStart);
   const windowWallMs = performance.now() - wallStart;
@@ -765,6 +803,7 @@ async function run(config: GeneratorConfig): Promise<GeneratorResult> {
 process.on('message', (raw: unknown) => {
   const message = raw as ToGenerator;
   if (message?.type === 'continue') continueWaiter?.();
+  else if (message?.type === 'measure') measureAt = message.startAt;
   else if (message?.type === 'abort') abortReason = message.reason;
   else if (message?.type === 'start') {
     run(message.config).then(
