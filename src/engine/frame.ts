@@ -6,18 +6,25 @@
  */
 export type Frame = string | Buffer | SplicedFrame;
 
-/** A frame assembled from parts, without joining them: a per-socket prefix, the shared payload, a per-socket suffix. */
+const NOTHING = Buffer.alloc(0);
+
+/**
+ * A frame in three parts, never joined on the fast path: this subscriber's own head (e.g. `{"id":"…","payload":`),
+ * the bytes its group shares, and an optional tail. One object per delivery, no array.
+ */
 export class SplicedFrame {
   readonly length: number;
-  constructor(readonly parts: readonly Buffer[]) {
-    let length = 0;
-    for (const part of parts) length += part.length;
-    this.length = length;
+  constructor(
+    readonly head: Buffer,
+    readonly shared: Buffer,
+    readonly tail: Buffer = NOTHING,
+  ) {
+    this.length = head.length + shared.length + tail.length;
   }
 
   /** The parts as one Buffer (a copy): for the paths that cannot write parts, and for tests. */
   join(): Buffer {
-    return Buffer.concat(this.parts as Buffer[], this.length);
+    return Buffer.concat([this.head, this.shared, this.tail], this.length);
   }
 }
 

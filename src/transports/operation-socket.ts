@@ -188,7 +188,7 @@ export abstract class OperationSocket {
     try {
       const renderer = createGraphQLRenderer(prepared.operation, { production, envelope: PAYLOAD_END_ENVELOPE });
       operation.subscription = this.delivery.subscribe(prepared.request, renderer, {
-        frame: (shared: Frame) => new SplicedFrame([prefix, shared as Buffer]),
+        frame: (shared: Frame) => new SplicedFrame(prefix, shared as Buffer),
         onEnd: () => {
           if (this.operations.get(id) !== operation) return;
           this.operations.delete(id);

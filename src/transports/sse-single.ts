@@ -108,7 +108,7 @@ class Reservation implements Outlet {
       const prefix = Buffer.from(`event: next\ndata: {"id":${JSON.stringify(id)},"payload":`);
       const renderer = createGraphQLRenderer(prepared.operation, { production, envelope: PAYLOAD_END_ENVELOPE });
       operation.subscription = this.connection.subscribe(prepared.request, renderer, {
-        frame: (payload) => new SplicedFrame([prefix, payload as Buffer, NEXT_END]),
+        frame: (payload) => new SplicedFrame(prefix, payload as Buffer, NEXT_END),
         onEnd: () => this.complete(id),
       });
     } catch (error) {

@@ -64,8 +64,8 @@ export function frameHeader(length: number, binary: boolean): Buffer {
   return bytes;
 }
 
-/** A per-socket first part this small is copied behind the header (one write instead of two). */
-const MERGE_FIRST_PART_BYTES = 256;
+/** A per-socket head this small is copied behind the frame header (one write instead of two). */
+const MERGE_HEAD_BYTES = 256;
 
 /**
  * Writes one message (text, or binary when `binary`) made of `frame` to an
@@ -86,19 +86,20 @@ export function writeMessage(socket: WebSocket, frame: Buffer | SplicedFrame, bi
   }
   raw.cork();
   if (frame instanceof SplicedFrame) {
-    const [first, ...rest] = frame.parts as [Buffer, ...Buffer[]];
-    if (first.length <= MERGE_FIRST_PART_BYTES) {
+    const { head, shared, tail } = frame;
+    if (head.length <= MERGE_HEAD_BYTES) {
       // The header and this socket's own bytes (a graphql-ws operation's prefix) in one small buffer.
       const size = headerLength(frame.length);
-      const head = Buffer.allocUnsafe(size + first.length);
-      writeHeader(head, frame.length, binary);
-      first.copy(head, size);
-      raw.write(head);
+      const merged = Buffer.allocUnsafe(size + head.length);
+      writeHeader(merged, frame.length, binary);
+      head.copy(merged, size);
+      raw.write(merged);
     } else {
       raw.write(frameHeader(frame.length, binary));
-      raw.write(first);
+      raw.write(head);
     }
-    for (const part of rest) if (part.length > 0) raw.write(part);
+    raw.write(shared);
+    if (tail.length > 0) raw.write(tail);
   } else {
     raw.write(frameHeader(frame.length, binary));
     raw.write(frame);

@@ -48,7 +48,7 @@ describe('writing shared payloads to WebSockets', () => {
       for (const length of [0, 1, 125, 126, 1000, 65_535, 65_536, 70_000]) {
         const payload = shared.subarray(0, length);
         const prefix = Buffer.from(`{"id":"${length}","type":"next","payload":`);
-        writeMessage(socket, new SplicedFrame([prefix, payload, Buffer.from('}')]), false);
+        writeMessage(socket, new SplicedFrame(prefix, payload, Buffer.from('}')), false);
         expected.push({ data: `${prefix.toString()}${payload.toString('latin1')}}`, binary: false });
         // Over the deflate threshold: with permessage-deflate it is compressed asynchronously, so a frame written
         // past ws's Sender would overtake it.
@@ -58,13 +58,13 @@ describe('writing shared payloads to WebSockets', () => {
         writeMessage(socket, payload, true);
         expected.push({ data: payload.toString('latin1'), binary: true });
       }
-      // A first part too big to copy behind the header goes as its own write.
+      // A head too big to copy behind the header goes as its own write (and no tail).
       const big = Buffer.from(text(1000, 'first-part '));
-      writeMessage(socket, new SplicedFrame([big, Buffer.from('!')]), false);
+      writeMessage(socket, new SplicedFrame(big, Buffer.from('!')), false);
       expected.push({ data: `${big.toString()}!`, binary: false });
       // Multi-byte UTF-8, whole: the bytes go out as they are, never re-encoded.
       const unicode = Buffer.from('"é€😀"');
-      writeMessage(socket, new SplicedFrame([Buffer.from('['), unicode, Buffer.from(']')]), false);
+      writeMessage(socket, new SplicedFrame(Buffer.from('['), unicode, Buffer.from(']')), false);
       expected.push({ data: Buffer.from('["é€😀"]').toString('latin1'), binary: false });
       await waitFor(() => received.length === expected.length, { what: `${expected.length} messages` });
       expect(received.map((m) => ({ data: m.data.toString('latin1'), binary: m.binary }))).toEqual(expected);
