@@ -109,7 +109,7 @@ export function createPrimary(config: Config, logger: Logger): Primary {
   };
 
   let busHealthy = false;
-  const statusTimer = { current: undefined as NodeJS.Timeout | undefined };
+  let statusTimer: NodeJS.Timeout | undefined;
   const poll = async () => {
     const healthy = bus.healthy();
     if (healthy !== busHealthy) {
@@ -211,8 +211,8 @@ export function createPrimary(config: Config, logger: Logger): Primary {
       }
       serving = true;
       for (const source of sources) await source.start(bus.publish);
-      statusTimer.current = setInterval(() => void poll(), STATUS_EVERY_MS);
-      statusTimer.current.unref();
+      statusTimer = setInterval(() => void poll(), STATUS_EVERY_MS);
+      statusTimer.unref();
       logger.info(
         { port: address.port, host: address.address, workers: config.workers, sources: sources.map((s) => s.name), bus: bus.name },
         'listening',
@@ -221,7 +221,7 @@ export function createPrimary(config: Config, logger: Logger): Primary {
     },
     async stop() {
       stopping = true;
-      clearInterval(statusTimer.current);
+      clearInterval(statusTimer);
       // Each worker drains itself (ready grace, then its subscriptions and connections) within SHUTDOWN_TIMEOUT_MS.
       const exits = [...links.values()].map(
         ({ worker }) =>

@@ -2,7 +2,7 @@ import type { BusHistory, BusMessage, EventBus } from '../bus/bus.ts';
 import { createListeners } from '../bus/listeners.ts';
 import { RealtimeError } from '../errors.ts';
 import type { StreamItem } from '../streams/hub.ts';
-import { STREAM_NAMES, type EventOf, type StreamName } from '../streams/registry.ts';
+import type { EventOf, StreamName } from '../streams/registry.ts';
 import { ChannelTimeout, type Channel } from './channel.ts';
 
 /** What the primary answers a worker's `hello`: its bus, and every stream's history as its hub holds it. */
@@ -58,8 +58,13 @@ export function createWorkerBus(channel: Channel, options: { publishTimeoutMs: n
   channel.on(BUS_KINDS.events, (events: ForwardedEvent[]) => {
     for (const [stream, item] of events) {
       const message: BusMessage = { event: item as unknown as EventOf<StreamName>, seq: item.seq };
-      if (subscribed.has(stream)) listeners.emit(stream, message);
-      else early.set(stream, [...(early.get(stream) ?? []), message]);
+      if (subscribed.has(stream)) {
+        listeners.emit(stream, message);
+        continue;
+      }
+      let waiting = early.get(stream);
+      if (!waiting) early.set(stream, (waiting = []));
+      waiting.push(message);
     }
   });
   channel.on(BUS_KINDS.reset, ([stream, history]: [StreamName, BusHistory]) => {
@@ -109,6 +114,3 @@ export function createWorkerBus(channel: Channel, options: { publishTimeoutMs: n
     },
   };
 }
-
-/** Every stream, for the primary's `hello` answer. */
-export const ALL_STREAMS: readonly StreamName[] = STREAM_NAMES;

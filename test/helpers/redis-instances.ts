@@ -16,6 +16,23 @@ export function uniquePrefix(name: string): string {
   return `t-${name}-${process.pid}-${randomBytes(3).toString('hex')}`;
 }
 
+/**
+ * A server fed by a chain node's Redis Streams (SOURCES=redis, BUS=redis) on `redis`: fresh key and stream prefixes
+ * named after `name`, and the env that uses them (for useTestServer). The node appends to `<streamPrefix>:<stream>`.
+ */
+export function redisStreamsSource(redis: RedisServer, name: string) {
+  const keyPrefix = uniquePrefix(`${name}-bus`);
+  const streamPrefix = `${uniquePrefix(`${name}-node`)}:chain`;
+  const env = (): Record<string, string> => ({
+    BUS: 'redis',
+    REDIS_URL: redis.url,
+    REDIS_KEY_PREFIX: keyPrefix,
+    REDIS_STREAM_PREFIX: streamPrefix,
+    SOURCES: 'redis',
+  });
+  return { keyPrefix, streamPrefix, env };
+}
+
 /** The env of one instance on `redis` under `prefix`: Redis bus, HTTP ingest, generous client limits. */
 export function redisInstanceEnv(redis: RedisServer, prefix: string, env: Record<string, string> = {}): Record<string, string> {
   return {

@@ -97,14 +97,10 @@ describe('WORKERS=2: one stream across worker processes', () => {
     await transactionSubscribers(server, 8);
 
     const sent = makeTransactions(tag, 0, 30);
-    // Fresh connections: the five batches go through both workers.
+    // Each ingest request on a connection of its own (postIngest): the five batches go through both workers.
     for (let i = 0; i < 30; i += 6) {
-      const answer = await freshRequest(server, '/api/v11/ingest/transactions', {
-        method: 'POST',
-        headers: { authorization: `Bearer ${TEST_INGEST_TOKEN}`, 'content-type': 'application/json' },
-        body: JSON.stringify(sent.slice(i, i + 6)),
-      });
-      expect(answer.status, answer.body).toBe(200);
+      const answer = await postIngest(server, 'transactions', sent.slice(i, i + 6));
+      expect(answer.status, answer.text).toBe(200);
     }
     await waitFor(() => feeds.every((feed) => feed.events.length >= 30), { what: 'every feed to have the 30 events' });
     for (const feed of feeds) {
@@ -125,18 +121,11 @@ describe('WORKERS=2: one stream across worker processes', () => {
     const tx = makeTransaction(`workers-dedup-${Date.now()}`, 1);
     const feed = await graphqlWsFeed(server, 'transactions', {}, 'watcher');
     await transactionSubscribers(server, 1);
+    // Four requests, each on a connection of its own (postIngest): both workers get the same event.
     const answers = [];
-    for (let i = 0; i < 4; i++) {
-      answers.push(
-        await freshRequest(server, '/api/v11/ingest/transactions', {
-          method: 'POST',
-          headers: { authorization: `Bearer ${TEST_INGEST_TOKEN}`, 'content-type': 'application/json' },
-          body: JSON.stringify([tx]),
-        }),
-      );
-    }
+    for (let i = 0; i < 4; i++) answers.push(await postIngest(server, 'transactions', [tx]));
     expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200]);
-    expect(answers.map((a) => (JSON.parse(a.body) as { accepted: number }).accepted)).toEqual([1, 0, 0, 0]);
+    expect(answers.map((a) => (a.json as { accepted: number }).accepted)).toEqual([1, 0, 0, 0]);
     await waitFor(() => feed.events.length >= 1, { what: 'the event' });
     const marker = makeTransaction(`workers-dedup-marker-${Date.now()}`, 2);
     expect((await postIngest(server, 'transactions', [marker])).status).toBe(200);

@@ -5,7 +5,7 @@ import { graphqlWsClient } from '../helpers/clients.ts';
 import type { TransactionEvent } from '../helpers/contract.ts';
 import { makeTransactions, postIngest, TEST_INGEST_TOKEN } from '../helpers/ingest-client.ts';
 import { getReady } from '../helpers/instance-feeds.ts';
-import { uniquePrefix } from '../helpers/redis-instances.ts';
+import { redisStreamsSource, uniquePrefix } from '../helpers/redis-instances.ts';
 import { describeWithRedis, useRedisServer, type RedisServer } from '../helpers/redis-server.ts';
 import { useTestServer, type TestServer } from '../helpers/server.ts';
 import { clientFeed, legacyFeed, rawSseFeed, type Feed, type FeedError, type Item } from '../helpers/stream-feeds.ts';
@@ -237,15 +237,8 @@ for (const regression of REGRESSIONS) {
  */
 describeWithRedis('Redis Streams source: Redis flushed under it', () => {
   const redis = useRedisServer();
-  const keyPrefix = uniquePrefix('regression-src');
-  const streamPrefix = `${uniquePrefix('regression-node')}:chain`;
-  const server = useTestServer(() => ({
-    BUS: 'redis',
-    REDIS_URL: redis.url,
-    REDIS_KEY_PREFIX: keyPrefix,
-    REDIS_STREAM_PREFIX: streamPrefix,
-    SOURCES: 'redis',
-  }));
+  const { keyPrefix, streamPrefix, env } = redisStreamsSource(redis, 'regression-src');
+  const server = useTestServer(env);
 
   test('the consumer groups come back and what the node appends after the flush is delivered', { timeout: 60_000 }, async () => {
     const feed = clientFeed(graphqlWsClient(server), 'transactions', {}, 'graphql-ws');

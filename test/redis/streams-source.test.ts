@@ -2,7 +2,7 @@ import { describe, expect, test } from 'vitest';
 import type { ChildServer } from '../helpers/child-server.ts';
 import { makeNetwork, makeTransaction, makeTransactions } from '../helpers/ingest-client.ts';
 import { graphqlWsFeed, legacyMetaFeed, transactionSubscribers } from '../helpers/instance-feeds.ts';
-import { startRedisInstances, uniquePrefix } from '../helpers/redis-instances.ts';
+import { redisStreamsSource, startRedisInstances, uniquePrefix } from '../helpers/redis-instances.ts';
 import { describeWithRedis, useRedisServer } from '../helpers/redis-server.ts';
 import { duplicates as repeated, seqBreaks } from '../helpers/sequences.ts';
 import { useTestServer } from '../helpers/server.ts';
@@ -32,15 +32,8 @@ describeWithRedis('Redis Streams consumer source', () => {
   }
 
   describe('one instance', () => {
-    const keyPrefix = uniquePrefix('src-bus');
-    const streamPrefix = `${uniquePrefix('src')}:chain`;
-    const server = useTestServer(() => ({
-      BUS: 'redis',
-      REDIS_URL: redis.url,
-      REDIS_KEY_PREFIX: keyPrefix,
-      REDIS_STREAM_PREFIX: streamPrefix,
-      SOURCES: 'redis',
-    }));
+    const { keyPrefix, streamPrefix, env } = redisStreamsSource(redis, 'src');
+    const server = useTestServer(env);
 
     test('an XADD reaches subscribers; invalid entries are skipped and acknowledged while valid ones flow', async () => {
       const gql = await graphqlWsFeed(server, 'transactions');
